@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "facejnd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "facejnd", targets: ["facejnd"]),
+        .library(name: "MediaIO", targets: ["MediaIO"]),
+        .library(name: "RateControl", targets: ["RateControl"]),
+        .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "CompressionPipeline", targets: ["CompressionPipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - Public API
+
+        .executableTarget(
+            name: "facejnd",
+            dependencies: [
+                "CompressionPipeline", "MediaIO", "RateControl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "CompressionPipeline", dependencies: ["MediaIO", "RateControl", "TensorCore"]),
+        .target(name: "MediaIO", dependencies: ["CFFmpeg"]),
+        .target(name: "RateControl", dependencies: []),
+        .target(name: "TensorCore", dependencies: ["COpenBLAS"]),
+
+        // MARK: - Implementation details
+
+        .systemLibrary(
+            name: "CFFmpeg",
+            path: "Sources/CFFmpeg",
+            pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "_TestSupport", dependencies: ["TensorCore", "MediaIO"]),
+
+        // MARK: - Tests
+
+        .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "CompressionPipeline", "RateControl", "_TestSupport"]),
+        .testTarget(name: "RateControlTests", dependencies: ["RateControl"]),
+        .testTarget(name: "CLITests", dependencies: ["facejnd", "_TestSupport", "MediaIO", "CompressionPipeline"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,76 @@
+internal import CFFmpeg
+
+/// The result of asking a decoder or encoder for output: EAGAIN and EOF are states, not errors.
+enum CodecStep {
+    case produced
+    case needsInput
+    case endOfStream
+    /// The decoder rejected corrupt input; decoding goes on with the next packet.
+    case corrupt
+}
+
+/// Decodes one video stream. Owns one `AVCodecContext`.
+///
+/// - Note: Not thread-safe; do not share between tasks.
+final class VideoDecoder {
+    let context: UnsafeMutablePointer<AVCodecContext>
+    let codecName: String
+
+    /// Opens a decoder for `stream`.
+    /// - Parameter exportQP: ask the decoder to attach `AV_FRAME_DATA_VIDEO_ENC_PARAMS` (per-block QP) to frames.
+    ///   Only h264, mpeg1/2 and vp9 fill it in FFmpeg 5.1.
+    /// The corresponding C functions are `avcodec_find_decoder` and `avcodec_open2`.
+    init(stream: UnsafeMutablePointer<AVStream>, exportQP: Bool, threads: Int = 0) throws {
+        let par = stream.pointee.codecpar!
+        guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
+            let name = avcodec_get_name(par.pointee.codec_id).map { String(cString: $0) } ?? "?"
+            throw MediaError.unsupportedCodecControl(codec: name, reason: "no decoder for this codec in this FFmpeg build")
+        }
+        guard let ctx = avcodec_alloc_context3(codec) else { throw FFmpegError.outOfMemory }
+        var c: UnsafeMutablePointer<AVCodecContext>? = ctx
+        do {
+            try check(avcodec_parameters_to_context(ctx, par), "avcodec_parameters_to_context")
+            ctx.pointee.pkt_timebase = stream.pointee.time_base
+            ctx.pointee.thread_count = Int32(threads)
+            var options: OpaquePointer? = nil
+            if exportQP { av_dict_set(&options, "export_side_data", "venc_params", 0) }
+            let status = avcodec_open2(ctx, codec, &options)
+            av_dict_free(&options)
+            try check(status, "avcodec_open2")
+        } catch {
+            avcodec_free_context(&c)
+            throw error
+        }
+        context = ctx
+        codecName = String(cString: codec.pointee.name)
+    }
+
+    deinit {
+        var c: UnsafeMutablePointer<AVCodecContext>? = context
+        avcodec_free_context(&c)
+    }
+
+    /// Sends a packet; `nil` starts draining.
+    /// The corresponding C function is `avcodec_send_packet`.
+    /// - Returns: false when the decoder rejected the packet as corrupt.
+    @discardableResult
+    func send(_ packet: Packet?) throws -> Bool {
+        let status = avcodec_send_packet(context, packet?.pointer)
+        // EAGAIN cannot happen because callers drain all frames after each send; EOF means already draining.
+        if status == cffmpeg_averror_eof() { return true }
+        if status == cffmpeg_averror_invaliddata() { return false }
+        try check(status, "avcodec_send_packet")
+        return true
+    }
+
+    /// Receives the next frame into `frame`.
+    /// The corresponding C function is `avcodec_receive_frame`.
+    func receive(into frame: Frame) throws -> CodecStep {
+        let status = avcodec_receive_frame(context, frame.pointer)
+        if status == cffmpeg_averror_eagain() { return .needsInput }
+        if status == cffmpeg_averror_eof() { return .endOfStream }
+        if status == cffmpeg_averror_invaliddata() { return .corrupt }
+        try check(status, "avcodec_receive_frame")
+        return .produced
+    }
+}

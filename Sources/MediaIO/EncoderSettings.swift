@@ -1,0 +1,89 @@
+/// How the encoder spends bits.
+public enum RateControlMode: Sendable, Equatable {
+    /// Constant rate factor (x264/x265/libsvtav1 `crf`, libvpx-vp9 `crf` with `b:v 0`).
+    case crf(Double)
+    /// Every frame and every block at exactly this QP (x264/x265: 0…51). For libvpx-vp9 and libsvtav1 this is
+    /// their own 0…63 quantizer (`qmin = qmax`, resp. `qp`).
+    case qp(Int)
+    /// Per-frame and per-region QP chosen by a plan, given to the encoder frame by frame as `FrameQP`.
+    /// `anchorQP` is the QP the encoder is opened at; each frame's QP is reached by an offset from it.
+    case planned(anchorQP: Int)
+}
+
+/// What to encode with.
+public struct EncoderSettings: Sendable, Equatable {
+    /// FFmpeg encoder name, e.g. "libx264".
+    public var codec: String
+    /// Encoder preset (x264/x265 names such as "medium"; libsvtav1 0…13; libvpx-vp9 ignores it).
+    public var preset: String?
+    public var rateControl: RateControlMode
+    /// Maximum GOP length in frames (nil: the encoder's default).
+    public var gopSize: Int?
+    /// Encoder threads (0: automatic).
+    public var threads: Int
+
+    public init(codec: String = "libx264", preset: String? = "medium", rateControl: RateControlMode = .crf(23),
+                gopSize: Int? = nil, threads: Int = 0) {
+        self.codec = codec
+        self.preset = preset
+        self.rateControl = rateControl
+        self.gopSize = gopSize
+        self.threads = threads
+    }
+}
+
+/// One rectangle of a frame with its own QP. Coordinates are luma pixels; the encoder rounds the rectangle
+/// outward to its block grid (16×16 for x264 and x265).
+public struct RegionQP: Sendable, Equatable, Codable {
+    public var x: Int
+    public var y: Int
+    public var width: Int
+    public var height: Int
+    /// QP inside the rectangle, 0…51.
+    public var qp: Int
+
+    public init(x: Int, y: Int, width: Int, height: Int, qp: Int) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+        self.qp = qp
+    }
+}
+
+/// The QP of one frame: a base QP for the whole frame and any number of rectangles with their own QP.
+/// Where rectangles overlap, the first one listed wins.
+public struct FrameQP: Sendable, Equatable {
+    public var qp: Int
+    public var regions: [RegionQP]
+
+    public init(qp: Int, regions: [RegionQP] = []) {
+        self.qp = qp
+        self.regions = regions
+    }
+}
+
+/// The encoders facejnd knows how to drive, and what each can honour.
+public enum CodecFamily: String, Sendable, CaseIterable {
+    case x264 = "libx264"
+    case x265 = "libx265"
+    case vp9 = "libvpx-vp9"
+    case svtav1 = "libsvtav1"
+
+    /// Whether the encoder can carry a different QP per frame and per rectangle, frame-accurately.
+    public var supportsPlans: Bool { self == .x264 || self == .x265 }
+
+    /// Why a plan cannot be honoured (nil when it can).
+    public var planLimitation: String? {
+        switch self {
+        case .x264, .x265: return nil
+        case .vp9:
+            return "FFmpeg 5.1's libvpx-vp9 applies regions only in realtime mode with at most 7 distinct offsets per frame and has no frame-accurate per-frame QP; use libx264 or libx265 for QP plans"
+        case .svtav1:
+            return "FFmpeg 5.1's libsvtav1 ignores regions of interest and cannot change QP per frame; use libx264 or libx265 for QP plans"
+        }
+    }
+
+    /// The valid QP range for `--qp`.
+    public var qpRange: ClosedRange<Int> { self == .x264 || self == .x265 ? 0...51 : 0...63 }
+}

@@ -1,0 +1,173 @@
+internal import CFFmpeg
+import Foundation
+
+/// Writes packets into a container. Owns one output `AVFormatContext`.
+///
+/// Nothing appears at `path` until `finish()` succeeds: the file is written to a temporary name in the same
+/// directory and renamed at the end, so an error or interruption never leaves a half-written output.
+///
+/// - Note: Not thread-safe; do not share between tasks.
+final class Muxer {
+    let context: UnsafeMutablePointer<AVFormatContext>
+    let path: String
+    let temporaryPath: String
+    private var headerWritten = false
+    /// Timescale for mov/mp4 edit lists; set it to the video time base's denominator.
+    var movieTimescale: Int32? = nil
+    private var finished = false
+
+    /// Prepares an output for `path`; the container is chosen from the file extension.
+    /// - Throws: `MediaError.unsupportedContainer`, `MediaError.outputNotWritable`.
+    init(path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw MediaError.outputNotWritable(path: path, reason: "directory \(dir) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: dir) else {
+            throw MediaError.outputNotWritable(path: path, reason: "directory \(dir) is not writable")
+        }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw MediaError.outputNotWritable(path: path, reason: "it is a directory")
+        }
+        guard let format = av_guess_format(nil, path, nil) else {
+            throw MediaError.unsupportedContainer(path: path, reason: "no container matches the extension '.\(url.pathExtension)' (try .mp4, .mkv or .mov)")
+        }
+        let ext = url.pathExtension
+        let base = url.deletingPathExtension().lastPathComponent
+        let tmp = "\(dir)/.\(base).facejnd-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(ext)"
+        var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
+        try check(avformat_alloc_output_context2(&ctx, format, nil, tmp), "avformat_alloc_output_context2")
+        guard let ctx else { throw FFmpegError.outOfMemory }
+        context = ctx
+        self.path = path
+        temporaryPath = tmp
+    }
+
+    deinit {
+        if headerWritten && !finished { av_write_trailer(context) }
+        if context.pointee.pb != nil { avio_closep(&context.pointee.pb) }
+        avformat_free_context(context)
+        if !finished { unlink(temporaryPath) }
+    }
+
+    var formatName: String { String(cString: context.pointee.oformat.pointee.name) }
+    var needsGlobalHeader: Bool { (context.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0 }
+
+    /// Adds a stream that copies `input` unchanged.
+    /// - Throws: `MediaError.streamNotMuxable` when the container cannot hold the codec.
+    func addCopy(of input: UnsafeMutablePointer<AVStream>) throws -> UnsafeMutablePointer<AVStream> {
+        let par = input.pointee.codecpar!
+        let supported = avformat_query_codec(context.pointee.oformat, par.pointee.codec_id, FF_COMPLIANCE_NORMAL)
+        if supported == 0 {
+            let name = avcodec_get_name(par.pointee.codec_id).map { String(cString: $0) } ?? "?"
+            throw MediaError.streamNotMuxable(index: Int(input.pointee.index), codec: name, container: formatName)
+        }
+        guard let out = avformat_new_stream(context, nil) else { throw FFmpegError.outOfMemory }
+        try check(avcodec_parameters_copy(out.pointee.codecpar, par), "avcodec_parameters_copy")
+        // A tag from another container family can be invalid here; let the muxer choose unless it is the same family.
+        out.pointee.codecpar.pointee.codec_tag = 0
+        out.pointee.time_base = input.pointee.time_base
+        copyStreamProperties(from: input, to: out)
+        return out
+    }
+
+    /// Adds the stream for an encoder's output.
+    /// - Parameter input: the stream whose disposition, metadata and side data (rotation) carry over, if any.
+    func addEncoded(_ encoder: VideoEncoder, like input: UnsafeMutablePointer<AVStream>?) throws -> UnsafeMutablePointer<AVStream> {
+        guard let out = avformat_new_stream(context, nil) else { throw FFmpegError.outOfMemory }
+        try check(avcodec_parameters_from_context(out.pointee.codecpar, encoder.context), "avcodec_parameters_from_context")
+        out.pointee.time_base = encoder.context.pointee.time_base
+        out.pointee.sample_aspect_ratio = encoder.context.pointee.sample_aspect_ratio
+        if let input {
+            out.pointee.avg_frame_rate = input.pointee.avg_frame_rate
+            out.pointee.r_frame_rate = input.pointee.r_frame_rate
+            copyStreamProperties(from: input, to: out)
+        } else {
+            out.pointee.avg_frame_rate = encoder.context.pointee.framerate
+        }
+        return out
+    }
+
+    /// Adds a raw PCM audio stream (signed 16-bit little-endian, interleaved); needs no encoder.
+    func addPCMAudio(sampleRate: Int, channels: Int) throws -> UnsafeMutablePointer<AVStream> {
+        guard let out = avformat_new_stream(context, nil) else { throw FFmpegError.outOfMemory }
+        let par = out.pointee.codecpar!
+        par.pointee.codec_type = AVMEDIA_TYPE_AUDIO
+        par.pointee.codec_id = AV_CODEC_ID_PCM_S16LE
+        par.pointee.sample_rate = Int32(sampleRate)
+        par.pointee.format = AV_SAMPLE_FMT_S16.rawValue
+        av_channel_layout_default(&par.pointee.ch_layout, Int32(channels))
+        par.pointee.bits_per_coded_sample = 16
+        par.pointee.block_align = Int32(2 * channels)
+        par.pointee.bit_rate = Int64(sampleRate * channels * 16)
+        out.pointee.time_base = AVRational(num: 1, den: Int32(sampleRate))
+        return out
+    }
+
+    /// Marks a stream as displayed rotated by `degrees` (counter-clockwise), as phones record portrait video.
+    func setRotation(_ degrees: Double, of stream: UnsafeMutablePointer<AVStream>) throws {
+        guard let sd = av_stream_new_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, 36) else { throw FFmpegError.outOfMemory }
+        sd.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_set($0, degrees) }
+    }
+
+    /// Disposition, metadata (language, title, ...) and stream side data such as the display matrix (rotation).
+    private func copyStreamProperties(from input: UnsafeMutablePointer<AVStream>, to out: UnsafeMutablePointer<AVStream>) {
+        out.pointee.disposition = input.pointee.disposition
+        av_dict_copy(&out.pointee.metadata, input.pointee.metadata, 0)
+        for i in 0..<Int(input.pointee.nb_side_data) {
+            let sd = input.pointee.side_data[i]
+            if let dst = av_stream_new_side_data(out, sd.type, sd.size) {
+                dst.update(from: sd.data, count: sd.size)
+            }
+        }
+    }
+
+    /// Opens the temporary file and writes the container header.
+    func writeHeader(metadataFrom input: Demuxer?) throws {
+        if let input { av_dict_copy(&context.pointee.metadata, input.context.pointee.metadata, 0) }
+        if (context.pointee.oformat.pointee.flags & AVFMT_NOFILE) == 0 {
+            let status = avio_open(&context.pointee.pb, temporaryPath, AVIO_FLAG_WRITE)
+            if status < 0 {
+                throw MediaError.outputNotWritable(path: path, reason: FFmpegError(rawValue: status).message)
+            }
+        }
+        var options: OpaquePointer? = nil
+        defer { av_dict_free(&options) }
+        if let scale = movieTimescale, formatName == "mp4" || formatName == "mov" {
+            // The mov muxer writes edit lists in the movie timescale (default 1000), which moves a start time such as
+            // 1001/30000 s by a fraction of a millisecond; the video's own timescale keeps every pts exact.
+            av_dict_set(&options, "movie_timescale", String(scale), 0)
+        }
+        let status = avformat_write_header(context, &options)
+        if status < 0 {
+            throw MediaError.unsupportedContainer(path: path, reason: "the \(formatName) muxer refused the streams: \(FFmpegError(rawValue: status).message)")
+        }
+        headerWritten = true
+    }
+
+    /// Writes a packet whose timestamps are in `timeBase`, to output stream `streamIndex`.
+    /// The corresponding C function is `av_interleaved_write_frame`; it takes the packet's data.
+    func write(_ packet: Packet, from timeBase: AVRational, to streamIndex: Int) throws {
+        let st = context.pointee.streams[streamIndex]!
+        packet.pointer.pointee.stream_index = Int32(streamIndex)
+        av_packet_rescale_ts(packet.pointer, timeBase, st.pointee.time_base)
+        packet.pointer.pointee.pos = -1
+        try check(av_interleaved_write_frame(context, packet.pointer), "av_interleaved_write_frame")
+    }
+
+    /// Writes the trailer, closes the file and renames it to its final name.
+    func finish() throws {
+        try check(av_write_trailer(context), "av_write_trailer")
+        headerWritten = false
+        if context.pointee.pb != nil { try check(avio_closep(&context.pointee.pb), "avio_closep") }
+        if rename(temporaryPath, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporaryPath)
+            finished = true
+            throw MediaError.outputNotWritable(path: path, reason: reason)
+        }
+        finished = true
+    }
+}

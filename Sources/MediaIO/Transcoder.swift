@@ -1,0 +1,159 @@
+internal import CFFmpeg
+import Foundation
+
+/// What a transcode reports.
+public struct TranscodeResult: Sendable {
+    /// The input's video stream.
+    public var inputVideo: StreamInfo
+    /// Frames decoded and encoded (they are always equal: no frame is dropped or duplicated).
+    public var frameCount: Int
+    /// Per-frame encoder statistics in presentation order; `pts` in the input video stream's time base.
+    public var frames: [EncodedFrameStats]
+    /// Size of the finished output file in bytes.
+    public var outputBytes: Int
+    /// Number of input packets the decoder rejected as corrupt (0 for a clean input).
+    public var corruptPackets: Int
+}
+
+/// Progress of a long transcode.
+public struct TranscodeProgress: Sendable {
+    public var framesDone: Int
+    /// Expected frame count, when the container says.
+    public var framesExpected: Int?
+}
+
+/// Decodes the best video stream of a file, re-encodes it with per-frame QP control, copies every other stream
+/// (audio, subtitles, data) packet for packet, and writes the result atomically.
+///
+/// Timestamps pass through unchanged (variable frame rate stays variable), as do the frame count, rotation
+/// (display matrix), colour tags and stream metadata.
+public struct Transcoder {
+    public var input: String
+    public var output: String
+    public var encoder: EncoderSettings
+    /// Copy streams other than the re-encoded video (default true).
+    public var copyOtherStreams = true
+
+    public init(input: String, output: String, encoder: EncoderSettings) {
+        self.input = input
+        self.output = output
+        self.encoder = encoder
+    }
+
+    /// Runs the transcode.
+    /// - Parameters:
+    ///   - frameQP: called once per frame, in presentation order, with the frame index and decoded frame; returns
+    ///     the frame's QP (required for `.planned`, ignored otherwise).
+    ///   - beforeFinish: called with the frame count once every frame is encoded, before the output is renamed into
+    ///     place; throwing here discards the output.
+    ///   - progress: called after every frame.
+    ///   - isCancelled: polled once per packet; when it returns true the transcode stops with `MediaError.cancelled`.
+    /// - Throws: `MediaError` and `FFmpegError`; on any error no output file is left behind.
+    public func run(
+        frameQP: (Int, Frame) throws -> FrameQP? = { _, _ in nil },
+        beforeFinish: (Int) throws -> Void = { _ in },
+        progress: (TranscodeProgress) -> Void = { _ in },
+        isCancelled: () -> Bool = { false }
+    ) throws -> TranscodeResult {
+        let demuxer = try Demuxer(path: input)
+        let video = try demuxer.bestVideoStream()
+        let muxer = try Muxer(path: output)
+        let inStream = demuxer.stream(video.index)
+        let decoder = try VideoDecoder(stream: inStream, exportQP: false)
+        let par = inStream.pointee.codecpar!.pointee
+        guard par.width > 0, par.height > 0 else { throw MediaError.cannotOpen(path: input, reason: "video stream has no size") }
+        // 4:2:0 encoders need even dimensions: an odd width or height is scaled down by one pixel.
+        let fmtIsJPEG = Scaler.isJPEGFormat(AVPixelFormat(rawValue: par.format))
+        let geometry = VideoEncoder.Geometry(
+            width: par.width & ~1, height: par.height & ~1,
+            timeBase: inStream.pointee.time_base,
+            frameRate: inStream.pointee.avg_frame_rate.num > 0 ? inStream.pointee.avg_frame_rate : inStream.pointee.r_frame_rate,
+            sampleAspectRatio: par.sample_aspect_ratio.num > 0 ? par.sample_aspect_ratio : AVRational(num: 1, den: 1),
+            colorRange: fmtIsJPEG ? AVCOL_RANGE_JPEG : par.color_range,
+            colorPrimaries: par.color_primaries, colorTransfer: par.color_trc, colorSpace: par.color_space,
+            chromaLocation: par.chroma_location, globalHeader: muxer.needsGlobalHeader)
+        let videoEncoder = try VideoEncoder(settings: encoder, geometry: geometry)
+
+        var outIndex = [Int: Int]()
+        for info in demuxer.streams {
+            if info.index == video.index {
+                _ = try muxer.addEncoded(videoEncoder, like: inStream)
+            } else if copyOtherStreams {
+                _ = try muxer.addCopy(of: demuxer.stream(info.index))
+            } else { continue }
+            outIndex[info.index] = Int(muxer.context.pointee.nb_streams) - 1
+        }
+        muxer.movieTimescale = geometry.timeBase.den
+        try muxer.writeHeader(metadataFrom: demuxer)
+        let videoOut = outIndex[video.index]!
+
+        let packet = try Packet()
+        let outPacket = try Packet()
+        let frame = try Frame()
+        var frameIndex = 0
+        var stats: [EncodedFrameStats] = []
+        var lastPTS: Int64? = nil
+        var corrupt = 0
+        let defaultDuration: Int64 = {
+            let fr = geometry.frameRate
+            guard fr.num > 0, fr.den > 0 else { return 1 }
+            return max(1, av_rescale_q(1, AVRational(num: fr.den, den: fr.num), geometry.timeBase))
+        }()
+
+        func drainEncoder() throws {
+            while try videoEncoder.receive(into: outPacket) == .produced {
+                stats.append(VideoEncoder.stats(of: outPacket))
+                try muxer.write(outPacket, from: geometry.timeBase, to: videoOut)
+            }
+        }
+        func drainDecoder() throws {
+            while true {
+                let step = try decoder.receive(into: frame)
+                if step == .corrupt {
+                    corrupt += 1
+                    continue
+                }
+                guard step == .produced else { return }
+                // Keep presentation timestamps exactly; repair only missing or non-increasing ones, which
+                // encoders reject.
+                var pts = frame.pts ?? ((lastPTS ?? -defaultDuration) + defaultDuration)
+                if let last = lastPTS, pts <= last { pts = last + 1 }
+                lastPTS = pts
+                let qp = try frameQP(frameIndex, frame)
+                try videoEncoder.send(frame, pts: pts, qp: qp)
+                frame.unref()
+                frameIndex += 1
+                progress(TranscodeProgress(framesDone: frameIndex, framesExpected: video.frameCount))
+                try drainEncoder()
+            }
+        }
+
+        while try demuxer.read(into: packet) {
+            if isCancelled() { throw MediaError.cancelled }
+            let si = Int(packet.pointer.pointee.stream_index)
+            if si == video.index {
+                guard try decoder.send(packet) else {
+                    corrupt += 1
+                    continue
+                }
+                try drainDecoder()
+            } else if let o = outIndex[si] {
+                try muxer.write(packet, from: demuxer.stream(si).pointee.time_base, to: o)
+            }
+        }
+        try decoder.send(nil)
+        try drainDecoder()
+        try videoEncoder.send(nil, pts: 0, qp: nil)
+        try drainEncoder()
+        if isCancelled() { throw MediaError.cancelled }
+        guard frameIndex > 0 else {
+            throw MediaError.decodeFailed(path: input, frame: 0, reason: "no video frame could be decoded")
+        }
+        try beforeFinish(frameIndex)
+        try muxer.finish()
+        stats.sort { $0.pts < $1.pts }
+        let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+        return TranscodeResult(inputVideo: video, frameCount: frameIndex, frames: stats, outputBytes: size,
+                               corruptPackets: corrupt)
+    }
+}

@@ -1,0 +1,88 @@
+internal import CFFmpeg
+import Foundation
+
+/// One compressed packet as stored in the file, for inspection.
+public struct PacketRecord: Sendable, Equatable {
+    public var streamIndex: Int
+    public var pts: Int64?
+    public var dts: Int64?
+    public var duration: Int64
+    public var isKeyframe: Bool
+    public var data: [UInt8]
+}
+
+/// Decodes the frames of a video (or a still image, which FFmpeg reads as a one-frame video) in presentation order.
+///
+/// - Note: Not thread-safe; do not share between tasks.
+public final class VideoReader {
+    public let demuxer: Demuxer
+    /// The stream being decoded.
+    public let video: StreamInfo
+    private let decoder: VideoDecoder
+    private let packet: Packet
+    private let frame: Frame
+    private var draining = false
+    private var done = false
+    public private(set) var corruptPackets = 0
+
+    public init(path: String) throws {
+        demuxer = try Demuxer(path: path)
+        video = try demuxer.bestVideoStream()
+        decoder = try VideoDecoder(stream: demuxer.stream(video.index), exportQP: false)
+        packet = try Packet()
+        frame = try Frame()
+    }
+
+    /// Presentation time of a frame in seconds.
+    public func seconds(_ frame: Frame) -> Double? {
+        frame.pts.map { Double($0) * video.timeBaseSeconds }
+    }
+
+    /// Returns the next decoded frame, or nil at the end. The frame is reused by the next call.
+    public func next() throws -> Frame? {
+        while !done {
+            frame.unref()
+            let step = try decoder.receive(into: frame)
+            switch step {
+            case .produced: return frame
+            case .corrupt: corruptPackets += 1
+            case .endOfStream: done = true
+            case .needsInput:
+                if draining { done = true; break }
+                if try demuxer.read(into: packet) {
+                    guard Int(packet.pointer.pointee.stream_index) == video.index else { continue }
+                    if try !decoder.send(packet) { corruptPackets += 1 }
+                } else {
+                    draining = true
+                    try decoder.send(nil)
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Calls `body` with each frame index and frame until the end or until it returns false.
+    public func forEachFrame(_ body: (Int, Frame) throws -> Bool) throws {
+        var i = 0
+        while let f = try next() {
+            guard try body(i, f) else { return }
+            i += 1
+        }
+    }
+
+    /// Every packet of stream `index` as stored (no decoding).
+    public static func packets(path: String, stream index: Int) throws -> [PacketRecord] {
+        let d = try Demuxer(path: path)
+        let p = try Packet()
+        var out: [PacketRecord] = []
+        let nopts = cffmpeg_nopts_value()
+        while try d.read(into: p) {
+            let pk = p.pointer.pointee
+            guard Int(pk.stream_index) == index else { continue }
+            let data = pk.size > 0 ? Array(UnsafeBufferPointer(start: pk.data, count: Int(pk.size))) : []
+            out.append(PacketRecord(streamIndex: index, pts: pk.pts == nopts ? nil : pk.pts, dts: pk.dts == nopts ? nil : pk.dts,
+                                    duration: pk.duration, isKeyframe: (pk.flags & AV_PKT_FLAG_KEY) != 0, data: data))
+        }
+        return out
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+
+/// A one-line progress bar with ETA on stderr, drawn only when stderr is a terminal.
+final class Progress {
+    private let label: String
+    private let start = Date()
+    private var lastDraw = Date.distantPast
+    private let enabled = isatty(2) != 0
+
+    init(_ label: String) { self.label = label }
+
+    func update(done: Int, total: Int?) {
+        guard enabled else { return }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) > 0.1 else { return }
+        lastDraw = now
+        let elapsed = now.timeIntervalSince(start)
+        var line = "\(label) \(done)"
+        if let total, total > 0 {
+            let f = min(1, Double(done) / Double(total))
+            let width = 30
+            let filled = Int(f * Double(width))
+            let eta = f > 0 ? elapsed / f - elapsed : 0
+            line = "\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total) ETA \(Int(eta.rounded()))s"
+        } else {
+            line += String(format: " frames, %.1f fps", Double(done) / max(elapsed, 1e-3))
+        }
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+    }
+
+    func finish() { Progress.clearLine() }
+
+    static func clearLine() {
+        if isatty(2) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
