@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MediaIO", targets: ["MediaIO"]),
         .library(name: "RateControl", targets: ["RateControl"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "FaceAnalysis", targets: ["FaceAnalysis"]),
         .library(name: "CompressionPipeline", targets: ["CompressionPipeline"]),
     ],
     dependencies: [
@@ -24,10 +25,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "CompressionPipeline", dependencies: ["MediaIO", "RateControl", "TensorCore"]),
+        .target(name: "CompressionPipeline", dependencies: ["MediaIO", "RateControl", "TensorCore", "FaceAnalysis"]),
         .target(name: "MediaIO", dependencies: ["CFFmpeg"]),
         .target(name: "RateControl", dependencies: []),
         .target(name: "TensorCore", dependencies: ["COpenBLAS"]),
+        .target(name: "NeuralNet", dependencies: ["TensorCore"]),
+        .target(name: "FaceAnalysis", dependencies: ["NeuralNet", "TensorCore"]),
 
         // MARK: - Implementation details
 
@@ -43,12 +46,14 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "_TestSupport", dependencies: ["TensorCore", "MediaIO"]),
+        .target(name: "_TestSupport", dependencies: ["TensorCore", "NeuralNet", "MediaIO"]),
 
         // MARK: - Tests
 
         .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "CompressionPipeline", "RateControl", "_TestSupport"]),
         .testTarget(name: "RateControlTests", dependencies: ["RateControl"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "NeuralNet", "_TestSupport"]),
+        .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "MediaIO", "CompressionPipeline", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["facejnd", "_TestSupport", "MediaIO", "CompressionPipeline"]),
     ],
     swiftLanguageModes: [.v6]

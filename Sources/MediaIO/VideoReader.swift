@@ -86,3 +86,16 @@ public final class VideoReader {
         return out
     }
 }
+
+/// Still images (PNG, JPEG, ...), decoded through FFmpeg.
+public enum ImageFile {
+    /// Decodes the first frame of `path` to 8-bit RGB. Greyscale, alpha (dropped) and 16-bit images are converted.
+    /// - Throws: `MediaError.fileNotFound`, `.cannotOpen` (not an image), `.decodeFailed` (no picture in it).
+    public static func loadRGB(path: String) throws -> RGBImage {
+        let reader = try VideoReader(path: path)
+        guard let frame = try reader.next() else {
+            throw MediaError.decodeFailed(path: path, frame: 0, reason: "no picture could be decoded")
+        }
+        return try Scaler().rgb(frame)
+    }
+}

@@ -1,0 +1,95 @@
+import NeuralNet
+import TensorCore
+
+/// dlib's face-recognition ResNet (`dlib_face_recognition_resnet_model_v1.dat`): a 150×150 RGB face chip in,
+/// a 128-D descriptor out. Two faces are the same person when the Euclidean distance of their descriptors is
+/// below 0.6.
+///
+/// The model is immutable and `Sendable`; pass a `Workspace` per thread.
+public final class FaceEmbedder: Sendable {
+    /// Size of the square input chip.
+    public let chipSize: Int
+    let network: DlibNetwork
+    let mean: (Float, Float, Float)
+    /// The distance threshold stored in the model's loss layer (0.6).
+    public let distanceThreshold: Float
+
+    /// Loads the model from `models`.
+    /// - Throws: `ModelMissingError`, `ModelFormatError` (with the byte offset of the problem).
+    public convenience init(models: ModelDirectory = .default) throws {
+        try self.init(bytes: try models.bytes(ModelDirectory.embedderFile), file: models.file(ModelDirectory.embedderFile))
+    }
+
+    public init(bytes: [UInt8], file: String) throws {
+        var r = DlibArchiveReader(bytes: bytes, file: file)
+        let v = try r.int("loss wrapper version")
+        guard v == 1 else { throw r.fail("loss wrapper version 1, got \(v)", at: 0) }
+        try r.expect("loss_metric_2")
+        _ = try r.float("margin")
+        distanceThreshold = try r.float("distance threshold")
+        let (input, net) = try DlibNetworkParser.parse(&r)
+        guard input.kind == "input_rgb_image_sized", let rows = input.rows, rows == input.cols, rows > 0 else {
+            throw r.fail("a square input_rgb_image_sized input layer", at: 0)
+        }
+        guard case .linear(let last)? = net.operations.last, last.outputs == 128 else {
+            throw r.fail("a network ending in a 128-output fc layer", at: 0)
+        }
+        chipSize = rows
+        mean = input.mean
+        network = net
+    }
+
+    /// The 128-D descriptor of one aligned chip (`chipSize`², interleaved RGB bytes).
+    public func embed(chip pixels: [UInt8], workspace: Workspace = Workspace()) -> [Float] {
+        precondition(pixels.count == chipSize * chipSize * 3, "FaceEmbedder: chip must be \(chipSize)x\(chipSize) RGB")
+        let input = FeatureMap(channels: 3, height: chipSize, width: chipSize, buffer: workspace.borrow())
+        normalize(pixels, into: input.pointer)
+        let out = network.forward(input, workspace: workspace)
+        let result = Array(UnsafeBufferPointer(start: out.pointer, count: out.count))
+        workspace.releaseAll()
+        return result
+    }
+
+    /// Planar R, G, B with `(pixel − mean)/256` (dlib divides by 256, not 255).
+    func normalize(_ pixels: [UInt8], into dst: UnsafeMutablePointer<Float>) {
+        let n = chipSize * chipSize
+        let m = [mean.0, mean.1, mean.2]
+        pixels.withUnsafeBufferPointer { p in
+            for c in 0..<3 {
+                let mc = m[c]
+                for i in 0..<n { dst[c * n + i] = (Float(p[i * 3 + c]) - mc) / 256 }
+            }
+        }
+    }
+
+    /// Runs the network and records every operation's output (for layer-by-layer comparison with dlib).
+    /// Testing aid, not API: every operation's output in order, starting with the normalised input.
+    public func _trace(chip pixels: [UInt8]) -> [Tensor] {
+        let ws = Workspace()
+        let input = FeatureMap(channels: 3, height: chipSize, width: chipSize, buffer: ws.borrow())
+        normalize(pixels, into: input.pointer)
+        var outs = [input.tensor()]
+        var current = input
+        for i in network.operations.indices {
+            switch network.operations[i] {
+            case .tag: continue  // dlib's trace lists skips but not tags
+            default: break
+            }
+            let one = DlibNetwork(operations: Array(network.operations[...i]))
+            let fresh = Workspace()
+            let inp = FeatureMap(channels: 3, height: chipSize, width: chipSize, buffer: fresh.borrow())
+            normalize(pixels, into: inp.pointer)
+            current = one.forward(inp, workspace: fresh)
+            outs.append(current.tensor())
+        }
+        return outs
+    }
+}
+
+/// Euclidean distance between two descriptors.
+public func descriptorDistance(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count, "descriptorDistance: lengths differ")
+    var s: Float = 0
+    for i in a.indices { let d = a[i] - b[i]; s += d * d }
+    return s.squareRoot()
+}

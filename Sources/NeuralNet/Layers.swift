@@ -1,0 +1,166 @@
+import TensorCore
+
+/// 2-D convolution (cross-correlation), CHW layout, zero padding, via im2col + sgemm.
+///
+/// ```
+/// y[o, r, c] = bias[o] + Σ_{i,ky,kx} W[o, i, ky, kx] · x[i, r·sy − py + ky, c·sx − px + kx]
+/// ```
+/// `weights` is `[out][in][kh][kw]` flattened (dlib's order).
+public struct Conv2d: Sendable {
+    public let inputChannels: Int
+    public let outputChannels: Int
+    public let kernelH: Int
+    public let kernelW: Int
+    public let strideY: Int
+    public let strideX: Int
+    public let padY: Int
+    public let padX: Int
+    public let weights: [Float]
+    public let bias: [Float]
+
+    public init(inputChannels: Int, outputChannels: Int, kernelH: Int, kernelW: Int, strideY: Int, strideX: Int,
+                padY: Int, padX: Int, weights: [Float], bias: [Float]) {
+        precondition(weights.count == outputChannels * inputChannels * kernelH * kernelW, "Conv2d: weight count")
+        precondition(bias.count == outputChannels, "Conv2d: bias count")
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        self.kernelH = kernelH
+        self.kernelW = kernelW
+        self.strideY = strideY
+        self.strideX = strideX
+        self.padY = padY
+        self.padX = padX
+        self.weights = weights
+        self.bias = bias
+    }
+
+    /// Largest im2col buffer, in floats, before the output is processed in bands of rows.
+    static let columnBudget = 8 << 20
+
+    public func outputShape(height: Int, width: Int) -> (Int, Int) {
+        (outputSize(input: height, kernel: kernelH, stride: strideY, padding: padY),
+         outputSize(input: width, kernel: kernelW, stride: strideX, padding: padX))
+    }
+
+    /// Convolves `x` into `out` (whose buffer is resized), using `workspace.columns`.
+    public func forward(_ x: FeatureMap, into out: inout FeatureMap, workspace: Workspace) {
+        precondition(x.channels == inputChannels, "Conv2d: expected \(inputChannels) channels, got \(x.channels)")
+        let (oh, ow) = outputShape(height: x.height, width: x.width)
+        out = FeatureMap(channels: outputChannels, height: oh, width: ow, buffer: out.buffer)
+        guard oh > 0, ow > 0 else { return }
+        let k = inputChannels * kernelH * kernelW
+        let band = max(1, min(oh, Conv2d.columnBudget / max(1, k * ow)))
+        let cols = workspace.columns.reserve(k * band * ow)
+        let dst = out.pointer
+        let plane = oh * ow
+        weights.withUnsafeBufferPointer { w in
+            var row = 0
+            while row < oh {
+                let rows = min(band, oh - row)
+                im2col(x.pointer, channels: x.channels, height: x.height, width: x.width, kernelH: kernelH,
+                       kernelW: kernelW, strideY: strideY, strideX: strideX, padY: padY, padX: padX,
+                       outputWidth: ow, rowStart: row, rowCount: rows, into: cols)
+                // out[o][row*ow ...] = W[o][:] · cols  (ldc = full plane, so bands land in place)
+                BLAS.sgemm(m: outputChannels, n: rows * ow, k: k, a: w.baseAddress!, lda: k, b: cols, ldb: rows * ow,
+                           c: dst + row * ow, ldc: plane)
+                row += rows
+            }
+        }
+        bias.withUnsafeBufferPointer { b in
+            for o in 0..<outputChannels {
+                let p = dst + o * plane, v = b[o]
+                if v != 0 { for i in 0..<plane { p[i] += v } }
+            }
+        }
+    }
+}
+
+/// Per-channel affine transform `y = x·gamma[c] + beta[c]` (also dlib's batch norm after folding).
+public struct Affine: Sendable {
+    public let gamma: [Float]
+    public let beta: [Float]
+
+    public init(gamma: [Float], beta: [Float]) {
+        precondition(gamma.count == beta.count, "Affine: gamma/beta count")
+        self.gamma = gamma
+        self.beta = beta
+    }
+
+    /// Folds inference batch-norm statistics: `gamma' = gamma / sqrt(var + eps)`, `beta' = beta − gamma'·mean`.
+    public init(batchNormGamma gamma: [Float], beta: [Float], runningMean: [Float], runningVariance: [Float], epsilon: Float) {
+        var g = gamma, b = beta
+        for i in g.indices {
+            g[i] = gamma[i] / (runningVariance[i] + epsilon).squareRoot()
+            b[i] = beta[i] - g[i] * runningMean[i]
+        }
+        self.init(gamma: g, beta: b)
+    }
+
+    public func forward(_ x: FeatureMap) {
+        precondition(x.channels == gamma.count, "Affine: channel count")
+        gamma.withUnsafeBufferPointer { g in
+            beta.withUnsafeBufferPointer { b in
+                affineInPlace(x.pointer, channels: x.channels, planeSize: x.height * x.width,
+                              scale: g.baseAddress!, shift: b.baseAddress!)
+            }
+        }
+    }
+}
+
+/// Max or average pooling, windows clipped to the input; kernel 0×0 pools the whole plane.
+public struct Pool2d: Sendable {
+    public let kernelH: Int
+    public let kernelW: Int
+    public let strideY: Int
+    public let strideX: Int
+    public let padY: Int
+    public let padX: Int
+    public let average: Bool
+
+    public init(kernelH: Int, kernelW: Int, strideY: Int, strideX: Int, padY: Int, padX: Int, average: Bool) {
+        self.kernelH = kernelH
+        self.kernelW = kernelW
+        self.strideY = strideY
+        self.strideX = strideX
+        self.padY = padY
+        self.padX = padX
+        self.average = average
+    }
+
+    public func forward(_ x: FeatureMap, into out: inout FeatureMap) {
+        let kh = kernelH == 0 ? x.height : kernelH, kw = kernelW == 0 ? x.width : kernelW
+        let oh = outputSize(input: x.height, kernel: kh, stride: strideY, padding: padY)
+        let ow = outputSize(input: x.width, kernel: kw, stride: strideX, padding: padX)
+        out = FeatureMap(channels: x.channels, height: oh, width: ow, buffer: out.buffer)
+        pool(x.pointer, channels: x.channels, height: x.height, width: x.width, kernelH: kh, kernelW: kw,
+             strideY: strideY, strideX: strideX, padY: padY, padX: padX, average: average, into: out.pointer)
+    }
+}
+
+/// Fully connected layer `y[j] = Σ_i x[i]·W[i][j] (+ bias[j])`; `weights` is `[inputs][outputs]` (dlib's order).
+public struct Linear: Sendable {
+    public let inputs: Int
+    public let outputs: Int
+    public let weights: [Float]
+    public let bias: [Float]?
+
+    public init(inputs: Int, outputs: Int, weights: [Float], bias: [Float]?) {
+        precondition(weights.count == inputs * outputs, "Linear: weight count")
+        precondition(bias == nil || bias!.count == outputs, "Linear: bias count")
+        self.inputs = inputs
+        self.outputs = outputs
+        self.weights = weights
+        self.bias = bias
+    }
+
+    public func forward(_ x: FeatureMap, into out: inout FeatureMap) {
+        precondition(x.count == inputs, "Linear: expected \(inputs) inputs, got \(x.count)")
+        out = FeatureMap(channels: outputs, height: 1, width: 1, buffer: out.buffer)
+        let dst = out.pointer
+        weights.withUnsafeBufferPointer { w in
+            BLAS.sgemm(m: 1, n: outputs, k: inputs, a: x.pointer, lda: inputs, b: w.baseAddress!, ldb: outputs,
+                       c: dst, ldc: outputs)
+        }
+        if let bias { for j in 0..<outputs { dst[j] += bias[j] } }
+    }
+}

@@ -1,0 +1,111 @@
+// Optimised kernels on raw buffers. Each has a naive reference in _TestSupport and is tested against it.
+
+/// Unrolls the windows of a CHW input into columns for convolution as one matrix product.
+///
+/// ```
+/// cols[(c·kh + ky)·kw + kx][oy·ow + ox] = src[c][oy·sy − py + ky][ox·sx − px + kx]   (0 outside the input)
+/// ```
+/// Only output rows `rowStart ..< rowStart + rowCount` are written (tiling keeps the buffer small for large inputs);
+/// `cols` then has `rowCount · ow` columns.
+public func im2col(
+    _ src: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+    kernelH kh: Int, kernelW kw: Int, strideY sy: Int, strideX sx: Int, padY py: Int, padX px: Int,
+    outputWidth ow: Int, rowStart: Int, rowCount: Int, into cols: UnsafeMutablePointer<Float>
+) {
+    let ncols = rowCount * ow
+    for c in 0..<channels {
+        let plane = src + c * height * width
+        for ky in 0..<kh {
+            for kx in 0..<kw {
+                var dst = cols + ((c * kh + ky) * kw + kx) * ncols
+                for oy in rowStart..<(rowStart + rowCount) {
+                    let iy = oy * sy - py + ky
+                    if iy < 0 || iy >= height {
+                        dst.update(repeating: 0, count: ow)
+                        dst += ow
+                        continue
+                    }
+                    let row = plane + iy * width
+                    if sx == 1 {
+                        // Contiguous run: find the in-bounds span once, zero the rest.
+                        let x0 = kx - px
+                        let lo = max(0, -x0), hi = min(ow, width - x0)
+                        if lo > 0 { dst.update(repeating: 0, count: min(lo, ow)) }
+                        if hi > lo { (dst + lo).update(from: row + x0 + lo, count: hi - lo) }
+                        if hi < ow { (dst + max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
+                    } else {
+                        for ox in 0..<ow {
+                            let ix = ox * sx - px + kx
+                            dst[ox] = (ix >= 0 && ix < width) ? row[ix] : 0
+                        }
+                    }
+                    dst += ow
+                }
+            }
+        }
+    }
+}
+
+/// Applies `y = x·scale[c] + shift[c]` per channel, in place.
+public func affineInPlace(_ x: UnsafeMutablePointer<Float>, channels: Int, planeSize: Int,
+                          scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
+    for c in 0..<channels {
+        let p = x + c * planeSize
+        let s = scale[c], b = shift[c]
+        for i in 0..<planeSize { p[i] = p[i] * s + b }
+    }
+}
+
+/// `max(x, 0)` in place.
+public func reluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    for i in 0..<count where x[i] < 0 { x[i] = 0 }
+}
+
+/// Max or average pooling with windows clipped to the input (padding never counts towards an average).
+/// `kernel 0` means the whole plane.
+public func pool(
+    _ src: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+    kernelH: Int, kernelW: Int, strideY: Int, strideX: Int, padY: Int, padX: Int,
+    average: Bool, into dst: UnsafeMutablePointer<Float>
+) {
+    let kh = kernelH == 0 ? height : kernelH, kw = kernelW == 0 ? width : kernelW
+    let oh = outputSize(input: height, kernel: kh, stride: strideY, padding: padY)
+    let ow = outputSize(input: width, kernel: kw, stride: strideX, padding: padX)
+    for c in 0..<channels {
+        let plane = src + c * height * width
+        let out = dst + c * oh * ow
+        for oy in 0..<oh {
+            let y0 = max(0, oy * strideY - padY), y1 = min(height, oy * strideY - padY + kh)
+            for ox in 0..<ow {
+                let x0 = max(0, ox * strideX - padX), x1 = min(width, ox * strideX - padX + kw)
+                if average {
+                    var s: Float = 0
+                    for y in y0..<y1 { for x in x0..<x1 { s += plane[y * width + x] } }
+                    let n = (y1 - y0) * (x1 - x0)
+                    out[oy * ow + ox] = n > 0 ? s / Float(n) : 0
+                } else {
+                    var m = -Float.infinity
+                    for y in y0..<y1 { for x in x0..<x1 { m = max(m, plane[y * width + x]) } }
+                    out[oy * ow + ox] = m
+                }
+            }
+        }
+    }
+}
+
+/// Adds two CHW tensors of possibly different shapes into `dst` of the element-wise maximum shape;
+/// each input counts only where it exists (implicit zero padding at the high end of every axis, as dlib's add_prev).
+public func addZeroPadded(
+    _ a: UnsafePointer<Float>, _ ac: Int, _ ah: Int, _ aw: Int,
+    _ b: UnsafePointer<Float>, _ bc: Int, _ bh: Int, _ bw: Int,
+    into dst: UnsafeMutablePointer<Float>
+) {
+    let c = max(ac, bc), h = max(ah, bh), w = max(aw, bw)
+    if ac == bc && ah == bh && aw == bw {
+        for i in 0..<(c * h * w) { dst[i] = a[i] + b[i] }
+        return
+    }
+    dst.update(repeating: 0, count: c * h * w)
+    for k in 0..<ac { for y in 0..<ah { for x in 0..<aw { dst[(k * h + y) * w + x] += a[(k * ah + y) * aw + x] } } }
+    for k in 0..<bc { for y in 0..<bh { for x in 0..<bw { dst[(k * h + y) * w + x] += b[(k * bh + y) * bw + x] } } }
+}
