@@ -21,11 +21,11 @@ let package = Package(
         .executableTarget(
             name: "facejnd",
             dependencies: [
-                "CompressionPipeline", "MediaIO", "RateControl",
+                "CompressionPipeline", "MediaIO", "RateControl", "FaceAnalysis", "TensorCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "CompressionPipeline", dependencies: ["MediaIO", "RateControl", "TensorCore", "FaceAnalysis"]),
+        .target(name: "CompressionPipeline", dependencies: ["MediaIO", "RateControl", "TensorCore", "NeuralNet", "FaceAnalysis"]),
         .target(name: "MediaIO", dependencies: ["CFFmpeg"]),
         .target(name: "RateControl", dependencies: []),
         .target(name: "TensorCore", dependencies: ["COpenBLAS"]),

@@ -20,7 +20,8 @@ final class VideoDecoder {
     /// - Parameter exportQP: ask the decoder to attach `AV_FRAME_DATA_VIDEO_ENC_PARAMS` (per-block QP) to frames.
     ///   Only h264, mpeg1/2 and vp9 fill it in FFmpeg 5.1.
     /// The corresponding C functions are `avcodec_find_decoder` and `avcodec_open2`.
-    init(stream: UnsafeMutablePointer<AVStream>, exportQP: Bool, threads: Int = 0) throws {
+    /// - Parameter integerIDCT: use the IJG integer IDCT (closest to libjpeg's default) for JPEG.
+    init(stream: UnsafeMutablePointer<AVStream>, exportQP: Bool, threads: Int = 0, integerIDCT: Bool = false) throws {
         let par = stream.pointee.codecpar!
         guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
             let name = avcodec_get_name(par.pointee.codec_id).map { String(cString: $0) } ?? "?"
@@ -32,6 +33,7 @@ final class VideoDecoder {
             try check(avcodec_parameters_to_context(ctx, par), "avcodec_parameters_to_context")
             ctx.pointee.pkt_timebase = stream.pointee.time_base
             ctx.pointee.thread_count = Int32(threads)
+            if integerIDCT { ctx.pointee.idct_algo = FF_IDCT_INT }
             var options: OpaquePointer? = nil
             if exportQP { av_dict_set(&options, "export_side_data", "venc_params", 0) }
             let status = avcodec_open2(ctx, codec, &options)

@@ -1,10 +1,12 @@
 import Foundation
+import Synchronization
 
-/// A one-line progress bar with ETA on stderr, drawn only when stderr is a terminal.
-final class Progress {
+/// A one-line progress bar with ETA on stderr, drawn only when stderr is a terminal. Safe to update from
+/// several threads.
+final class Progress: Sendable {
     private let label: String
     private let start = Date()
-    private var lastDraw = Date.distantPast
+    private let lastDraw = Mutex<Date>(.distantPast)
     private let enabled = isatty(2) != 0
 
     init(_ label: String) { self.label = label }
@@ -12,8 +14,12 @@ final class Progress {
     func update(done: Int, total: Int?) {
         guard enabled else { return }
         let now = Date()
-        guard now.timeIntervalSince(lastDraw) > 0.1 else { return }
-        lastDraw = now
+        let due = lastDraw.withLock { last in
+            guard now.timeIntervalSince(last) > 0.1 else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
         let elapsed = now.timeIntervalSince(start)
         var line = "\(label) \(done)"
         if let total, total > 0 {

@@ -1,0 +1,68 @@
+import FaceAnalysis
+import Foundation
+import MediaIO
+import NeuralNet
+import TensorCore
+
+/// One picture's faces, as `facejnd faces` prints them (one JSON object per line).
+public struct FaceRecord: Sendable, Encodable {
+    public struct FaceEntry: Sendable, Encodable {
+        public var box: [Int]
+        public var confidence: Float
+        public var landmarks: [[Double]]
+        public var embedding: [Float]
+    }
+
+    public var source: String
+    public var frame: Int
+    public var width: Int
+    public var height: Int
+    public var faces: [FaceEntry]
+
+    public init(source: String, frame: Int, width: Int, height: Int, faces: [Face]) {
+        self.source = source
+        self.frame = frame
+        self.width = width
+        self.height = height
+        self.faces = faces.map {
+            FaceEntry(box: [$0.box.left, $0.box.top, $0.box.right, $0.box.bottom], confidence: $0.confidence,
+                      landmarks: $0.landmarks.map { [$0.x, $0.y] }, embedding: $0.embedding)
+        }
+    }
+}
+
+extension ColorImage {
+    /// Takes over the pixels of a decoded image (no copy of the pixel data is needed).
+    public init(_ image: RGBImage) {
+        self.init(width: image.width, height: image.height, pixels: image.pixels)
+    }
+}
+
+/// Runs face analysis over an image or every N-th frame of a video.
+public struct FaceScan {
+    public var analyzer: FaceAnalyzer
+    public var upsample: Int
+    public var every: Int
+
+    public init(analyzer: FaceAnalyzer, upsample: Int = 1, every: Int = 1) {
+        self.analyzer = analyzer
+        self.upsample = upsample
+        self.every = max(1, every)
+    }
+
+    /// Calls `emit` for each analysed picture in order.
+    public func run(path: String, isCancelled: () -> Bool = { false }, emit: (FaceRecord) throws -> Void) throws {
+        let reader = try VideoReader(path: path, libjpegCompatible: true)
+        let scaler = try Scaler()
+        let workspace = Workspace()
+        let isJPEG = reader.video.codecName == "mjpeg"
+        try reader.forEachFrame { index, frame in
+            if isCancelled() { throw MediaError.cancelled }
+            guard index % every == 0 else { return true }
+            let image = ColorImage(isJPEG ? try ImageFile.rgb(jpegFrame: frame, scaler: scaler) : try scaler.rgb(frame))
+            let faces = try analyzer.analyze(image, upsample: upsample, workspace: workspace)
+            try emit(FaceRecord(source: path, frame: index, width: image.width, height: image.height, faces: faces))
+            return true
+        }
+    }
+}

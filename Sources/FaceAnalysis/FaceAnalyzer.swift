@@ -1,0 +1,41 @@
+import NeuralNet
+import TensorCore
+
+/// Everything facejnd knows about one face in one picture.
+public struct Face: Sendable, Equatable {
+    public var box: FaceBox
+    public var confidence: Float
+    /// The 5 landmarks (integer pixel positions).
+    public var landmarks: [Point]
+    /// The 128-D descriptor of the aligned chip.
+    public var embedding: [Float]
+}
+
+/// Detector, landmarks, chip and descriptor together: dlib's `face_recognition` pipeline.
+public final class FaceAnalyzer: Sendable {
+    public let detector: FaceDetector
+    public let landmarks: LandmarkPredictor
+    public let embedder: FaceEmbedder
+
+    /// Loads all three models.
+    /// - Throws: `ModelMissingError` (says how to fetch them) or `ModelFormatError`.
+    public init(models: ModelDirectory = .default) throws {
+        detector = try FaceDetector(models: models)
+        landmarks = try LandmarkPredictor(models: models)
+        embedder = try FaceEmbedder(models: models)
+    }
+
+    /// Detects every face and describes it.
+    public func analyze(_ image: ColorImage, upsample: Int = 1, workspace: Workspace = Workspace()) throws -> [Face] {
+        try detector.detect(image, upsample: upsample, workspace: workspace).map { d in
+            try describe(image, box: d.box, confidence: d.confidence, workspace: workspace)
+        }
+    }
+
+    /// Landmarks, chip and descriptor for a known box.
+    public func describe(_ image: ColorImage, box: FaceBox, confidence: Float = 0, workspace: Workspace = Workspace()) throws -> Face {
+        let pts = landmarks.predict(image, box: box)
+        let chip = FaceChip.extract(image, FaceChip.placement(landmarks: pts, size: embedder.chipSize))
+        return Face(box: box, confidence: confidence, landmarks: pts, embedding: embedder.embed(chip: chip, workspace: workspace))
+    }
+}

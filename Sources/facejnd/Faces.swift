@@ -1,0 +1,51 @@
+import ArgumentParser
+import CompressionPipeline
+import FaceAnalysis
+import Foundation
+
+/// Options shared by every command that loads the face models.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Directory with dlib's three model files (default: $FACEJND_MODELS or ~/.cache/facejnd/models).")
+    var models: String?
+
+    var directory: ModelDirectory { models.map { ModelDirectory(path: $0) } ?? .default }
+}
+
+struct Faces: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Detect faces, their 5 landmarks and 128-D descriptors in an image or video (dlib's models).",
+        discussion: """
+            Prints one JSON object per line per image or analysed frame: \
+            {"source","frame","width","height","faces":[{"box":[left,top,right,bottom],"confidence",\
+            "landmarks":[[x,y]x5],"embedding":[128 numbers]}]}. Boxes use dlib's inclusive convention.
+            """)
+
+    @Argument(help: "An image (PNG, JPEG, ...) or a video.")
+    var input: String
+
+    @Option(help: "Enlarge the picture 2x this many times before detecting (finds smaller faces; slower).")
+    var upsample: Int = 1
+
+    @Option(help: "Analyse every N-th frame of a video.")
+    var every: Int = 1
+
+    @Flag(help: "JSON lines output (the only format).")
+    var json = false
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    func validate() throws {
+        guard upsample >= 0, upsample <= 4 else { throw ValidationError("--upsample must be between 0 and 4") }
+        guard every >= 1 else { throw ValidationError("--every must be at least 1") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let analyzer = try FaceAnalyzer(models: modelOptions.directory)
+            let scan = FaceScan(analyzer: analyzer, upsample: upsample, every: every)
+            try scan.run(path: input, isCancelled: { Interrupt.requested }) { record in
+                print(try JSONOutput.string(record))
+            }
+        }
+    }
+}
