@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "RateControl", targets: ["RateControl"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
         .library(name: "FaceAnalysis", targets: ["FaceAnalysis"]),
+        .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "CompressionPipeline", targets: ["CompressionPipeline"]),
     ],
     dependencies: [

@@ -33,57 +33,57 @@ struct DlibArchiveReader {
 
     var atEnd: Bool { offset == bytes.count }
 
-    func fail(_ expected: String, at: Int? = nil) -> ModelFormatError {
-        ModelFormatError(file: file, offset: at ?? offset, expected: expected)
+    func fail(_ expected: @autoclosure () -> String, at: Int? = nil) -> ModelFormatError {
+        ModelFormatError(file: file, offset: at ?? offset, expected: expected())
     }
 
-    private mutating func byte(_ what: String) throws -> UInt8 {
-        guard offset < bytes.count else { throw fail("\(what), but the file ends (truncated?)") }
+    private mutating func byte(_ what: @autoclosure () -> String) throws -> UInt8 {
+        guard offset < bytes.count else { throw fail("\(what()), but the file ends (truncated?)") }
         defer { offset += 1 }
         return bytes[offset]
     }
 
     /// Any of dlib's integer types (one encoding serves all).
-    mutating func int(_ what: String = "an integer") throws -> Int {
+    mutating func int(_ what: @autoclosure () -> String = "an integer") throws -> Int {
         let start = offset
-        let control = try byte(what)
-        if control & 0x70 != 0 { throw fail("\(what) (a control byte without bits 0x70 set, got 0x\(String(control, radix: 16)))", at: start) }
+        let control = try byte(what())
+        if control & 0x70 != 0 { throw fail("\(what()) (a control byte without bits 0x70 set, got 0x\(String(control, radix: 16)))", at: start) }
         let n = Int(control & 0x0F)
-        guard n >= 1, n <= 8 else { throw fail("\(what) with 1 to 8 bytes, got \(n)", at: start) }
+        guard n >= 1, n <= 8 else { throw fail("\(what()) with 1 to 8 bytes, got \(n)", at: start) }
         var magnitude: UInt64 = 0
-        for i in 0..<n { magnitude |= UInt64(try byte(what)) << (8 * UInt64(i)) }
-        guard magnitude <= UInt64(Int64.max) else { throw fail("\(what) within 64 bits", at: start) }
+        for i in 0..<n { magnitude |= UInt64(try byte(what())) << (8 * UInt64(i)) }
+        guard magnitude <= UInt64(Int64.max) else { throw fail("\(what()) within 64 bits", at: start) }
         return control & 0x80 != 0 ? -Int(magnitude) : Int(magnitude)
     }
 
     /// A non-negative integer not larger than `limit`.
-    mutating func count(_ what: String, limit: Int = 1 << 31) throws -> Int {
+    mutating func count(_ what: @autoclosure () -> String, limit: Int = 1 << 31) throws -> Int {
         let start = offset
-        let v = try int(what)
-        guard v >= 0, v <= limit else { throw fail("\(what) between 0 and \(limit), got \(v)", at: start) }
+        let v = try int(what())
+        guard v >= 0, v <= limit else { throw fail("\(what()) between 0 and \(limit), got \(v)", at: start) }
         return v
     }
 
     /// dlib's portable real: mantissa · 2^exponent.
-    mutating func real(_ what: String = "a real number") throws -> Double {
-        let mantissa = try int("\(what) (mantissa)")
+    mutating func real(_ what: @autoclosure () -> String = "a real number") throws -> Double {
+        let mantissa = try int("\(what()) (mantissa)")
         let start = offset
-        let exponent = try int("\(what) (exponent)")
+        let exponent = try int("\(what()) (exponent)")
         switch exponent {
         case 32000: return .infinity
         case 32001: return -.infinity
         case 32002: return .nan
         default:
-            guard abs(exponent) < 2000 else { throw fail("\(what) exponent in range, got \(exponent)", at: start) }
+            guard abs(exponent) < 2000 else { throw fail("\(what()) exponent in range, got \(exponent)", at: start) }
             return scalbn(Double(mantissa), exponent)
         }
     }
 
-    mutating func float(_ what: String = "a real number") throws -> Float { Float(try real(what)) }
+    mutating func float(_ what: @autoclosure () -> String = "a real number") throws -> Float { Float(try real(what())) }
 
-    mutating func string(_ what: String = "a string") throws -> String {
-        let n = try count("\(what) length", limit: 1 << 20)
-        guard offset + n <= bytes.count else { throw fail("\(what) of \(n) bytes, but the file ends (truncated?)") }
+    mutating func string(_ what: @autoclosure () -> String = "a string") throws -> String {
+        let n = try count("\(what()) length", limit: 1 << 20)
+        guard offset + n <= bytes.count else { throw fail("\(what()) of \(n) bytes, but the file ends (truncated?)") }
         defer { offset += n }
         return String(decoding: bytes[offset..<(offset + n)], as: UTF8.self)
     }
@@ -95,23 +95,23 @@ struct DlibArchiveReader {
         guard s == expected else { throw fail("\"\(expected)\", found \"\(s.prefix(40))\"", at: start) }
     }
 
-    mutating func bool(_ what: String = "a boolean") throws -> Bool {
+    mutating func bool(_ what: @autoclosure () -> String = "a boolean") throws -> Bool {
         let start = offset
-        switch try byte(what) {
+        switch try byte(what()) {
         case 0x31: return true
         case 0x30: return false
-        case let b: throw fail("\(what) ('0' or '1'), got 0x\(String(b, radix: 16))", at: start)
+        case let b: throw fail("\(what()) ('0' or '1'), got 0x\(String(b, radix: 16))", at: start)
         }
     }
 
     /// A `resizable_tensor`: version 2, shape (n, k, nr, nc), raw little-endian floats.
-    mutating func tensor(_ what: String = "a tensor") throws -> (shape: [Int], values: [Float]) {
+    mutating func tensor(_ what: @autoclosure () -> String = "a tensor") throws -> (shape: [Int], values: [Float]) {
         let start = offset
-        let version = try int("\(what) version")
-        guard version == 2 else { throw fail("\(what) version 2, got \(version)", at: start) }
-        let shape = try (0..<4).map { _ in try count("\(what) dimension", limit: 1 << 28) }
+        let version = try int("\(what()) version")
+        guard version == 2 else { throw fail("\(what()) version 2, got \(version)", at: start) }
+        let shape = try (0..<4).map { _ in try count("\(what()) dimension", limit: 1 << 28) }
         let n = shape.reduce(1, *)
-        guard n <= (bytes.count - offset) / 4 else { throw fail("\(what) of \(n) floats, but the file ends (truncated?)") }
+        guard n <= (bytes.count - offset) / 4 else { throw fail("\(what()) of \(n) floats, but the file ends (truncated?)") }
         var values = [Float](repeating: 0, count: n)
         values.withUnsafeMutableBytes { dst in
             bytes.withUnsafeBytes { src in
@@ -134,11 +134,11 @@ struct DlibArchiveReader {
     }
 
     /// A `dlib::matrix<float>` (dimensions stored negated by current writers), elements as reals, row-major.
-    mutating func floatMatrix(_ what: String = "a matrix") throws -> (rows: Int, cols: Int, values: [Float]) {
-        let r = abs(try int("\(what) rows")), c = abs(try int("\(what) columns"))
-        guard r * c <= (bytes.count - offset) / 2 else { throw fail("\(what) of \(r)x\(c), but the file ends (truncated?)") }
+    mutating func floatMatrix(_ what: @autoclosure () -> String = "a matrix") throws -> (rows: Int, cols: Int, values: [Float]) {
+        let r = abs(try int("\(what()) rows")), c = abs(try int("\(what()) columns"))
+        guard r * c <= (bytes.count - offset) / 2 else { throw fail("\(what()) of \(r)x\(c), but the file ends (truncated?)") }
         var v = [Float](repeating: 0, count: r * c)
-        for i in 0..<(r * c) { v[i] = try float(what) }
+        for i in 0..<(r * c) { v[i] = try float(what()) }
         return (r, c, v)
     }
 

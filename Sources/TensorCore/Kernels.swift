@@ -26,19 +26,23 @@ public func im2col(
                         continue
                     }
                     let row = plane + iy * width
-                    if sx == 1 {
-                        // Contiguous run: find the in-bounds span once, zero the rest.
-                        let x0 = kx - px
-                        let lo = max(0, -x0), hi = min(ow, width - x0)
-                        if lo > 0 { dst.update(repeating: 0, count: min(lo, ow)) }
-                        if hi > lo { (dst + lo).update(from: row + x0 + lo, count: hi - lo) }
-                        if hi < ow { (dst + max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
-                    } else {
-                        for ox in 0..<ow {
-                            let ix = ox * sx - px + kx
-                            dst[ox] = (ix >= 0 && ix < width) ? row[ix] : 0
+                    // Output columns whose input column ox·sx − px + kx lies inside [0, width): [lo, hi).
+                    let x0 = kx - px
+                    let lo = x0 >= 0 ? 0 : min(ow, (-x0 + sx - 1) / sx)
+                    let hi = width - 1 - x0 < 0 ? 0 : min(ow, (width - 1 - x0) / sx + 1)
+                    if lo > 0 { dst.update(repeating: 0, count: lo) }
+                    if hi > lo {
+                        if sx == 1 {
+                            (dst + lo).update(from: row + x0 + lo, count: hi - lo)
+                        } else {
+                            var src = row + x0 + lo * sx
+                            for ox in lo..<hi {
+                                dst[ox] = src.pointee
+                                src += sx
+                            }
                         }
                     }
+                    if hi < ow { (dst + max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
                     dst += ow
                 }
             }
