@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "RateControlTests", dependencies: ["RateControl"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "NeuralNet", "_TestSupport"]),
         .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "MediaIO", "CompressionPipeline", "_TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["CompressionPipeline", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["facejnd", "_TestSupport", "MediaIO", "CompressionPipeline"]),
     ],
     swiftLanguageModes: [.v6]

@@ -10,6 +10,12 @@ public struct ImagePair: Sendable, Equatable {
     public var first: String
     public var second: String
     public var sameIdentity: Bool
+
+    public init(first: String, second: String, sameIdentity: Bool) {
+        self.first = first
+        self.second = second
+        self.sameIdentity = sameIdentity
+    }
 }
 
 public enum PairsFileError: Error, CustomStringConvertible, Equatable {

@@ -28,7 +28,12 @@ struct DlibNetwork: Sendable {
         func isPinned(_ b: ScratchBuffer) -> Bool {
             b === current.buffer || tags.values.contains { $0.buffer === b }
         }
-        for op in operations {
+        var skipRelu = false
+        for (index, op) in operations.enumerated() {
+            if skipRelu {
+                skipRelu = false
+                continue
+            }
             switch op {
             case .conv(let c):
                 var out = FeatureMap(channels: 0, height: 0, width: 0, buffer: workspace.borrow())
@@ -37,7 +42,13 @@ struct DlibNetwork: Sendable {
                 current = out
                 if !isPinned(old) { workspace.release(old) }
             case .affine(let a):
-                a.forward(current)
+                // affine followed by relu: one pass over memory instead of two.
+                if index + 1 < operations.count, case .relu = operations[index + 1] {
+                    a.forward(current, relu: true)
+                    skipRelu = true
+                } else {
+                    a.forward(current)
+                }
             case .relu:
                 reluInPlace(current.pointer, count: current.count)
             case .pool(let p):

@@ -262,18 +262,21 @@ public final class FaceDetector: Sendable {
                 }
             }
         }
-        for i in 1..<max(1, levels.count) {
-            let s = levels[i - 1], d = levels[i]
-            let xs = Float(s.width - 1) / Float(max(d.width - 1, 1))
-            let ys = Float(s.height - 1) / Float(max(d.height - 1, 1))
-            for k in 0..<3 {
-                let base = dst + k * plane
+        // Each channel's cascade is independent: resize the three planes in parallel.
+        nonisolated(unsafe) let base0 = dst
+        let width = t.width
+        DispatchQueue.concurrentPerform(iterations: 3) { k in
+            let base = base0 + k * plane
+            for i in 1..<max(1, levels.count) {
+                let s = levels[i - 1], d = levels[i]
+                let xs = Float(s.width - 1) / Float(max(d.width - 1, 1))
+                let ys = Float(s.height - 1) / Float(max(d.height - 1, 1))
                 for r in 0..<d.height {
                     let sy = Float(r) * ys
                     let y0 = Int(sy), y1 = min(y0 + 1, s.height - 1)
                     let fy = sy - Float(y0)
-                    let r0 = base + (s.y + y0) * t.width + s.x, r1 = base + (s.y + y1) * t.width + s.x
-                    let out = base + (d.y + r) * t.width + d.x
+                    let r0 = base + (s.y + y0) * width + s.x, r1 = base + (s.y + y1) * width + s.x
+                    let out = base + (d.y + r) * width + d.x
                     for c in 0..<d.width {
                         let sx = Float(c) * xs
                         let x0 = Int(sx), x1 = min(x0 + 1, s.width - 1)

@@ -7,19 +7,15 @@ import TensorCore
 ///
 /// Immutable and `Sendable` after load.
 public final class LandmarkPredictor: Sendable {
-    struct Split: Sendable {
-        var index1: Int32
-        var index2: Int32
-        var threshold: Float
-    }
-
-    struct Tree: Sendable {
-        var splits: [Split]       // complete binary tree, node n has children 2n+1, 2n+2
-        var leaves: [Float]       // leafCount × (2 · parts)
-    }
-
     let initialShape: [Float]     // x0, y0, x1, y1, ... in box-normalised coordinates
-    let cascades: [[Tree]]
+    // Every tree is a complete binary tree with the same number of splits (node n has children 2n+1 and 2n+2).
+    // Trees are stored flat, cascade after cascade, so inference walks contiguous memory.
+    let splitsPerTree: Int
+    let treesPerCascade: [Int]
+    let splitFeature1: [Int32]    // [tree][split]
+    let splitFeature2: [Int32]
+    let splitThreshold: [Float]
+    let leafValues: [Float]       // [tree][leaf][2 · parts]
     let anchors: [[Int]]          // per cascade, per feature: which landmark the sample point hangs off
     let deltas: [[Float]]         // per cascade, per feature: (dx, dy) in normalised shape coordinates
     public var partCount: Int { initialShape.count / 2 }
@@ -39,36 +35,39 @@ public final class LandmarkPredictor: Sendable {
         initialShape = initial.values
         let parts = initial.rows / 2
         let cascadeCount = try r.count("cascade count", limit: 1000)
-        var cascades: [[Tree]] = []
+        var perCascade: [Int] = []
+        var f1: [Int32] = [], f2: [Int32] = [], th: [Float] = [], leaves: [Float] = []
+        var splitCount = -1
         for _ in 0..<cascadeCount {
             let treeCount = try r.count("tree count", limit: 100_000)
-            var trees: [Tree] = []
-            trees.reserveCapacity(treeCount)
+            perCascade.append(treeCount)
             for _ in 0..<treeCount {
-                let splitCount = try r.count("split count", limit: 1 << 16)
-                var splits: [Split] = []
-                splits.reserveCapacity(splitCount)
-                for _ in 0..<splitCount {
-                    let i1 = try r.count("split feature index", limit: 1 << 20)
-                    let i2 = try r.count("split feature index", limit: 1 << 20)
-                    splits.append(Split(index1: Int32(i1), index2: Int32(i2), threshold: try r.float("split threshold")))
+                let n = try r.count("split count", limit: 1 << 16)
+                if splitCount < 0 { splitCount = n }
+                guard n == splitCount, n > 0 else { throw r.fail("\(splitCount) splits per tree, got \(n)") }
+                for _ in 0..<n {
+                    f1.append(Int32(try r.count("split feature index", limit: 1 << 20)))
+                    f2.append(Int32(try r.count("split feature index", limit: 1 << 20)))
+                    th.append(try r.float("split threshold"))
                 }
                 let leafCount = try r.count("leaf count", limit: 1 << 17)
-                guard leafCount == splitCount + 1 else { throw r.fail("\(splitCount + 1) leaves for \(splitCount) splits") }
-                var leaves: [Float] = []
-                leaves.reserveCapacity(leafCount * 2 * parts)
+                guard leafCount == n + 1 else { throw r.fail("\(n + 1) leaves for \(n) splits") }
                 for _ in 0..<leafCount {
                     let m = try r.floatMatrix("leaf value")
                     guard m.rows * m.cols == 2 * parts else { throw r.fail("leaf values of \(2 * parts) numbers") }
                     leaves += m.values
                 }
-                trees.append(Tree(splits: splits, leaves: leaves))
             }
-            cascades.append(trees)
         }
-        self.cascades = cascades
+        splitsPerTree = max(splitCount, 0)
+        treesPerCascade = perCascade
+        splitFeature1 = f1
+        splitFeature2 = f2
+        splitThreshold = th
+        leafValues = leaves
+        let cascades = perCascade.count
         let anchorCascades = try r.count("anchor cascade count", limit: 1000)
-        guard anchorCascades == cascadeCount else { throw r.fail("\(cascadeCount) anchor lists") }
+        guard anchorCascades == cascades else { throw r.fail("\(cascades) anchor lists") }
         var anchors: [[Int]] = []
         for _ in 0..<anchorCascades {
             let n = try r.count("anchor count", limit: 1 << 20)
@@ -82,7 +81,7 @@ public final class LandmarkPredictor: Sendable {
         }
         self.anchors = anchors
         let deltaCascades = try r.count("delta cascade count", limit: 1000)
-        guard deltaCascades == cascadeCount else { throw r.fail("\(cascadeCount) delta lists") }
+        guard deltaCascades == cascades else { throw r.fail("\(cascades) delta lists") }
         var deltas: [[Float]] = []
         for c in 0..<deltaCascades {
             let n = try r.count("delta count", limit: 1 << 20)
@@ -97,11 +96,13 @@ public final class LandmarkPredictor: Sendable {
         }
         self.deltas = deltas
         try r.expectEnd()
-        for (c, trees) in cascades.enumerated() {
-            for t in trees where t.splits.contains(where: { Int($0.index1) >= anchors[c].count || Int($0.index2) >= anchors[c].count }) {
-                _ = t
+        var tree = 0
+        for (c, count) in treesPerCascade.enumerated() {
+            let range = (tree * splitsPerTree)..<((tree + count) * splitsPerTree)
+            if range.contains(where: { Int(f1[$0]) >= anchors[c].count || Int(f2[$0]) >= anchors[c].count }) {
                 throw r.fail("split feature indices below \(anchors[c].count)")
             }
+            tree += count
         }
     }
 
@@ -113,9 +114,12 @@ public final class LandmarkPredictor: Sendable {
         let sw = Double(box.right - box.left), sh = Double(box.bottom - box.top)
         let initialPoints = (0..<parts).map { Point(x: Double(initialShape[2 * $0]), y: Double(initialShape[2 * $0 + 1])) }
         var features: [Float] = []
+        var treeStart: [Int] = []
+        var acc = 0
+        for n in treesPerCascade { treeStart.append(acc); acc += n }
         let w = image.width, h = image.height
         image.pixels.withUnsafeBufferPointer { px in
-            for c in cascades.indices {
+            for c in treesPerCascade.indices {
                 let currentPoints = (0..<parts).map { Point(x: Double(cur[2 * $0]), y: Double(cur[2 * $0 + 1])) }
                 // Only rotation and scale of the initial→current fit move the sample offsets.
                 let m = Similarity.fit(from: initialPoints, to: currentPoints)
@@ -135,15 +139,29 @@ public final class LandmarkPredictor: Sendable {
                         features[j] = 0
                     }
                 }
-                for tree in cascades[c] {
-                    var n = 0
-                    let s = tree.splits
-                    while n < s.count {
-                        let sp = s[n]
-                        n = features[Int(sp.index1)] - features[Int(sp.index2)] > sp.threshold ? 2 * n + 1 : 2 * n + 2
+                let stride = 2 * parts
+                let depthSplits = splitsPerTree
+                splitFeature1.withUnsafeBufferPointer { f1 in
+                    splitFeature2.withUnsafeBufferPointer { f2 in
+                        splitThreshold.withUnsafeBufferPointer { th in
+                            leafValues.withUnsafeBufferPointer { lv in
+                                features.withUnsafeBufferPointer { fe in
+                                    cur.withUnsafeMutableBufferPointer { cu in
+                                        for t in treeStart[c]..<(treeStart[c] + treesPerCascade[c]) {
+                                            let sb = t * depthSplits
+                                            var n = 0
+                                            while n < depthSplits {
+                                                let k = sb + n
+                                                n = fe[Int(f1[k])] - fe[Int(f2[k])] > th[k] ? 2 * n + 1 : 2 * n + 2
+                                            }
+                                            let base = (t * (depthSplits + 1) + n - depthSplits) * stride
+                                            for k in 0..<stride { cu[k] += lv[base + k] }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
-                    let base = (n - s.count) * 2 * parts
-                    for k in 0..<(2 * parts) { cur[k] += tree.leaves[base + k] }
                 }
             }
         }

@@ -96,12 +96,18 @@ public struct Affine: Sendable {
         self.init(gamma: g, beta: b)
     }
 
-    public func forward(_ x: FeatureMap) {
+    /// - Parameter relu: also apply `max(·, 0)` in the same pass.
+    public func forward(_ x: FeatureMap, relu: Bool = false) {
         precondition(x.channels == gamma.count, "Affine: channel count")
         gamma.withUnsafeBufferPointer { g in
             beta.withUnsafeBufferPointer { b in
-                affineInPlace(x.pointer, channels: x.channels, planeSize: x.height * x.width,
-                              scale: g.baseAddress!, shift: b.baseAddress!)
+                if relu {
+                    affineReluInPlace(x.pointer, channels: x.channels, planeSize: x.height * x.width,
+                                      scale: g.baseAddress!, shift: b.baseAddress!)
+                } else {
+                    affineInPlace(x.pointer, channels: x.channels, planeSize: x.height * x.width,
+                                  scale: g.baseAddress!, shift: b.baseAddress!)
+                }
             }
         }
     }

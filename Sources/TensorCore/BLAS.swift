@@ -1,4 +1,5 @@
 internal import COpenBLAS
+import Synchronization
 
 /// The few OpenBLAS routines facejnd uses, on Swift buffers. Row-major only.
 public enum BLAS {
@@ -22,8 +23,19 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// Sets the number of OpenBLAS threads for the whole process (call once, from the CLI).
+    private static let threadCount = Atomic<Int>(0)
+
+    /// Sets the number of threads for the whole process: OpenBLAS's and those of our own kernels that split work
+    /// (im2col). Call it from the CLI, or before running several single-threaded workers (then with 1).
     public static func setThreads(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
+        let n = max(1, count)
+        openblas_set_num_threads(Int32(n))
+        threadCount.store(n, ordering: .relaxed)
+    }
+
+    /// Threads kernels may use (OpenBLAS's own default until `setThreads` is called).
+    public static var threads: Int {
+        let n = threadCount.load(ordering: .relaxed)
+        return n > 0 ? n : Int(openblas_get_num_threads())
     }
 }

@@ -1,3 +1,5 @@
+import Dispatch
+
 // Optimised kernels on raw buffers. Each has a naive reference in _TestSupport and is tested against it.
 
 /// Unrolls the windows of a CHW input into columns for convolution as one matrix product.
@@ -12,8 +14,27 @@ public func im2col(
     kernelH kh: Int, kernelW kw: Int, strideY sy: Int, strideX sx: Int, padY py: Int, padX px: Int,
     outputWidth ow: Int, rowStart: Int, rowCount: Int, into cols: UnsafeMutablePointer<Float>
 ) {
+    // Channels write disjoint rows of `cols`, so large inputs are split over the process's kernel threads.
+    let threads = min(BLAS.threads, channels)
+    if threads > 1 && channels * kh * kw * rowCount * ow >= 1 << 20 {
+        nonisolated(unsafe) let s = src, d = cols
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let c0 = channels * t / threads, c1 = channels * (t + 1) / threads
+            im2colChannels(s, c0..<c1, height: height, width: width, kh: kh, kw: kw, sy: sy, sx: sx, py: py, px: px,
+                           ow: ow, rowStart: rowStart, rowCount: rowCount, cols: d)
+        }
+    } else {
+        im2colChannels(src, 0..<channels, height: height, width: width, kh: kh, kw: kw, sy: sy, sx: sx, py: py, px: px,
+                       ow: ow, rowStart: rowStart, rowCount: rowCount, cols: cols)
+    }
+}
+
+private func im2colChannels(
+    _ src: UnsafePointer<Float>, _ channelRange: Range<Int>, height: Int, width: Int, kh: Int, kw: Int, sy: Int, sx: Int,
+    py: Int, px: Int, ow: Int, rowStart: Int, rowCount: Int, cols: UnsafeMutablePointer<Float>
+) {
     let ncols = rowCount * ow
-    for c in 0..<channels {
+    for c in channelRange {
         let plane = src + c * height * width
         for ky in 0..<kh {
             for kx in 0..<kw {
@@ -62,7 +83,18 @@ public func affineInPlace(_ x: UnsafeMutablePointer<Float>, channels: Int, plane
 
 /// `max(x, 0)` in place.
 public func reluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    for i in 0..<count where x[i] < 0 { x[i] = 0 }
+    // Branch-free so the compiler vectorises it.
+    for i in 0..<count { x[i] = max(x[i], 0) }
+}
+
+/// `y = max(x·scale[c] + shift[c], 0)` per channel, in place: affine and relu in one pass over memory.
+public func affineReluInPlace(_ x: UnsafeMutablePointer<Float>, channels: Int, planeSize: Int,
+                              scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
+    for c in 0..<channels {
+        let p = x + c * planeSize
+        let s = scale[c], b = shift[c]
+        for i in 0..<planeSize { p[i] = max(p[i] * s + b, 0) }
+    }
 }
 
 /// Max or average pooling with windows clipped to the input (padding never counts towards an average).
