@@ -52,6 +52,14 @@ public struct FaceScan {
 
     /// Calls `emit` for each analysed picture in order.
     public func run(path: String, isCancelled: () -> Bool = { false }, emit: (FaceRecord) throws -> Void) throws {
+        try runImages(path: path, isCancelled: isCancelled) { index, image, faces in
+            try emit(FaceRecord(source: path, frame: index, width: image.width, height: image.height, faces: faces))
+        }
+    }
+
+    /// Calls `body` with each analysed picture's index, pixels and faces.
+    public func runImages(path: String, isCancelled: () -> Bool = { false },
+                          body: (Int, ColorImage, [Face]) throws -> Void) throws {
         let reader = try VideoReader(path: path, libjpegCompatible: true)
         let scaler = try Scaler()
         let workspace = Workspace()
@@ -61,7 +69,7 @@ public struct FaceScan {
             guard index % every == 0 else { return true }
             let image = ColorImage(isJPEG ? try ImageFile.rgb(jpegFrame: frame, scaler: scaler) : try scaler.rgb(frame))
             let faces = try analyzer.analyze(image, upsample: upsample, workspace: workspace)
-            try emit(FaceRecord(source: path, frame: index, width: image.width, height: image.height, faces: faces))
+            try body(index, image, faces)
             return true
         }
     }

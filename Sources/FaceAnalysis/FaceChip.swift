@@ -39,6 +39,27 @@ public enum FaceChip {
                          bottom: c.y + (w - 1) / 2, angle: angle, size: size)
     }
 
+    /// The image region `extract` reads for this placement (the rotated chip rectangle grown by the pre-shrink
+    /// filter's reach, clipped to the image). A crop containing it yields exactly the same chip.
+    public static func sourceRegion(_ placement: Placement, imageWidth: Int, imageHeight: Int) -> FaceBox {
+        let rect = placement.rect
+        var r = rect.down
+        var grow = 2.0
+        while r.area > Double(placement.size * placement.size) {
+            r = r.down
+            grow = 2 * grow + 2
+        }
+        let c = rect.center
+        let ca = cos(placement.angle), sa = sin(placement.angle)
+        let corners = [(rect.left, rect.top), (rect.right, rect.top), (rect.left, rect.bottom), (rect.right, rect.bottom)].map {
+            (c.x + ca * ($0.0 - c.x) - sa * ($0.1 - c.y), c.y + sa * ($0.0 - c.x) + ca * ($0.1 - c.y))
+        }
+        return FaceBox(left: roundHalfAway(max(corners.map(\.0).min()! - grow, 0)),
+                       top: roundHalfAway(max(corners.map(\.1).min()! - grow, 0)),
+                       right: roundHalfAway(min(corners.map(\.0).max()! + grow, Double(imageWidth - 1))),
+                       bottom: roundHalfAway(min(corners.map(\.1).max()! + grow, Double(imageHeight - 1))))
+    }
+
     /// Extracts the chip (`extract_image_chips`, bilinear): `size × size` interleaved RGB bytes.
     public static func extract(_ image: ColorImage, _ placement: Placement) -> [UInt8] {
         let size = placement.size

@@ -47,6 +47,23 @@ final class VideoDecoder {
         codecName = String(cString: codec.pointee.name)
     }
 
+    /// Opens a decoder by name for raw packets produced in memory (Annex B / no container).
+    init(decoderName: String, threads: Int = 1) throws {
+        guard let codec = avcodec_find_decoder_by_name(decoderName) else {
+            throw MediaError.unsupportedCodecControl(codec: decoderName, reason: "no such decoder in this FFmpeg build")
+        }
+        guard let ctx = avcodec_alloc_context3(codec) else { throw FFmpegError.outOfMemory }
+        var c: UnsafeMutablePointer<AVCodecContext>? = ctx
+        ctx.pointee.thread_count = Int32(threads)
+        let status = avcodec_open2(ctx, codec, nil)
+        if status < 0 {
+            avcodec_free_context(&c)
+            throw FFmpegError(rawValue: status, function: "avcodec_open2")
+        }
+        context = ctx
+        codecName = decoderName
+    }
+
     deinit {
         var c: UnsafeMutablePointer<AVCodecContext>? = context
         avcodec_free_context(&c)
@@ -64,6 +81,10 @@ final class VideoDecoder {
         try check(status, "avcodec_send_packet")
         return true
     }
+
+    /// Discards buffered state so that decoding can start again after draining.
+    /// The corresponding C function is `avcodec_flush_buffers`.
+    func reset() { avcodec_flush_buffers(context) }
 
     /// Receives the next frame into `frame`.
     /// The corresponding C function is `avcodec_receive_frame`.

@@ -146,6 +146,17 @@ final class VideoEncoder {
             break  // rejected in init
         }
         if family == .x265, case .crf = settings.rateControl { o.append(("x265-params", "log-level=error")) }
+        if settings.intraOnly {
+            // Merge into the codec's params string: a second "x264-params" entry would replace the first.
+            let extra: [CodecFamily: String] = [.x264: "keyint=1:bframes=0:rc-lookahead=0:sync-lookahead=0",
+                                                .x265: "keyint=1:bframes=0:rc-lookahead=0"]
+            if let e = extra[family] {
+                let key = family == .x264 ? "x264-params" : "x265-params"
+                if let i = o.firstIndex(where: { $0.0 == key }) { o[i].1 += ":" + e } else { o.append((key, e)) }
+            }
+            if family == .vp9 || family == .svtav1 { o.append(("g", "1")) }
+            if family == .x264 || family == .x265 { o.append(("tune", "zerolatency")) }
+        }
         return o
     }
 

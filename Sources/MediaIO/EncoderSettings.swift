@@ -21,14 +21,17 @@ public struct EncoderSettings: Sendable, Equatable {
     public var gopSize: Int?
     /// Encoder threads (0: automatic).
     public var threads: Int
+    /// Every frame an independent intra picture, output as soon as it is sent (no B-frames, no lookahead).
+    public var intraOnly: Bool
 
     public init(codec: String = "libx264", preset: String? = "medium", rateControl: RateControlMode = .crf(23),
-                gopSize: Int? = nil, threads: Int = 0) {
+                gopSize: Int? = nil, threads: Int = 0, intraOnly: Bool = false) {
         self.codec = codec
         self.preset = preset
         self.rateControl = rateControl
         self.gopSize = gopSize
         self.threads = threads
+        self.intraOnly = intraOnly
     }
 }
 

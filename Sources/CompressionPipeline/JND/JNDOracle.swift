@@ -1,0 +1,155 @@
+import FaceAnalysis
+import Foundation
+import MediaIO
+import NeuralNet
+import TensorCore
+
+/// How a face is encoded when measuring its JND.
+public enum JNDMode: String, Sendable, CaseIterable, Codable {
+    /// The face's region (everything its aligned chip is sampled from, block-aligned) encoded alone as an intra
+    /// picture: fast.
+    case crop
+    /// The whole frame encoded as an intra picture, the face region at q and the rest at the background QP: exact
+    /// for the way `encode` spends bits.
+    case context
+}
+
+/// The measured JND of one face: d(q) for every QP tried and the JND QP.
+public struct JNDMeasurement: Sendable, Codable, Equatable {
+    /// QP → embedding distance ‖e0 − e(q)‖ (only the QPs the search evaluated).
+    public var distances: [Int: Double]
+    /// Coded bytes of the face region (crop mode) or of the frame (context mode) at each evaluated QP.
+    public var bytes: [Int: Int]
+    /// The largest q with d(q′) ≤ τ for every q′ ≤ q; `qpRange.lowerBound − 1` if even the lowest QP is noticeable.
+    public var jndQP: Int
+    /// Number of encodes the search needed.
+    public var encodes: Int
+}
+
+/// The FR-JND oracle: measures, by trial encodes, how much compression a face tolerates before the face-recognition
+/// model notices (docs/jnd-definitions.md).
+///
+/// ```
+/// d(q) = ‖e0 − e(q)‖₂   e0: descriptor of the original face; e(q): of the same face after encoding at QP q,
+///                       both computed with the ORIGINAL landmarks, so only compression changes the chip.
+/// JND QP = max { q : d(q′) ≤ τ for every q′ ≤ q }      (the first q with d(q) > τ, minus one)
+/// ```
+/// d is not monotone in q. The JND is defined by the first crossing from below, so a noisy later dip under τ does
+/// not raise it. The default search walks up in steps of `coarseStep` and, at the first coarse failure, tests each QP
+/// in the gap below; it assumes d does not cross τ and fall back inside one gap (`exhaustive` tests every QP).
+public struct JNDOracle: Sendable {
+    public var analyzer: FaceAnalyzer
+    public var codec: String
+    public var tau: Double
+    public var mode: JNDMode
+    public var qpRange: ClosedRange<Int>
+    /// Background QP for context mode.
+    public var backgroundQP: Int
+    public var coarseStep: Int
+    public var exhaustive: Bool
+    public var preset: String
+
+    public init(analyzer: FaceAnalyzer, codec: String = "libx264", tau: Double = JNDOracle.defaultTau, mode: JNDMode = .crop,
+                qpRange: ClosedRange<Int> = 0...51, backgroundQP: Int = 40, coarseStep: Int = 4, exhaustive: Bool = false,
+                preset: String = "medium") {
+        self.analyzer = analyzer
+        self.codec = codec
+        self.tau = tau
+        self.mode = mode
+        self.qpRange = qpRange
+        self.backgroundQP = backgroundQP
+        self.coarseStep = max(1, coarseStep)
+        self.exhaustive = exhaustive
+        self.preset = preset
+    }
+
+    /// Provisional FR-noticeable threshold (Euclidean distance between dlib descriptors); the calibration from
+    /// LFW verification accuracy is not done yet (see docs/jnd-definitions.md).
+    public static let defaultTau = 0.1
+
+    /// The region encoded in crop mode: the chip's source region grown to the 16-pixel block grid, inside the image.
+    public static func cropRegion(for face: Face, imageWidth: Int, imageHeight: Int, chipSize: Int = 150) -> FaceBox {
+        let src = FaceChip.sourceRegion(FaceChip.placement(landmarks: face.landmarks, size: chipSize),
+                                        imageWidth: imageWidth, imageHeight: imageHeight)
+        func align(_ lo: Int, _ hi: Int, limit: Int) -> (Int, Int) {
+            var a = (lo / 16) * 16
+            var b = ((hi + 1 + 15) / 16) * 16   // exclusive
+            if b > limit { b = limit - limit % 2 }
+            if b - a < 16 { a = max(0, b - 16) }
+            if (b - a) % 2 == 1 { a = max(0, a - 1) }
+            return (a, b)
+        }
+        let (x0, x1) = align(src.left, src.right, limit: imageWidth)
+        let (y0, y1) = align(src.top, src.bottom, limit: imageHeight)
+        return FaceBox(left: x0, top: y0, right: x1 - 1, bottom: y1 - 1)
+    }
+
+    /// Measures one face of `image` (whose landmarks and embedding come from `analyzer`).
+    public func measure(_ image: ColorImage, face: Face) throws -> JNDMeasurement {
+        let workspace = Workspace()
+        let region: FaceBox
+        let source: ColorImage
+        let chipLandmarks: [Point]
+        switch mode {
+        case .crop:
+            region = JNDOracle.cropRegion(for: face, imageWidth: image.width, imageHeight: image.height, chipSize: analyzer.embedder.chipSize)
+            source = JNDOracle.crop(image, region)
+            chipLandmarks = face.landmarks.map { Point(x: $0.x - Double(region.left), y: $0.y - Double(region.top)) }
+        case .context:
+            region = JNDOracle.cropRegion(for: face, imageWidth: image.width, imageHeight: image.height, chipSize: analyzer.embedder.chipSize)
+            source = image.width % 2 == 0 && image.height % 2 == 0 ? image
+                : JNDOracle.crop(image, FaceBox(left: 0, top: 0, right: (image.width & ~1) - 1, bottom: (image.height & ~1) - 1))
+            chipLandmarks = face.landmarks
+        }
+        let placement = FaceChip.placement(landmarks: chipLandmarks, size: analyzer.embedder.chipSize)
+        let e0 = analyzer.embedder.embed(chip: FaceChip.extract(source, placement), workspace: workspace)
+        let codec = try PictureCodec(codec: self.codec, width: source.width, height: source.height, preset: preset)
+        let rgb = RGBImage(width: source.width, height: source.height, pixels: source.pixels)
+        var distances: [Int: Double] = [:]
+        var bytes: [Int: Int] = [:]
+        func d(_ q: Int) throws -> Double {
+            if let v = distances[q] { return v }
+            let frameQP: FrameQP
+            switch mode {
+            case .crop: frameQP = FrameQP(qp: q)
+            case .context:
+                frameQP = FrameQP(qp: backgroundQP, regions: [RegionQP(x: region.left, y: region.top, width: region.width,
+                                                                      height: region.height, qp: q)])
+            }
+            let (decoded, n) = try codec.roundTrip(rgb, qp: frameQP)
+            let chip = FaceChip.extract(ColorImage(decoded), placement)
+            let v = Double(descriptorDistance(e0, analyzer.embedder.embed(chip: chip, workspace: workspace)))
+            distances[q] = v
+            bytes[q] = n
+            return v
+        }
+        let jnd = try JNDOracle.search(range: qpRange, step: exhaustive ? 1 : coarseStep, tau: tau, distance: d)
+        return JNDMeasurement(distances: distances, bytes: bytes, jndQP: jnd, encodes: distances.count)
+    }
+
+    /// First-crossing search: walks up from the lowest QP in steps; at the first QP over τ, tests the gap below it
+    /// one QP at a time. Returns the last QP before the first crossing found.
+    public static func search(range: ClosedRange<Int>, step: Int, tau: Double, distance: (Int) throws -> Double) rethrows -> Int {
+        var passed = range.lowerBound - 1
+        var q = range.lowerBound
+        while q <= range.upperBound {
+            if try distance(q) > tau {
+                for g in (passed + 1)..<q where try distance(g) > tau { return g - 1 }
+                return q - 1
+            }
+            passed = q
+            if q == range.upperBound { break }
+            q = min(q + step, range.upperBound)
+        }
+        return range.upperBound
+    }
+
+    static func crop(_ image: ColorImage, _ b: FaceBox) -> ColorImage {
+        var px = [UInt8](repeating: 0, count: b.width * b.height * 3)
+        for y in 0..<b.height {
+            let s = ((b.top + y) * image.width + b.left) * 3
+            px.replaceSubrange((y * b.width * 3)..<((y + 1) * b.width * 3), with: image.pixels[s..<(s + b.width * 3)])
+        }
+        return ColorImage(width: b.width, height: b.height, pixels: px)
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import CompressionPipeline
+import FaceAnalysis
+import Foundation
+
+struct JND: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jnd",
+        abstract: "Just-noticeable difference for face recognition: how much compression each face tolerates.",
+        subcommands: [Measure.self])
+
+    struct Measure: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure each face's JND QP by trial encodes (the exact oracle).",
+            discussion: """
+                d(q) is the distance between the face's dlib descriptor before and after encoding at QP q, both taken \
+                with the original landmarks. The JND QP is the largest q with d(q') <= tau for every q' <= q. Prints \
+                one JSON object per face: source, frame, face, box, codec, mode, tau, jnd_qp, encodes, curve \
+                [{qp, d, bytes}]. tau's default is provisional until it is calibrated on LFW.
+                """)
+
+        @Argument(help: "An image or a video.")
+        var input: String
+
+        @Option(help: "libx264 or libx265.")
+        var codec: String = "libx264"
+
+        @Option(help: "crop: the face region encoded alone (fast); context: the whole frame, face region at q.")
+        var mode: JNDMode = .crop
+
+        @Option(help: "FR-noticeable threshold on the descriptor distance.")
+        var tau: Double = JNDOracle.defaultTau
+
+        @Option(help: "Background QP in context mode.")
+        var backgroundQP: Int = 40
+
+        @Option(help: "Enlarge the picture 2x this many times before detecting.")
+        var upsample: Int = 1
+
+        @Option(help: "Analyse every N-th frame of a video.")
+        var every: Int = 1
+
+        @Flag(help: "Evaluate every QP instead of the coarse-to-fine search.")
+        var exhaustive = false
+
+        @Flag(help: "JSON lines output (the only format).")
+        var json = false
+
+        @OptionGroup var modelOptions: ModelOptions
+
+        func validate() throws {
+            guard ["libx264", "libx265"].contains(codec) else { throw ValidationError("--codec must be libx264 or libx265") }
+            guard tau > 0 else { throw ValidationError("--tau must be positive") }
+            guard (0...51).contains(backgroundQP) else { throw ValidationError("--background-qp must be in 0...51") }
+        }
+
+        func run() throws {
+            try runReportingErrors {
+                let analyzer = try FaceAnalyzer(models: modelOptions.directory)
+                let oracle = JNDOracle(analyzer: analyzer, codec: codec, tau: tau, mode: mode, backgroundQP: backgroundQP,
+                                       exhaustive: exhaustive)
+                try JNDScan(oracle: oracle, upsample: upsample, every: every)
+                    .run(path: input, isCancelled: { Interrupt.requested }) { print(try JSONOutput.string($0)) }
+            }
+        }
+    }
+}
+
+extension JNDMode: ExpressibleByArgument {}
