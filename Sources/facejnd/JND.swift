@@ -7,7 +7,7 @@ struct JND: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jnd",
         abstract: "Just-noticeable difference for face recognition: how much compression each face tolerates.",
-        subcommands: [Measure.self])
+        subcommands: [Measure.self, Calibrate.self])
 
     struct Measure: ParsableCommand {
         static let configuration = CommandConfiguration(

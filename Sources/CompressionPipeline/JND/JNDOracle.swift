@@ -84,41 +84,69 @@ public struct JNDOracle: Sendable {
         return FaceBox(left: x0, top: y0, right: x1 - 1, bottom: y1 - 1)
     }
 
-    /// Measures one face of `image` (whose landmarks and embedding come from `analyzer`).
-    public func measure(_ image: ColorImage, face: Face) throws -> JNDMeasurement {
-        let workspace = Workspace()
+    /// Everything needed to encode one face repeatedly: the picture to encode, the chip placement in it, e0.
+    public final class FaceSession {
+        let oracle: JNDOracle
+        let source: RGBImage
+        let placement: FaceChip.Placement
         let region: FaceBox
-        let source: ColorImage
-        let chipLandmarks: [Point]
-        switch mode {
-        case .crop:
-            region = JNDOracle.cropRegion(for: face, imageWidth: image.width, imageHeight: image.height, chipSize: analyzer.embedder.chipSize)
-            source = JNDOracle.crop(image, region)
-            chipLandmarks = face.landmarks.map { Point(x: $0.x - Double(region.left), y: $0.y - Double(region.top)) }
-        case .context:
-            region = JNDOracle.cropRegion(for: face, imageWidth: image.width, imageHeight: image.height, chipSize: analyzer.embedder.chipSize)
-            source = image.width % 2 == 0 && image.height % 2 == 0 ? image
-                : JNDOracle.crop(image, FaceBox(left: 0, top: 0, right: (image.width & ~1) - 1, bottom: (image.height & ~1) - 1))
-            chipLandmarks = face.landmarks
+        let codec: PictureCodec
+        let workspace = Workspace()
+        /// The original descriptor.
+        public let e0: [Float]
+
+        init(oracle: JNDOracle, image: ColorImage, face: Face) throws {
+            self.oracle = oracle
+            let chipSize = oracle.analyzer.embedder.chipSize
+            let region = JNDOracle.cropRegion(for: face, imageWidth: image.width, imageHeight: image.height, chipSize: chipSize)
+            self.region = region
+            let picture: ColorImage
+            let landmarks: [Point]
+            switch oracle.mode {
+            case .crop:
+                picture = JNDOracle.crop(image, region)
+                landmarks = face.landmarks.map { Point(x: $0.x - Double(region.left), y: $0.y - Double(region.top)) }
+            case .context:
+                picture = image.width % 2 == 0 && image.height % 2 == 0 ? image
+                    : JNDOracle.crop(image, FaceBox(left: 0, top: 0, right: (image.width & ~1) - 1, bottom: (image.height & ~1) - 1))
+                landmarks = face.landmarks
+            }
+            let placement = FaceChip.placement(landmarks: landmarks, size: chipSize)
+            self.placement = placement
+            e0 = oracle.analyzer.embedder.embed(chip: FaceChip.extract(picture, placement), workspace: workspace)
+            source = RGBImage(width: picture.width, height: picture.height, pixels: picture.pixels)
+            codec = try PictureCodec(codec: oracle.codec, width: picture.width, height: picture.height, preset: oracle.preset)
         }
-        let placement = FaceChip.placement(landmarks: chipLandmarks, size: analyzer.embedder.chipSize)
-        let e0 = analyzer.embedder.embed(chip: FaceChip.extract(source, placement), workspace: workspace)
-        let codec = try PictureCodec(codec: self.codec, width: source.width, height: source.height, preset: preset)
-        let rgb = RGBImage(width: source.width, height: source.height, pixels: source.pixels)
+
+        /// The face's descriptor after encoding at `q`, and the coded bytes.
+        public func encode(at q: Int) throws -> (descriptor: [Float], bytes: Int) {
+            let frameQP: FrameQP
+            switch oracle.mode {
+            case .crop: frameQP = FrameQP(qp: q)
+            case .context:
+                frameQP = FrameQP(qp: oracle.backgroundQP, regions: [RegionQP(x: region.left, y: region.top, width: region.width,
+                                                                             height: region.height, qp: q)])
+            }
+            let (decoded, n) = try codec.roundTrip(source, qp: frameQP)
+            let chip = FaceChip.extract(ColorImage(decoded), placement)
+            return (oracle.analyzer.embedder.embed(chip: chip, workspace: workspace), n)
+        }
+    }
+
+    /// Prepares repeated encodes of one face.
+    public func session(_ image: ColorImage, face: Face) throws -> FaceSession {
+        try FaceSession(oracle: self, image: image, face: face)
+    }
+
+    /// Measures one face of `image` (whose landmarks come from `analyzer`).
+    public func measure(_ image: ColorImage, face: Face) throws -> JNDMeasurement {
+        let s = try session(image, face: face)
         var distances: [Int: Double] = [:]
         var bytes: [Int: Int] = [:]
         func d(_ q: Int) throws -> Double {
             if let v = distances[q] { return v }
-            let frameQP: FrameQP
-            switch mode {
-            case .crop: frameQP = FrameQP(qp: q)
-            case .context:
-                frameQP = FrameQP(qp: backgroundQP, regions: [RegionQP(x: region.left, y: region.top, width: region.width,
-                                                                      height: region.height, qp: q)])
-            }
-            let (decoded, n) = try codec.roundTrip(rgb, qp: frameQP)
-            let chip = FaceChip.extract(ColorImage(decoded), placement)
-            let v = Double(descriptorDistance(e0, analyzer.embedder.embed(chip: chip, workspace: workspace)))
+            let (e, n) = try s.encode(at: q)
+            let v = Double(descriptorDistance(s.e0, e))
             distances[q] = v
             bytes[q] = n
             return v

@@ -1,0 +1,180 @@
+import FaceAnalysis
+import Foundation
+import MediaIO
+import NeuralNet
+import Synchronization
+import TensorCore
+
+/// One image's full descriptor curve: e0 and e(q) with the coded bytes for every QP.
+struct DescriptorCurve: Codable {
+    var image: String
+    /// False when the image has no face (the pair then counts as wrong, as in `verify`).
+    var hasFace: Bool
+    var e0: [Float]
+    /// e(q) for q = 0…51 as base64 little-endian Float32, 128 values each.
+    var curve: [String]
+    var bytes: [Int]
+
+    func descriptor(at q: Int) -> [Float] {
+        let data = Data(base64Encoded: curve[q]) ?? Data()
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    static func encode(_ v: [Float]) -> String { v.withUnsafeBytes { Data($0).base64EncodedString() } }
+}
+
+/// A row of the calibration table.
+public struct TauRow: Sendable, Encodable {
+    public var tau: Double
+    /// Verification accuracy (at the identity threshold) when every image is replaced by its face encoded at its JND QP.
+    public var accuracy: Double
+    public var meanJNDQP: Double
+    /// Mean coded bytes of the face region at the JND QP.
+    public var meanBytes: Double
+
+    enum CodingKeys: String, CodingKey {
+        case tau, accuracy
+        case meanJNDQP = "mean_jnd_qp"
+        case meanBytes = "mean_bytes"
+    }
+}
+
+/// The calibration result.
+public struct TauCalibrationReport: Sendable, Encodable {
+    public var pairs: Int
+    public var images: Int
+    public var codec: String
+    public var mode: String
+    public var identityThreshold: Double
+    /// Accuracy with the original (unencoded) descriptors.
+    public var uncompressedAccuracy: Double
+    public var rows: [TauRow]
+    /// The largest τ whose accuracy stays within `tolerance` (0.001 = 0.1 percentage points) of the uncompressed one.
+    public var calibratedTau: Double?
+    public var tolerance: Double
+
+    enum CodingKeys: String, CodingKey {
+        case pairs, images, codec, mode, rows, tolerance
+        case identityThreshold = "identity_threshold"
+        case uncompressedAccuracy = "uncompressed_accuracy"
+        case calibratedTau = "calibrated_tau"
+    }
+}
+
+/// Calibrates the FR-noticeable threshold τ on verification pairs (docs/jnd-definitions.md): for each candidate τ,
+/// every image is replaced by its face encoded at its own JND QP, and verification accuracy is measured.
+public struct TauCalibration: Sendable {
+    public var oracle: JNDOracle
+    public var upsample: Int
+    public var threads: Int
+    public var identityThreshold: Double
+
+    public init(oracle: JNDOracle, upsample: Int = 1, threads: Int = 2, identityThreshold: Double = 0.6) {
+        self.oracle = oracle
+        self.upsample = upsample
+        self.threads = max(1, threads)
+        self.identityThreshold = identityThreshold
+    }
+
+    /// Computes (or loads from `cache`, a JSON-lines file that makes the run resumable) every image's curve.
+    func curves(images: [String], cache: String, progress: @Sendable (Int, Int) -> Void) throws -> [String: DescriptorCurve] {
+        var known: [String: DescriptorCurve] = [:]
+        if let text = try? String(contentsOfFile: cache, encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                // A line cut by an interruption does not parse and is simply computed again.
+                if let c = try? JSONDecoder().decode(DescriptorCurve.self, from: Data(line.utf8)) { known[c.image] = c }
+            }
+        }
+        if !FileManager.default.fileExists(atPath: cache) {
+            guard FileManager.default.createFile(atPath: cache, contents: nil) else {
+                throw MediaError.outputNotWritable(path: cache, reason: "cannot create the cache file")
+            }
+        }
+        guard let handle = FileHandle(forWritingAtPath: cache) else {
+            throw MediaError.outputNotWritable(path: cache, reason: "cannot open the cache file for appending")
+        }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        let todo = images.filter { known[$0] == nil }
+        let results = Mutex<[String: DescriptorCurve]>(known)
+        let failure = Mutex<Error?>(nil)
+        let next = Atomic<Int>(0), done = Atomic<Int>(images.count - todo.count)
+        nonisolated(unsafe) let out = handle
+        let writeLock = Mutex<Void>(())
+        if threads > 1 { BLAS.setThreads(1) }
+        let me = self
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            let ws = Workspace()
+            while true {
+                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard i < todo.count, failure.withLock({ $0 == nil }) else { return }
+                do {
+                    let c = try me.curve(path: todo[i], workspace: ws)
+                    var line = try JSONEncoder().encode(c)
+                    line.append(0x0A)
+                    writeLock.withLock { _ in out.write(line) }
+                    results.withLock { $0[c.image] = c }
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
+                    return
+                }
+                progress(done.wrappingAdd(1, ordering: .relaxed).newValue, images.count)
+            }
+        }
+        if let e = failure.withLock({ $0 }) { throw e }
+        return results.withLock { $0 }
+    }
+
+    func curve(path: String, workspace: Workspace) throws -> DescriptorCurve {
+        let image = ColorImage(try ImageFile.loadRGB(path: path))
+        let analyzer = oracle.analyzer
+        let dets = try analyzer.detector.detect(image, upsample: upsample, workspace: workspace)
+        let cx = Double(image.width) / 2, cy = Double(image.height) / 2
+        guard let best = dets.min(by: {
+            hypot($0.box.center.x - cx, $0.box.center.y - cy) < hypot($1.box.center.x - cx, $1.box.center.y - cy)
+        }) else { return DescriptorCurve(image: path, hasFace: false, e0: [], curve: [], bytes: []) }
+        let face = try analyzer.describe(image, box: best.box, workspace: workspace)
+        let s = try oracle.session(image, face: face)
+        var curve: [String] = [], bytes: [Int] = []
+        for q in 0...51 {
+            let (e, n) = try s.encode(at: q)
+            curve.append(DescriptorCurve.encode(e))
+            bytes.append(n)
+        }
+        return DescriptorCurve(image: path, hasFace: true, e0: s.e0, curve: curve, bytes: bytes)
+    }
+
+    /// Runs the calibration over `pairs` for the candidate `taus`.
+    public func run(pairs: [ImagePair], taus: [Double], cache: String, tolerance: Double = 0.001,
+                    progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> TauCalibrationReport {
+        let images = Array(Set(pairs.flatMap { [$0.first, $0.second] })).sorted()
+        let curves = try curves(images: images, cache: cache, progress: progress)
+        func accuracy(_ descriptor: (DescriptorCurve) -> [Float]) -> Double {
+            var right = 0
+            for p in pairs {
+                guard let a = curves[p.first], let b = curves[p.second], a.hasFace, b.hasFace else { continue }
+                let d = Double(descriptorDistance(descriptor(a), descriptor(b)))
+                if (d < identityThreshold) == p.sameIdentity { right += 1 }
+            }
+            return pairs.isEmpty ? 0 : Double(right) / Double(pairs.count)
+        }
+        let base = accuracy { $0.e0 }
+        var rows: [TauRow] = []
+        for tau in taus.sorted() {
+            var jnd: [String: Int] = [:]
+            for (k, c) in curves where c.hasFace {
+                let d = (0...51).map { Double(descriptorDistance(c.e0, c.descriptor(at: $0))) }
+                jnd[k] = max(0, JNDOracle.search(range: 0...51, step: 1, tau: tau) { d[$0] })
+            }
+            let acc = accuracy { $0.descriptor(at: jnd[$0.image]!) }
+            let qs = jnd.values.map(Double.init)
+            let bytes = jnd.map { Double(curves[$0.key]!.bytes[$0.value]) }
+            rows.append(TauRow(tau: tau, accuracy: acc, meanJNDQP: qs.reduce(0, +) / Double(max(1, qs.count)),
+                               meanBytes: bytes.reduce(0, +) / Double(max(1, bytes.count))))
+        }
+        let chosen = rows.filter { $0.accuracy >= base - tolerance - 1e-12 }.map(\.tau).max()
+        return TauCalibrationReport(pairs: pairs.count, images: images.count, codec: oracle.codec, mode: oracle.mode.rawValue,
+                                    identityThreshold: identityThreshold, uncompressedAccuracy: base, rows: rows,
+                                    calibratedTau: chosen, tolerance: tolerance)
+    }
+}
