@@ -94,6 +94,11 @@ public struct TauCalibration: Sendable {
             throw MediaError.outputNotWritable(path: cache, reason: "cannot open the cache file for appending")
         }
         defer { try? handle.close() }
+        // A run cut off mid-line leaves a torn last line: end it, so the next record starts on a line of its own.
+        if let data = FileManager.default.contents(atPath: cache), let last = data.last, last != 0x0A {
+            try handle.seekToEnd()
+            handle.write(Data([0x0A]))
+        }
         try handle.seekToEnd()
         let todo = images.filter { known[$0] == nil }
         let results = Mutex<[String: DescriptorCurve]>(known)
