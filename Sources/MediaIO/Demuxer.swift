@@ -103,7 +103,7 @@ public final class Demuxer {
             if r.isFinite { rotation = r }
         }
         let name = avcodec_get_name(par.codec_id).map { String(cString: $0) } ?? "unknown"
-        return StreamInfo(
+        var info = StreamInfo(
             index: i, kind: kind, codecName: name,
             width: Int(par.width), height: Int(par.height),
             timeBaseNum: tb.num, timeBaseDen: tb.den,
@@ -113,5 +113,10 @@ public final class Demuxer {
             rotationDegrees: rotation,
             isAttachedPicture: (st.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC) != 0
         )
+        info.colorPrimaries = av_color_primaries_name(par.color_primaries).map { String(cString: $0) } ?? "unknown"
+        info.colorTransfer = av_color_transfer_name(par.color_trc).map { String(cString: $0) } ?? "unknown"
+        info.colorSpace = av_color_space_name(par.color_space).map { String(cString: $0) } ?? "unknown"
+        info.colorRange = av_color_range_name(par.color_range).map { String(cString: $0) } ?? "unknown"
+        return info
     }
 }

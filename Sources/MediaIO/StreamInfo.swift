@@ -22,6 +22,11 @@ public struct StreamInfo: Sendable, Equatable {
     public var rotationDegrees: Double
     /// Whether the stream is an attached picture (cover art) rather than real video.
     public var isAttachedPicture: Bool
+    /// Colour tags as FFmpeg names them ("bt709", "tv", ...; "unknown" when unset).
+    public var colorPrimaries: String = "unknown"
+    public var colorTransfer: String = "unknown"
+    public var colorSpace: String = "unknown"
+    public var colorRange: String = "unknown"
 
     public var timeBaseSeconds: Double { Double(timeBaseNum) / Double(timeBaseDen) }
 }

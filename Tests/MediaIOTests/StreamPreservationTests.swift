@@ -75,4 +75,17 @@ import _TestSupport
         #expect(abs(rotIn) == 90)
         #expect(rotOut == rotIn)
     }
+
+    @Test(arguments: ["out.mp4", "out.mkv", "out.mov"])
+    func colourTagsSurviveTheTranscode(output name: String) throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The generated clip is tagged BT.709, limited range.
+        let input = try Fixtures.makeClip(at: dir.appendingPathComponent("in.mp4").path, frames: 8)
+        let output = dir.appendingPathComponent(name).path
+        _ = try TranscodeJob(input: input, output: output, preset: "ultrafast", quality: .qp(30)).run()
+        let a = try Demuxer(path: input).bestVideoStream(), b = try Demuxer(path: output).bestVideoStream()
+        #expect(a.colorPrimaries == "bt709" && a.colorTransfer == "bt709" && a.colorSpace == "bt709" && a.colorRange == "tv")
+        #expect([b.colorPrimaries, b.colorTransfer, b.colorSpace, b.colorRange] == [a.colorPrimaries, a.colorTransfer, a.colorSpace, a.colorRange])
+    }
 }
