@@ -106,13 +106,7 @@ public struct Verification: Sendable {
 
     /// The descriptor of the face nearest the image centre, or nil when there is none.
     public func descriptor(path: String, workspace: Workspace) throws -> [Float]? {
-        let image = ColorImage(try ImageFile.loadRGB(path: path))
-        let dets = try analyzer.detector.detect(image, upsample: upsample, workspace: workspace)
-        let cx = Double(image.width) / 2, cy = Double(image.height) / 2
-        guard let best = dets.min(by: {
-            hypot($0.box.center.x - cx, $0.box.center.y - cy) < hypot($1.box.center.x - cx, $1.box.center.y - cy)
-        }) else { return nil }
-        return try analyzer.describe(image, box: best.box, workspace: workspace).embedding
+        try analyzer.centralFace(ColorImage(try ImageFile.loadRGB(path: path)), upsample: upsample, workspace: workspace)?.embedding
     }
 
     /// Computes descriptors for every image (in parallel) and the report.
@@ -120,29 +114,12 @@ public struct Verification: Sendable {
     public func run(pairs: [ImagePair], progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> VerificationReport {
         let images = Array(Set(pairs.flatMap { [$0.first, $0.second] })).sorted()
         let results = Mutex<[String: [Float]?]>([:])
-        let failure = Mutex<Error?>(nil)
-        let done = Atomic<Int>(0)
-        let next = Atomic<Int>(0)
-        if threads > 1 { BLAS.setThreads(1) }  // one level of parallelism: workers, not BLAS threads
-        let analyzerCopy = self
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
-            let ws = Workspace()
-            while true {
-                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard i < images.count, failure.withLock({ $0 == nil }) else { return }
-                do {
-                    let d = try analyzerCopy.descriptor(path: images[i], workspace: ws)
-                    results.withLock { $0[images[i]] = .some(d) }
-                } catch {
-                    failure.withLock { if $0 == nil { $0 = error } }
-                    return
-                }
-                progress(done.wrappingAdd(1, ordering: .relaxed).newValue, images.count)
-            }
+        let me = self
+        try ParallelWork.forEach(count: images.count, threads: threads, progress: progress) { i, workspace in
+            let d = try me.descriptor(path: images[i], workspace: workspace)
+            results.withLock { $0[images[i]] = .some(d) }
         }
-        if let e = failure.withLock({ $0 }) { throw e }
-        let descriptors = results.withLock { $0 }
-        return Verification.report(pairs: pairs, descriptors: descriptors, threshold: threshold)
+        return Verification.report(pairs: pairs, descriptors: results.withLock { $0 }, threshold: threshold)
     }
 
     /// The figures, from per-image descriptors (nil = no face).

@@ -28,6 +28,12 @@ struct DlibNetwork: Sendable {
         func isPinned(_ b: ScratchBuffer) -> Bool {
             b === current.buffer || tags.values.contains { $0.buffer === b }
         }
+        /// Makes `next` the current output and returns the old one's buffer unless a tag still holds it.
+        func advance(to next: FeatureMap) {
+            let old = current.buffer
+            current = next
+            if !isPinned(old) { workspace.release(old) }
+        }
         var skipRelu = false
         for (index, op) in operations.enumerated() {
             if skipRelu {
@@ -38,9 +44,7 @@ struct DlibNetwork: Sendable {
             case .conv(let c):
                 var out = FeatureMap(channels: 0, height: 0, width: 0, buffer: workspace.borrow())
                 c.forward(current, into: &out, workspace: workspace)
-                let old = current.buffer
-                current = out
-                if !isPinned(old) { workspace.release(old) }
+                advance(to: out)
             case .affine(let a):
                 // affine followed by relu: one pass over memory instead of two.
                 if index + 1 < operations.count, case .relu = operations[index + 1] {
@@ -54,32 +58,24 @@ struct DlibNetwork: Sendable {
             case .pool(let p):
                 var out = FeatureMap(channels: 0, height: 0, width: 0, buffer: workspace.borrow())
                 p.forward(current, into: &out)
-                let old = current.buffer
-                current = out
-                if !isPinned(old) { workspace.release(old) }
+                advance(to: out)
             case .linear(let l):
                 var out = FeatureMap(channels: 0, height: 0, width: 0, buffer: workspace.borrow())
                 l.forward(current, into: &out)
-                let old = current.buffer
-                current = out
-                if !isPinned(old) { workspace.release(old) }
+                advance(to: out)
             case .tag(let n):
                 let old = tags[n]
                 tags[n] = current
                 if let old, !isPinned(old.buffer) { workspace.release(old.buffer) }
             case .skip(let n):
-                let old = current.buffer
-                current = tags[n]!
-                if !isPinned(old) { workspace.release(old) }
+                advance(to: tags[n]!)
             case .addPrevious(let n):
                 let t = tags[n]!
                 let out = FeatureMap(channels: max(t.channels, current.channels), height: max(t.height, current.height),
                                      width: max(t.width, current.width), buffer: workspace.borrow())
                 addZeroPadded(current.pointer, current.channels, current.height, current.width,
                               t.pointer, t.channels, t.height, t.width, into: out.pointer)
-                let old = current.buffer
-                current = out
-                if !isPinned(old) { workspace.release(old) }
+                advance(to: out)
             }
         }
         return current

@@ -1,3 +1,4 @@
+import Foundation
 import NeuralNet
 import TensorCore
 
@@ -30,6 +31,16 @@ public final class FaceAnalyzer: Sendable {
         try detector.detect(image, upsample: upsample, workspace: workspace).map { d in
             try describe(image, box: d.box, confidence: d.confidence, workspace: workspace)
         }
+    }
+
+    /// The face whose box centre is nearest the image centre (the convention for one-person photos such as LFW),
+    /// or nil when there is none.
+    public func centralFace(_ image: ColorImage, upsample: Int = 1, workspace: Workspace = Workspace()) throws -> Face? {
+        let cx = Double(image.width) / 2, cy = Double(image.height) / 2
+        func distance(_ d: Detection) -> Double { hypot(d.box.center.x - cx, d.box.center.y - cy) }
+        guard let best = try detector.detect(image, upsample: upsample, workspace: workspace).min(by: { distance($0) < distance($1) })
+        else { return nil }
+        return try describe(image, box: best.box, confidence: best.confidence, workspace: workspace)
     }
 
     /// Landmarks, chip and descriptor for a known box.

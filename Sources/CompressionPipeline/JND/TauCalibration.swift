@@ -102,43 +102,26 @@ public struct TauCalibration: Sendable {
         try handle.seekToEnd()
         let todo = images.filter { known[$0] == nil }
         let results = Mutex<[String: DescriptorCurve]>(known)
-        let failure = Mutex<Error?>(nil)
-        let next = Atomic<Int>(0), done = Atomic<Int>(images.count - todo.count)
         nonisolated(unsafe) let out = handle
-        let writeLock = Mutex<Void>(())
-        if threads > 1 { BLAS.setThreads(1) }
+        let alreadyDone = images.count - todo.count
         let me = self
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
-            let ws = Workspace()
-            while true {
-                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard i < todo.count, failure.withLock({ $0 == nil }) else { return }
-                do {
-                    let c = try me.curve(path: todo[i], workspace: ws)
-                    var line = try JSONEncoder().encode(c)
-                    line.append(0x0A)
-                    writeLock.withLock { _ in out.write(line) }
-                    results.withLock { $0[c.image] = c }
-                } catch {
-                    failure.withLock { if $0 == nil { $0 = error } }
-                    return
-                }
-                progress(done.wrappingAdd(1, ordering: .relaxed).newValue, images.count)
+        try ParallelWork.forEach(count: todo.count, threads: threads, progress: { done, _ in progress(alreadyDone + done, images.count) }) { i, ws in
+            let c = try me.curve(path: todo[i], workspace: ws)
+            var line = try JSONEncoder().encode(c)
+            line.append(0x0A)
+            results.withLock {
+                out.write(line)  // one record per write, under the lock: lines never interleave
+                $0[c.image] = c
             }
         }
-        if let e = failure.withLock({ $0 }) { throw e }
         return results.withLock { $0 }
     }
 
     func curve(path: String, workspace: Workspace) throws -> DescriptorCurve {
         let image = ColorImage(try ImageFile.loadRGB(path: path))
-        let analyzer = oracle.analyzer
-        let dets = try analyzer.detector.detect(image, upsample: upsample, workspace: workspace)
-        let cx = Double(image.width) / 2, cy = Double(image.height) / 2
-        guard let best = dets.min(by: {
-            hypot($0.box.center.x - cx, $0.box.center.y - cy) < hypot($1.box.center.x - cx, $1.box.center.y - cy)
-        }) else { return DescriptorCurve(image: path, hasFace: false, e0: [], curve: [], bytes: []) }
-        let face = try analyzer.describe(image, box: best.box, workspace: workspace)
+        guard let face = try oracle.analyzer.centralFace(image, upsample: upsample, workspace: workspace) else {
+            return DescriptorCurve(image: path, hasFace: false, e0: [], curve: [], bytes: [])
+        }
         let s = try oracle.session(image, face: face)
         var curve: [String] = [], bytes: [Int] = []
         for q in 0...51 {
