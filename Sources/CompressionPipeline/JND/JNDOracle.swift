@@ -120,6 +120,18 @@ public struct JNDOracle: Sendable {
 
         /// The face's descriptor after encoding at `q`, and the coded bytes.
         public func encode(at q: Int) throws -> (descriptor: [Float], bytes: Int) {
+            let r = try encodePicture(at: q)
+            return (r.descriptor, r.bytes)
+        }
+
+        /// The picture that was encoded (the crop in crop mode, the frame in context mode).
+        public var original: RGBImage { source }
+
+        /// Where the encoded picture lies in the image it came from.
+        public var pictureRegion: FaceBox { oracle.mode == .crop ? region : FaceBox(left: 0, top: 0, right: source.width - 1, bottom: source.height - 1) }
+
+        /// Encodes at `q` and returns the decoded picture as well.
+        public func encodePicture(at q: Int) throws -> (decoded: RGBImage, descriptor: [Float], bytes: Int) {
             let frameQP: FrameQP
             switch oracle.mode {
             case .crop: frameQP = FrameQP(qp: q)
@@ -129,7 +141,7 @@ public struct JNDOracle: Sendable {
             }
             let (decoded, n) = try codec.roundTrip(source, qp: frameQP)
             let chip = FaceChip.extract(ColorImage(decoded), placement)
-            return (oracle.analyzer.embedder.embed(chip: chip, workspace: workspace), n)
+            return (decoded, oracle.analyzer.embedder.embed(chip: chip, workspace: workspace), n)
         }
     }
 
