@@ -63,9 +63,10 @@ public struct JNDOracle: Sendable {
         self.preset = preset
     }
 
-    /// Provisional FR-noticeable threshold (Euclidean distance between dlib descriptors); the calibration from
-    /// LFW verification accuracy is not done yet (see docs/jnd-definitions.md).
-    public static let defaultTau = 0.1
+    /// FR-noticeable threshold (Euclidean distance between dlib descriptors), calibrated on LFW dev folds 1–4 with
+    /// libx264 in crop mode: the largest τ whose verification accuracy stays within 0.1 percentage points of the
+    /// uncompressed accuracy (docs/jnd-calibration.md).
+    public static let defaultTau = 0.12
 
     /// The region encoded in crop mode: the chip's source region grown to the 16-pixel block grid, inside the image.
     public static func cropRegion(for face: Face, imageWidth: Int, imageHeight: Int, chipSize: Int = 150) -> FaceBox {
