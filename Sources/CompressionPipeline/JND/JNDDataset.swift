@@ -105,24 +105,8 @@ public struct JNDDatasetBuilder: Sendable {
                     progress: @Sendable (Int, Int) -> Void = { _, _ in }, isCancelled: @Sendable () -> Bool = { false }) throws -> JNDDatasetSummary {
         try FileManager.default.createDirectory(atPath: (out as NSString).appendingPathComponent("faces"), withIntermediateDirectories: true)
         let indexPath = (out as NSString).appendingPathComponent("index.jsonl")
-        var existing: [String: JNDDatasetEntry] = [:]
-        if let text = try? String(contentsOfFile: indexPath, encoding: .utf8) {
-            for line in text.split(separator: "\n") {
-                if let e = try? JSONDecoder().decode(JNDDatasetEntry.self, from: Data(line.utf8)) { existing[e.id] = e }
-            }
-        } else {
-            FileManager.default.createFile(atPath: indexPath, contents: nil)
-        }
-        guard let handle = FileHandle(forWritingAtPath: indexPath) else {
-            throw MediaError.outputNotWritable(path: indexPath, reason: "cannot open the index for appending")
-        }
-        defer { try? handle.close() }
-        if let data = FileManager.default.contents(atPath: indexPath), let last = data.last, last != 0x0A {
-            try handle.seekToEnd()
-            handle.write(Data([0x0A]))
-        }
-        try handle.seekToEnd()
-        nonisolated(unsafe) let index = handle
+        let index = try JSONLinesFile<JNDDatasetEntry>(path: indexPath)
+        let existing = Dictionary(index.existing.map { ($0.id, $0) }, uniquingKeysWith: { _, b in b })
         let entries = Mutex<[String: JNDDatasetEntry]>(existing)
         let me = self
         if let images {
@@ -151,7 +135,7 @@ public struct JNDDatasetBuilder: Sendable {
     }
 
     private func process(image: ColorImage, source: String, frame: Int, out: String, known: borrowing Mutex<[String: JNDDatasetEntry]>,
-                         index: FileHandle, workspace: Workspace) throws {
+                         index: JSONLinesFile<JNDDatasetEntry>, workspace: Workspace) throws {
         let faces = try oracle.analyzer.analyze(image, upsample: upsample, workspace: workspace)
         for (k, face) in faces.enumerated() {
             let id = JNDDatasetBuilder.identifier(source: source, frame: frame, face: k)
@@ -180,10 +164,8 @@ public struct JNDDatasetBuilder: Sendable {
                 crop: [r.left, r.top, r.right, r.bottom], codec: oracle.codec, tau: oracle.tau, jndQP: jnd,
                 curve: curve.sorted { $0.qp < $1.qp }, faceWidth: face.box.width, sharpness: JNDDatasetBuilder.sharpness(s.original),
                 original: "\(dir)/original.png", jndImage: "\(dir)/jnd.png", residual: "\(dir)/residual.png")
-            var line = try JSONEncoder().encode(entry)
-            line.append(0x0A)
-            known.withLock {
-                index.write(line)
+            try known.withLock {
+                try index.append(entry)  // under the lock: lines never interleave
                 $0[id] = entry
             }
         }

@@ -78,39 +78,16 @@ public struct TauCalibration: Sendable {
 
     /// Computes (or loads from `cache`, a JSON-lines file that makes the run resumable) every image's curve.
     func curves(images: [String], cache: String, progress: @Sendable (Int, Int) -> Void) throws -> [String: DescriptorCurve] {
-        var known: [String: DescriptorCurve] = [:]
-        if let text = try? String(contentsOfFile: cache, encoding: .utf8) {
-            for line in text.split(separator: "\n") {
-                // A line cut by an interruption does not parse and is simply computed again.
-                if let c = try? JSONDecoder().decode(DescriptorCurve.self, from: Data(line.utf8)) { known[c.image] = c }
-            }
-        }
-        if !FileManager.default.fileExists(atPath: cache) {
-            guard FileManager.default.createFile(atPath: cache, contents: nil) else {
-                throw MediaError.outputNotWritable(path: cache, reason: "cannot create the cache file")
-            }
-        }
-        guard let handle = FileHandle(forWritingAtPath: cache) else {
-            throw MediaError.outputNotWritable(path: cache, reason: "cannot open the cache file for appending")
-        }
-        defer { try? handle.close() }
-        // A run cut off mid-line leaves a torn last line: end it, so the next record starts on a line of its own.
-        if let data = FileManager.default.contents(atPath: cache), let last = data.last, last != 0x0A {
-            try handle.seekToEnd()
-            handle.write(Data([0x0A]))
-        }
-        try handle.seekToEnd()
+        let file = try JSONLinesFile<DescriptorCurve>(path: cache)
+        let known = Dictionary(file.existing.map { ($0.image, $0) }, uniquingKeysWith: { _, b in b })
         let todo = images.filter { known[$0] == nil }
         let results = Mutex<[String: DescriptorCurve]>(known)
-        nonisolated(unsafe) let out = handle
         let alreadyDone = images.count - todo.count
         let me = self
         try ParallelWork.forEach(count: todo.count, threads: threads, progress: { done, _ in progress(alreadyDone + done, images.count) }) { i, ws in
             let c = try me.curve(path: todo[i], workspace: ws)
-            var line = try JSONEncoder().encode(c)
-            line.append(0x0A)
-            results.withLock {
-                out.write(line)  // one record per write, under the lock: lines never interleave
+            try results.withLock {
+                try file.append(c)  // under the lock: lines never interleave
                 $0[c.image] = c
             }
         }
