@@ -54,7 +54,11 @@ let package = Package(
         .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "CompressionPipeline", "RateControl", "_TestSupport"]),
         .testTarget(name: "RateControlTests", dependencies: ["RateControl"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "NeuralNet", "_TestSupport"]),
-        .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "MediaIO", "CompressionPipeline", "_TestSupport"]),
+        .testTarget(
+            name: "FaceAnalysisTests",
+            dependencies: ["FaceAnalysis", "MediaIO", "CompressionPipeline", "_TestSupport"],
+            exclude: ["Fixtures"]  // read from the source tree by path, not bundled
+        ),
         .testTarget(name: "PipelineTests", dependencies: ["CompressionPipeline", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["facejnd", "_TestSupport", "MediaIO", "CompressionPipeline"]),
     ],
