@@ -65,31 +65,15 @@ public enum FaceChip {
         let size = placement.size
         let chipArea = Double(size * size)
         let rect = placement.rect
-        // a) how many 2× shrinks the region needs, and how far to grow the working region for the filter.
-        var r = rect.down
-        var depth = 0
-        var grow = 2.0
-        while r.area > chipArea {
-            r = r.down
-            depth += 1
-            grow = 2 * grow + 2
-        }
-        // b) working region: bounding box of the rotated rect, grown, clipped to the image, rounded.
-        let c = rect.center
+        // a, b) the working region: the rotated rect grown by the pre-shrink filter's reach, clipped to the image.
+        let box = sourceRegion(placement, imageWidth: image.width, imageHeight: image.height)
         let ca = cos(placement.angle), sa = sin(placement.angle)
         func rotate(_ p: Point, about o: Point) -> Point {
             let dx = p.x - o.x, dy = p.y - o.y
             return Point(x: o.x + ca * dx - sa * dy, y: o.y + sa * dx + ca * dy)
         }
-        let corners = [Point(x: rect.left, y: rect.top), Point(x: rect.right, y: rect.top),
-                       Point(x: rect.left, y: rect.bottom), Point(x: rect.right, y: rect.bottom)].map { rotate($0, about: c) }
-        var bl = corners.map(\.x).min()! - grow, bt = corners.map(\.y).min()! - grow
-        var br = corners.map(\.x).max()! + grow, bb = corners.map(\.y).max()! + grow
-        bl = max(bl, 0); bt = max(bt, 0)
-        br = min(br, Double(image.width - 1)); bb = min(bb, Double(image.height - 1))
-        let box = FaceBox(left: roundHalfAway(bl), top: roundHalfAway(bt), right: roundHalfAway(br), bottom: roundHalfAway(bb))
         // c) the working region and its pyramid.
-        var source = crop(image, box)
+        var source = image.cropped(to: box)
         var level = -1
         var rr = DRect(left: rect.left - Double(box.left), top: rect.top - Double(box.top),
                        right: rect.right - Double(box.left), bottom: rect.bottom - Double(box.top))
@@ -134,17 +118,6 @@ public enum FaceChip {
         return out
     }
 
-    static func crop(_ image: ColorImage, _ b: FaceBox) -> ColorImage {
-        let w = max(0, b.width), h = max(0, b.height)
-        guard w > 0, h > 0 else { return ColorImage(width: 0, height: 0) }
-        var px = [UInt8](repeating: 0, count: w * h * 3)
-        for y in 0..<h {
-            let src = ((b.top + y) * image.width + b.left) * 3
-            px.replaceSubrange((y * w * 3)..<((y + 1) * w * 3), with: image.pixels[src..<(src + w * 3)])
-        }
-        return ColorImage(width: w, height: h, pixels: px)
-    }
-
     /// dlib's `pyramid_down<2>` on RGB bytes: 5-tap (1 4 6 4 1) filter, output `((rows−3)/2) × ((cols−3)/2)`,
     /// integer arithmetic with the vertical sum floor-divided by 256; output (d, c) is centred on input (2d+2, 2c+2).
     static func pyramidDown2(_ img: ColorImage) -> ColorImage {
@@ -177,5 +150,19 @@ public enum FaceChip {
             }
         }
         return ColorImage(width: ow, height: oh, pixels: out)
+    }
+}
+
+extension ColorImage {
+    /// The pixels inside `box` (inclusive; assumed inside the image), or an empty image for an empty box.
+    public func cropped(to box: FaceBox) -> ColorImage {
+        let w = max(0, box.width), h = max(0, box.height)
+        guard w > 0, h > 0 else { return ColorImage(width: 0, height: 0) }
+        var px = [UInt8](repeating: 0, count: w * h * 3)
+        for y in 0..<h {
+            let src = ((box.top + y) * width + box.left) * 3
+            px.replaceSubrange((y * w * 3)..<((y + 1) * w * 3), with: pixels[src..<(src + w * 3)])
+        }
+        return ColorImage(width: w, height: h, pixels: px)
     }
 }

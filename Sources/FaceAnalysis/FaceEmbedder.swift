@@ -65,22 +65,21 @@ public final class FaceEmbedder: Sendable {
     /// Runs the network and records every operation's output (for layer-by-layer comparison with dlib).
     /// Testing aid, not API: every operation's output in order, starting with the normalised input.
     public func _trace(chip pixels: [UInt8]) -> [Tensor] {
-        let ws = Workspace()
-        let input = FeatureMap(channels: 3, height: chipSize, width: chipSize, buffer: ws.borrow())
-        normalize(pixels, into: input.pointer)
-        var outs = [input.tensor()]
-        var current = input
+        // Each prefix of the network is run from scratch: quadratic, but this is a testing aid, and it keeps the
+        // shared forward pass free of tracing hooks.
+        func run(_ net: DlibNetwork) -> Tensor {
+            let ws = Workspace()
+            let input = FeatureMap(channels: 3, height: chipSize, width: chipSize, buffer: ws.borrow())
+            normalize(pixels, into: input.pointer)
+            return net.forward(input, workspace: ws).tensor()
+        }
+        var outs = [run(DlibNetwork(operations: []))]
         for i in network.operations.indices {
             switch network.operations[i] {
             case .tag: continue  // dlib's trace lists skips but not tags
             default: break
             }
-            let one = DlibNetwork(operations: Array(network.operations[...i]))
-            let fresh = Workspace()
-            let inp = FeatureMap(channels: 3, height: chipSize, width: chipSize, buffer: fresh.borrow())
-            normalize(pixels, into: inp.pointer)
-            current = one.forward(inp, workspace: fresh)
-            outs.append(current.tensor())
+            outs.append(run(DlibNetwork(operations: Array(network.operations[...i]))))
         }
         return outs
     }

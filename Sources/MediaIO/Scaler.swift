@@ -63,7 +63,7 @@ public final class Scaler {
         // The yuvj formats are yuv with full range; keep the range as it is, the encoder is told separately.
         if Scaler.isJPEGFormat(srcFormat) {
             let table = sws_getCoefficients(SWS_CS_DEFAULT)
-            sws_setColorspaceDetails(context, table, 1, table, Scaler.isRGB(dstFormat) ? 1 : 1, 0, 1 << 16, 1 << 16)
+            sws_setColorspaceDetails(context, table, 1, table, 1, 0, 1 << 16, 1 << 16)
         }
         try check(sws_scale_frame(context, d, src), "sws_scale_frame")
     }
@@ -93,10 +93,5 @@ public final class Scaler {
         case AV_PIX_FMT_YUVJ411P: return AV_PIX_FMT_YUV411P
         default: return f
         }
-    }
-
-    static func isRGB(_ f: AVPixelFormat) -> Bool {
-        guard let d = av_pix_fmt_desc_get(f) else { return false }
-        return (d.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB)) != 0
     }
 }

@@ -105,11 +105,11 @@ public struct JNDOracle: Sendable {
             let landmarks: [Point]
             switch oracle.mode {
             case .crop:
-                picture = JNDOracle.crop(image, region)
+                picture = image.cropped(to: region)
                 landmarks = face.landmarks.map { Point(x: $0.x - Double(region.left), y: $0.y - Double(region.top)) }
             case .context:
                 picture = image.width % 2 == 0 && image.height % 2 == 0 ? image
-                    : JNDOracle.crop(image, FaceBox(left: 0, top: 0, right: (image.width & ~1) - 1, bottom: (image.height & ~1) - 1))
+                    : image.cropped(to: FaceBox(left: 0, top: 0, right: (image.width & ~1) - 1, bottom: (image.height & ~1) - 1))
                 landmarks = face.landmarks
             }
             let placement = FaceChip.placement(landmarks: landmarks, size: chipSize)
@@ -183,14 +183,5 @@ public struct JNDOracle: Sendable {
             q = min(q + step, range.upperBound)
         }
         return range.upperBound
-    }
-
-    static func crop(_ image: ColorImage, _ b: FaceBox) -> ColorImage {
-        var px = [UInt8](repeating: 0, count: b.width * b.height * 3)
-        for y in 0..<b.height {
-            let s = ((b.top + y) * image.width + b.left) * 3
-            px.replaceSubrange((y * b.width * 3)..<((y + 1) * b.width * 3), with: image.pixels[s..<(s + b.width * 3)])
-        }
-        return ColorImage(width: b.width, height: b.height, pixels: px)
     }
 }
