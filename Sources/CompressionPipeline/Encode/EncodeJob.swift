@@ -1,0 +1,215 @@
+import FaceAnalysis
+import Foundation
+import MediaIO
+
+/// Everything `facejnd encode` can be told.
+public struct EncodeOptions: Sendable {
+    public var codec = "libx264"
+    public var preset = "medium"
+    /// FR-noticeable threshold on the descriptor distance.
+    public var tau = JNDOracle.defaultTau
+    /// Background QP for every frame; ignored when `matchCRF` is set.
+    public var backgroundQP = 40
+    /// Derive each frame's background QP from a CRF encode of the input at this rate factor.
+    public var matchCRF: Double? = nil
+    /// Face QP = JND QP − margin.
+    public var margin = 2
+    public var smoothingFrames = 15
+    public var floorQP = 10
+    public var upsample = 0
+    public var detectEvery = 5
+    public var jndEvery = 30
+    public var jndMode = JNDMode.crop
+    /// Verification passes that may lower face QPs after the first encode.
+    public var maxRepairPasses = 4
+    /// QP step a failing face's region is lowered by per repair pass.
+    public var repairStep = 3
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Testing aid: added to every planned face QP (a forced violation that the repair passes must undo).
+    public var faceQPBias = 0
+
+    public init() {}
+}
+
+/// What one encode-and-verify pass produced.
+public struct EncodePass: Sendable, Codable, Equatable {
+    public var pass: Int
+    public var outputBytes: Int
+    public var facesOverTau: Int
+    /// Tracks whose QP the pass lowered afterwards, over how many frames in total.
+    public var repairedTracks: [Int]
+    public var repairedFrames: Int
+
+    enum CodingKeys: String, CodingKey {
+        case pass
+        case outputBytes = "output_bytes"
+        case facesOverTau = "faces_over_tau"
+        case repairedTracks = "repaired_tracks"
+        case repairedFrames = "repaired_frames"
+    }
+}
+
+/// The product: decode, follow faces, measure their JND, plan per-frame and per-face QP, encode, verify, repair.
+public struct EncodeJob {
+    public var analyzer: FaceAnalyzer
+    public var options: EncodeOptions
+
+    public init(analyzer: FaceAnalyzer, options: EncodeOptions) {
+        self.analyzer = analyzer
+        self.options = options
+    }
+
+    /// Stages reported through `progress`.
+    public enum Stage: String, Sendable { case analyse, measure, reference, encode, verify }
+
+    public var oracle: JNDOracle {
+        JNDOracle(analyzer: analyzer, codec: options.codec, tau: options.tau, mode: options.jndMode,
+                  backgroundQP: options.backgroundQP, preset: options.preset)
+    }
+
+    /// The analysis pass: faces of every frame and the JND probes (measured lazily).
+    public func analyse(_ input: String, progress: (Stage, Int, Int?) -> Void = { _, _, _ in },
+                        isCancelled: () -> Bool = { false }) throws -> FaceTimeline {
+        guard CodecFamily(rawValue: options.codec) == .x264 || CodecFamily(rawValue: options.codec) == .x265 else {
+            throw MediaError.unsupportedCodecControl(codec: options.codec, reason: "face-region QP needs libx264 or libx265")
+        }
+        let pass = FaceAnalysisPass(analyzer: analyzer, oracle: oracle, upsample: options.upsample,
+                                    detectEvery: options.detectEvery, jndEvery: options.jndEvery, threads: options.threads)
+        return try pass.run(path: input, progress: { progress(.analyse, $0, $1) }, isCancelled: isCancelled)
+    }
+
+    /// Each frame's background QP: the constant, or the per-frame QP x264/x265 chose in a CRF encode.
+    public func backgroundQPs(_ input: String, frameCount: Int, isCancelled: () -> Bool = { false }) throws -> [Int] {
+        guard let crf = options.matchCRF else { return Array(repeating: options.backgroundQP, count: frameCount) }
+        let scratch = EncodeJob.scratchPath(near: input, tag: "crf")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var t = Transcoder(input: input, output: scratch, encoder: EncoderSettings(codec: options.codec, preset: options.preset, rateControl: .crf(crf)))
+        t.copyOtherStreams = false
+        let r = try t.run(isCancelled: isCancelled)
+        return (0..<frameCount).map { i in
+            i < r.frames.count ? Int((r.frames[i].encoderQP ?? Double(options.backgroundQP)).rounded()) : options.backgroundQP
+        }
+    }
+
+    /// The outcome of `encode`.
+    public struct Outcome: Sendable {
+        public var plan: [PlannedFrame]
+        public var result: TranscodeResult
+        public var checks: [FaceCheck]
+        public var passes: [EncodePass]
+        /// Faces still over τ after the last pass.
+        public var unfixed: [FaceCheck]
+        public var seconds: (encode: Double, verify: Double)
+    }
+
+    /// Plans, encodes and verifies until every face is within τ or no face QP can go lower; writes `output`
+    /// atomically (nothing is left behind on error or cancellation).
+    public func encode(_ input: String, output: String, timeline: FaceTimeline, background: [Int],
+                       progress: @Sendable (Stage, Int, Int?) -> Void = { _, _, _ in },
+                       isCancelled: @Sendable @escaping () -> Bool = { false }) throws -> Outcome {
+        var planner = FacePlanner(tau: options.tau, margin: options.margin, smoothingFrames: options.smoothingFrames,
+                                  floorQP: options.floorQP, backgroundQP: background)
+        planner.chipSize = analyzer.embedder.chipSize
+        try timeline.measure(tau: options.tau, threads: options.threads, progress: { progress(.measure, $0, $1) },
+                             isCancelled: isCancelled)
+        let scratch = EncodeJob.scratchPath(near: output, tag: "pass")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var repairs = FacePlanner.Repairs()
+        if options.faceQPBias != 0 {
+            for track in timeline.trackIDs { repairs.lower(track: track, frames: 0..<timeline.frames.count, by: -options.faceQPBias) }
+        }
+        var passes: [EncodePass] = []
+        var encodeSeconds = 0.0, verifySeconds = 0.0
+        let verifier = FaceVerifier(embedder: analyzer.embedder)
+        let anchor = background.sorted()[background.count / 2]
+        while true {
+            let plan = try planner.plan(timeline, repairs: repairs)
+            var transcoder = Transcoder(input: input, output: scratch, encoder: EncoderSettings(
+                codec: options.codec, preset: options.preset, rateControl: .planned(anchorQP: anchor)))
+            transcoder.copyOtherStreams = true
+            var clock = Date()
+            let result = try transcoder.run(frameQP: { i, _ in
+                i < plan.count ? plan[i].frameQP : FrameQP(qp: background.last ?? anchor)
+            }, progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
+            encodeSeconds += Date().timeIntervalSince(clock)
+            clock = Date()
+            let checks = try verifier.check(path: scratch, timeline: timeline, progress: { progress(.verify, $0, $1) },
+                                            isCancelled: isCancelled)
+            verifySeconds += Date().timeIntervalSince(clock)
+            let failing = checks.filter { $0.distance > options.tau }
+            var pass = EncodePass(pass: passes.count + 1, outputBytes: result.outputBytes, facesOverTau: failing.count,
+                                  repairedTracks: [], repairedFrames: 0)
+            // Repair: lower the failing face's QP over the GOP that holds the failure (inter prediction carries a
+            // face's loss to the rest of its GOP), unless the face is already at the floor there.
+            var lowered = Set<String>()
+            if passes.count < options.maxRepairPasses {
+                let gops = EncodeJob.gops(result.frames.map(\.pictureType), count: timeline.frames.count)
+                for f in failing {
+                    let faceQP = plan[f.frame].faces.first { $0.track == f.track }?.qp ?? plan[f.frame].backgroundQP
+                    guard faceQP > options.floorQP else { continue }
+                    let gop = gops.first { $0.contains(f.frame) } ?? f.frame..<(f.frame + 1)
+                    guard lowered.insert("\(f.track)/\(gop.lowerBound)").inserted else { continue }
+                    repairs.lower(track: f.track, frames: gop, by: options.repairStep)
+                    pass.repairedFrames += gop.count
+                    if !pass.repairedTracks.contains(f.track) { pass.repairedTracks.append(f.track) }
+                }
+            }
+            pass.repairedTracks.sort()
+            passes.append(pass)
+            if lowered.isEmpty {
+                if isCancelled() { throw MediaError.cancelled }
+                try EncodeJob.moveIntoPlace(scratch, output)
+                return Outcome(plan: plan, result: result, checks: checks, passes: passes, unfixed: failing,
+                               seconds: (encodeSeconds, verifySeconds))
+            }
+        }
+    }
+
+    /// Frame ranges between keyframes ("I" pictures), in presentation order.
+    static func gops(_ types: [String], count: Int) -> [Range<Int>] {
+        var starts = types.prefix(count).enumerated().filter { $0.element == "I" }.map(\.offset)
+        if starts.first != 0 { starts.insert(0, at: 0) }
+        return starts.enumerated().map { i, s in s..<(i + 1 < starts.count ? starts[i + 1] : count) }
+    }
+
+    /// A scratch file next to `path` with the same extension (so the muxer picks the same container).
+    static func scratchPath(near path: String, tag: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let ext = url.pathExtension.isEmpty ? "mp4" : url.pathExtension
+        return url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.deletingPathExtension().lastPathComponent).facejnd-\(tag)-\(getpid()).\(ext)").path
+    }
+
+    static func moveIntoPlace(_ from: String, _ to: String) throws {
+        if rename(from, to) != 0 {
+            throw MediaError.outputNotWritable(path: to, reason: String(cString: strerror(errno)))
+        }
+    }
+}
+
+extension EncodeJob {
+    /// The whole job: analyse, plan, encode, verify and repair; returns the report.
+    public func run(_ input: String, output: String, progress: @Sendable (Stage, Int, Int?) -> Void = { _, _, _ in },
+                    isCancelled: @Sendable @escaping () -> Bool = { false }) throws -> EncodeReport {
+        let start = Date()
+        let timeline = try analyse(input, progress: progress, isCancelled: isCancelled)
+        let analysed = Date()
+        let background = try backgroundQPs(input, frameCount: timeline.frames.count, isCancelled: isCancelled)
+        let outcome = try encode(input, output: output, timeline: timeline, background: background, progress: progress,
+                                 isCancelled: isCancelled)
+        let total = Date().timeIntervalSince(start)
+        let analyse = analysed.timeIntervalSince(start)
+        let timing = EncodeReport.Timing(analyse: analyse, measure: total - analyse - outcome.seconds.encode - outcome.seconds.verify,
+                                         encode: outcome.seconds.encode, verify: outcome.seconds.verify, total: total)
+        return EncodeReport(input: input, output: output, options: options, timeline: timeline, outcome: outcome, timing: timing)
+    }
+}
+
+/// Small files (reports) written whole or not at all.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw MediaError.outputNotWritable(path: path, reason: error.localizedDescription)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import FaceAnalysis
+import Foundation
+import MediaIO
+
+/// `facejnd encode --report`: the JSON schema is docs/encode-report.schema.json (described in docs/encode-report.md).
+public struct EncodeReport: Sendable, Codable {
+    public static let schemaID = "facejnd-encode-report/1"
+
+    public struct Settings: Sendable, Codable {
+        public var codec: String
+        public var preset: String
+        public var tau: Double
+        public var backgroundQP: Int?
+        public var matchCRF: Double?
+        public var margin: Int
+        public var floorQP: Int
+        public var smoothingFrames: Int
+        public var detectEvery: Int
+        public var jndEvery: Int
+        public var jndMode: String
+        public var upsample: Int
+
+        enum CodingKeys: String, CodingKey {
+            case codec, preset, tau, margin, upsample
+            case backgroundQP = "background_qp"
+            case matchCRF = "match_crf"
+            case floorQP = "floor_qp"
+            case smoothingFrames = "smoothing_frames"
+            case detectEvery = "detect_every"
+            case jndEvery = "jnd_every"
+            case jndMode = "jnd_mode"
+        }
+    }
+
+    public struct FaceRow: Sendable, Codable {
+        public var track: Int
+        public var box: [Int]
+        /// The encoded rectangle [x, y, width, height], or nil when the face follows the background QP.
+        public var region: [Int]?
+        public var qp: Int
+        public var distance: Double?
+        public var detected: Bool
+    }
+
+    public struct FrameRow: Sendable, Codable {
+        public var index: Int
+        public var type: String
+        public var bytes: Int
+        public var backgroundQP: Int
+        public var faces: [FaceRow]
+
+        enum CodingKeys: String, CodingKey {
+            case index, type, bytes, faces
+            case backgroundQP = "background_qp"
+        }
+    }
+
+    public struct Probe: Sendable, Codable {
+        public var frame: Int
+        public var jndQP: Int
+        public var encodes: Int
+        enum CodingKeys: String, CodingKey {
+            case frame, encodes
+            case jndQP = "jnd_qp"
+        }
+    }
+
+    public struct Track: Sendable, Codable {
+        public var track: Int
+        public var firstFrame: Int
+        public var lastFrame: Int
+        public var frames: Int
+        public var probes: [Probe]
+        public var qpMin: Int
+        public var qpMax: Int
+        public var maxDistance: Double
+
+        enum CodingKeys: String, CodingKey {
+            case track, frames, probes
+            case firstFrame = "first_frame"
+            case lastFrame = "last_frame"
+            case qpMin = "qp_min"
+            case qpMax = "qp_max"
+            case maxDistance = "max_distance"
+        }
+    }
+
+    public struct Timing: Sendable, Codable {
+        public var analyse: Double
+        public var measure: Double
+        public var encode: Double
+        public var verify: Double
+        public var total: Double
+    }
+
+    public var schema = EncodeReport.schemaID
+    public var input: String
+    public var output: String
+    public var settings: Settings
+    public var frameCount: Int
+    public var width: Int
+    public var height: Int
+    public var framesPerSecond: Double
+    public var outputBytes: Int
+    public var bitrateKbps: Double
+    public var fidelity: FaceFidelity
+    public var passes: [EncodePass]
+    /// Faces still over τ after the last pass (empty when every face passed).
+    public var unfixed: [FaceCheck]
+    public var tracks: [Track]
+    public var frames: [FrameRow]
+    public var timing: Timing
+
+    enum CodingKeys: String, CodingKey {
+        case schema, input, output, settings, width, height, fidelity, passes, unfixed, tracks, frames, timing
+        case frameCount = "frame_count"
+        case framesPerSecond = "fps"
+        case outputBytes = "output_bytes"
+        case bitrateKbps = "bitrate_kbps"
+    }
+
+    public init(input: String, output: String, options: EncodeOptions, timeline: FaceTimeline, outcome: EncodeJob.Outcome,
+                timing: Timing) {
+        self.input = input
+        self.output = output
+        settings = Settings(codec: options.codec, preset: options.preset, tau: options.tau,
+                            backgroundQP: options.matchCRF == nil ? options.backgroundQP : nil, matchCRF: options.matchCRF,
+                            margin: options.margin, floorQP: options.floorQP, smoothingFrames: options.smoothingFrames,
+                            detectEvery: options.detectEvery, jndEvery: options.jndEvery, jndMode: options.jndMode.rawValue,
+                            upsample: options.upsample)
+        frameCount = timeline.frames.count
+        width = timeline.width
+        height = timeline.height
+        framesPerSecond = timeline.framesPerSecond
+        outputBytes = outcome.result.outputBytes
+        let videoBytes = outcome.result.frames.reduce(0) { $0 + $1.bytes }
+        bitrateKbps = Double(videoBytes) * 8 * timeline.framesPerSecond / Double(max(1, frameCount)) / 1000
+        fidelity = FaceFidelity(outcome.checks, tau: options.tau)
+        passes = outcome.passes
+        unfixed = outcome.unfixed
+        var distance: [String: Double] = [:]
+        for c in outcome.checks { distance["\(c.frame)/\(c.track)"] = c.distance }
+        frames = timeline.frames.enumerated().map { i, faces in
+            let plan = outcome.plan[i]
+            let stats = i < outcome.result.frames.count ? outcome.result.frames[i] : nil
+            return FrameRow(index: i, type: stats?.pictureType ?? "?", bytes: stats?.bytes ?? 0, backgroundQP: plan.backgroundQP,
+                            faces: faces.map { f in
+                                let p = plan.faces.first { $0.track == f.track }
+                                let b = f.face.box
+                                return FaceRow(track: f.track, box: [b.left, b.top, b.right, b.bottom],
+                                               region: p.map { [$0.region.left, $0.region.top, $0.region.width, $0.region.height] },
+                                               qp: p?.qp ?? plan.backgroundQP, distance: distance["\(i)/\(f.track)"],
+                                               detected: f.detected)
+                            })
+        }
+        let rows = frames
+        tracks = timeline.trackIDs.map { id in
+            let present = rows.filter { $0.faces.contains { $0.track == id } }
+            let faceRows = present.flatMap { $0.faces.filter { $0.track == id } }
+            return Track(track: id, firstFrame: present.first?.index ?? 0, lastFrame: present.last?.index ?? 0, frames: present.count,
+                         probes: timeline.probes(track: id).map { Probe(frame: $0.frame, jndQP: (try? $0.jndQP(tau: options.tau)) ?? -1, encodes: $0.encodes) },
+                         qpMin: faceRows.map(\.qp).min() ?? 0, qpMax: faceRows.map(\.qp).max() ?? 0,
+                         maxDistance: faceRows.compactMap(\.distance).max() ?? 0)
+        }
+        self.timing = timing
+    }
+}

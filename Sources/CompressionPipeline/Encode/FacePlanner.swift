@@ -1,0 +1,93 @@
+import FaceAnalysis
+import Foundation
+import MediaIO
+
+/// One face's QP in one frame of a plan.
+public struct PlannedFace: Sendable, Equatable {
+    public var track: Int
+    /// The encoded rectangle: everything the face's aligned chip is sampled from, on the 16-pixel block grid.
+    public var region: FaceBox
+    public var qp: Int
+}
+
+/// One frame of an encode plan.
+public struct PlannedFrame: Sendable, Equatable {
+    public var backgroundQP: Int
+    public var faces: [PlannedFace]
+
+    /// What the encoder takes. Overlapping rectangles: the lowest QP is listed first and wins.
+    public var frameQP: FrameQP {
+        FrameQP(qp: backgroundQP, regions: faces.sorted { $0.qp < $1.qp }.map {
+            RegionQP(x: $0.region.left, y: $0.region.top, width: $0.region.width, height: $0.region.height, qp: $0.qp)
+        })
+    }
+}
+
+/// Turns a timeline's faces and JNDs into per-frame QPs.
+///
+/// A face's QP at frame t is the JND QP of the nearest probes before and after t (the lower of the two), minus the
+/// safety margin, minus any repair offset the verification pass added; then the minimum over ±`smoothingFrames`
+/// within the track, so the QP steps down ahead of a harder stretch instead of flickering; then clamped to
+/// `floorQP ... background`. Faces whose track is in `skippedTracks` follow the background QP.
+public struct FacePlanner: Sendable {
+    public var tau: Double
+    public var margin: Int
+    public var smoothingFrames: Int
+    public var floorQP: Int
+    /// Per-frame background QP (a constant, or a reference CRF encode's per-frame QP).
+    public var backgroundQP: [Int]
+    public var chipSize: Int = 150
+    public var skippedTracks: Set<Int> = []
+
+    public init(tau: Double, margin: Int = 2, smoothingFrames: Int = 15, floorQP: Int = 10, backgroundQP: [Int]) {
+        self.tau = tau
+        self.margin = margin
+        self.smoothingFrames = max(0, smoothingFrames)
+        self.floorQP = floorQP
+        self.backgroundQP = backgroundQP
+    }
+
+    /// Repairs: extra QP reduction per track over frame ranges.
+    public struct Repairs: Sendable, Equatable {
+        var offsets: [Int: [Int: Int]] = [:]   // track → frame → offset
+        public init() {}
+        public mutating func lower(track: Int, frames: Range<Int>, by step: Int) {
+            for f in frames { offsets[track, default: [:]][f, default: 0] += step }
+        }
+        public func offset(track: Int, frame: Int) -> Int { offsets[track]?[frame] ?? 0 }
+        public var isEmpty: Bool { offsets.isEmpty }
+    }
+
+    public func plan(_ timeline: FaceTimeline, repairs: Repairs = Repairs()) throws -> [PlannedFrame] {
+        let n = timeline.frames.count
+        precondition(backgroundQP.count == n, "one background QP per frame")
+        // Raw QP per (track, frame) before smoothing.
+        var raw: [Int: [Int: Int]] = [:]
+        for track in timeline.trackIDs {
+            let probes = timeline.probes(track: track)
+            let jnds = try probes.map { try $0.jndQP(tau: tau) }
+            for (t, faces) in timeline.frames.enumerated() where faces.contains(where: { $0.track == track }) {
+                let before = probes.lastIndex { $0.frame <= t }
+                let after = probes.firstIndex { $0.frame > t }
+                let candidates = [before, after].compactMap { $0 }.map { jnds[$0] }
+                let jnd = candidates.min() ?? floorQP
+                raw[track, default: [:]][t] = jnd - margin - repairs.offset(track: track, frame: t)
+            }
+        }
+        return timeline.frames.enumerated().map { t, faces in
+            let background = backgroundQP[t]
+            let planned = faces.compactMap { f -> PlannedFace? in
+                guard !skippedTracks.contains(f.track), let series = raw[f.track] else { return nil }
+                var q = series[t]!
+                for s in max(0, t - smoothingFrames)...min(n - 1, t + smoothingFrames) {
+                    if let v = series[s] { q = min(q, v) }
+                }
+                q = min(max(q, floorQP), background)
+                guard q < background else { return nil }
+                let region = JNDOracle.cropRegion(for: f.face, imageWidth: timeline.width, imageHeight: timeline.height, chipSize: chipSize)
+                return PlannedFace(track: f.track, region: region, qp: q)
+            }
+            return PlannedFrame(backgroundQP: background, faces: planned)
+        }
+    }
+}

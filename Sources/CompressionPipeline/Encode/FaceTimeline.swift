@@ -1,0 +1,142 @@
+import FaceAnalysis
+import Foundation
+import MediaIO
+import NeuralNet
+import TensorCore
+
+/// A face's measured JND at one frame, kept so that the JND for another τ costs only the encodes it still needs.
+public final class JNDProbe: @unchecked Sendable {
+    public let track: Int
+    public let frame: Int
+    private let oracle: JNDOracle
+    /// What the oracle encodes: the face's crop-mode region, or the whole frame in context mode. The codec session
+    /// is opened only while measuring, so thousands of probes cost their pixels and nothing more.
+    private let picture: ColorImage
+    private let face: Face
+    private let lock = NSLock()
+    private var distances: [Int: Double] = [:]
+    private var cache: [Double: Int] = [:]
+
+    init(track: Int, frame: Int, image: ColorImage, face: Face, oracle: JNDOracle) {
+        self.track = track
+        self.frame = frame
+        self.oracle = oracle
+        switch oracle.mode {
+        case .context:
+            picture = image
+            self.face = face
+        case .crop:
+            let r = JNDOracle.cropRegion(for: face, imageWidth: image.width, imageHeight: image.height,
+                                         chipSize: oracle.analyzer.embedder.chipSize)
+            picture = image.cropped(to: r)
+            var f = face
+            f.landmarks = face.landmarks.map { Point(x: $0.x - Double(r.left), y: $0.y - Double(r.top)) }
+            f.box = FaceBox(left: f.box.left - r.left, top: f.box.top - r.top, right: f.box.right - r.left, bottom: f.box.bottom - r.top)
+            self.face = f
+        }
+    }
+
+    /// The JND QP for threshold `tau` (first crossing, coarse-to-fine; docs/jnd-definitions.md).
+    public func jndQP(tau: Double) throws -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        if let v = cache[tau] { return v }
+        var opened: JNDOracle.FaceSession? = nil
+        func session() throws -> JNDOracle.FaceSession {
+            if let opened { return opened }
+            let s = try oracle.session(picture, face: face)
+            opened = s
+            return s
+        }
+        let step = oracle.exhaustive ? 1 : oracle.coarseStep
+        let v = try JNDOracle.search(range: oracle.qpRange, step: step, tau: tau) { q in
+            if let d = distances[q] { return d }
+            let s = try session()
+            let d = Double(descriptorDistance(s.e0, try s.encode(at: q).descriptor))
+            distances[q] = d
+            return d
+        }
+        cache[tau] = v
+        return v
+    }
+
+    /// Trial encodes made so far.
+    public var encodes: Int { lock.withLock { distances.count } }
+}
+
+/// Everything the analysis pass learns about a video: each frame's faces (with the original landmarks and
+/// descriptors the verification compares against) and the JND probes.
+public struct FaceTimeline: Sendable {
+    public var width: Int
+    public var height: Int
+    public var frames: [[TrackedFace]]
+    public var probes: [JNDProbe]
+    public var framesPerSecond: Double
+
+    public var faceCount: Int { frames.reduce(0) { $0 + $1.count } }
+    public var trackIDs: [Int] { Array(Set(frames.flatMap { $0.map(\.track) })).sorted() }
+
+    /// The probes of one track, by frame.
+    public func probes(track: Int) -> [JNDProbe] { probes.filter { $0.track == track }.sorted { $0.frame < $1.frame } }
+}
+
+/// Builds a `FaceTimeline`: decodes the input once, follows every face, measures each track's JND with the
+/// oracle when the track starts and then every `jndEvery` frames.
+public struct FaceAnalysisPass {
+    public var analyzer: FaceAnalyzer
+    public var oracle: JNDOracle
+    public var upsample: Int
+    public var detectEvery: Int
+    public var jndEvery: Int
+    /// JND measurements run while the decode goes on, on this many threads.
+    public var threads: Int
+
+    public init(analyzer: FaceAnalyzer, oracle: JNDOracle, upsample: Int = 0, detectEvery: Int = 5, jndEvery: Int = 30,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.analyzer = analyzer
+        self.oracle = oracle
+        self.upsample = upsample
+        self.detectEvery = detectEvery
+        self.jndEvery = max(1, jndEvery)
+        self.threads = threads
+    }
+
+    public func run(path: String, progress: (Int, Int?) -> Void = { _, _ in }, isCancelled: () -> Bool = { false }) throws -> FaceTimeline {
+        let reader = try VideoReader(path: path)
+        let scaler = try Scaler()
+        let workspace = Workspace()
+        var tracker = FaceTracker(analyzer: analyzer, upsample: upsample, detectEvery: detectEvery)
+        var frames: [[TrackedFace]] = []
+        var probes: [JNDProbe] = []
+        var lastProbe: [Int: Int] = [:]
+        var width = 0, height = 0
+        try reader.forEachFrame { index, frame in
+            if isCancelled() { throw MediaError.cancelled }
+            let image = ColorImage(try scaler.rgb(frame))
+            if index == 0 { (width, height) = (image.width, image.height) }
+            let faces = try tracker.step(image, workspace: workspace)
+            for f in faces where lastProbe[f.track].map({ index - $0 >= jndEvery }) ?? true {
+                lastProbe[f.track] = index
+                probes.append(JNDProbe(track: f.track, frame: index, image: image, face: f.face, oracle: oracle))
+            }
+            frames.append(faces)
+            progress(index + 1, reader.video.frameCount)
+            return true
+        }
+        guard !frames.isEmpty else { throw MediaError.decodeFailed(path: path, frame: 0, reason: "no video frame could be decoded") }
+        let fps = reader.video.framesPerSecond > 0 ? reader.video.framesPerSecond : 25
+        return FaceTimeline(width: width, height: height, frames: frames, probes: probes, framesPerSecond: fps)
+    }
+}
+
+extension FaceTimeline {
+    /// Measures every probe's JND for `tau` in parallel (the oracle's trial encodes).
+    public func measure(tau: Double, threads: Int, progress: @Sendable (Int, Int) -> Void = { _, _ in },
+                        isCancelled: @Sendable @escaping () -> Bool = { false }) throws {
+        let probes = self.probes
+        try ParallelWork.forEach(count: probes.count, threads: threads, progress: progress) { i, _ in
+            if isCancelled() { throw MediaError.cancelled }
+            _ = try probes[i].jndQP(tau: tau)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import FaceAnalysis
+import Foundation
+import MediaIO
+import NeuralNet
+import TensorCore
+
+/// One face checked in an encoded video.
+public struct FaceCheck: Sendable, Equatable, Codable {
+    public var frame: Int
+    public var track: Int
+    /// ‖e0 − e‖: the original's descriptor against the decoded frame's, both with the original landmarks.
+    public var distance: Double
+}
+
+/// The verification pass: decodes an encoded video and re-embeds every face of the timeline, at its original
+/// landmarks, so the distance measures what the encode did to the face and nothing else.
+public struct FaceVerifier {
+    public var embedder: FaceEmbedder
+
+    public init(embedder: FaceEmbedder) { self.embedder = embedder }
+
+    public func check(path: String, timeline: FaceTimeline, progress: (Int, Int?) -> Void = { _, _ in },
+                      isCancelled: () -> Bool = { false }) throws -> [FaceCheck] {
+        let reader = try VideoReader(path: path)
+        let scaler = try Scaler()
+        let workspace = Workspace()
+        var checks: [FaceCheck] = []
+        var decoded = 0
+        try reader.forEachFrame { index, frame in
+            if isCancelled() { throw MediaError.cancelled }
+            decoded = index + 1
+            guard index < timeline.frames.count else { return false }
+            let faces = timeline.frames[index]
+            if !faces.isEmpty {
+                let image = ColorImage(try scaler.rgb(frame))
+                for f in faces {
+                    let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: embedder.chipSize))
+                    let e = embedder.embed(chip: chip, workspace: workspace)
+                    checks.append(FaceCheck(frame: index, track: f.track, distance: Double(descriptorDistance(f.face.embedding, e))))
+                }
+            }
+            progress(index + 1, timeline.frames.count)
+            return true
+        }
+        guard decoded == timeline.frames.count else {
+            throw MediaError.decodeFailed(path: path, frame: decoded,
+                                          reason: "the encode has \(decoded) frames, the input \(timeline.frames.count)")
+        }
+        return checks
+    }
+}
+
+/// Face fidelity of one encode, the figures `encode`, `compare` and `sweep` report.
+public struct FaceFidelity: Sendable, Equatable, Codable {
+    public var faces: Int
+    public var withinTau: Int
+    public var fractionWithinTau: Double
+    public var meanDistance: Double
+    public var maxDistance: Double
+
+    public init(_ checks: [FaceCheck], tau: Double) {
+        faces = checks.count
+        withinTau = checks.filter { $0.distance <= tau }.count
+        fractionWithinTau = checks.isEmpty ? 1 : Double(withinTau) / Double(checks.count)
+        meanDistance = checks.isEmpty ? 0 : checks.map(\.distance).reduce(0, +) / Double(checks.count)
+        maxDistance = checks.map(\.distance).max() ?? 0
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case faces
+        case withinTau = "within_tau"
+        case fractionWithinTau = "fraction_within_tau"
+        case meanDistance = "mean_distance"
+        case maxDistance = "max_distance"
+    }
+}

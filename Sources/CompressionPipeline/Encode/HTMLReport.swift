@@ -1,0 +1,159 @@
+import Foundation
+
+/// One self-contained HTML page (inline SVG, no scripts, no network) for an encode and, optionally, a comparison.
+public enum HTMLReport {
+    public struct Series: Sendable {
+        public var name: String
+        public var color: String
+        public var points: [(x: Double, y: Double)]
+        public var dashed = false
+        public var markers = false
+
+        public init(name: String, color: String, points: [(x: Double, y: Double)], dashed: Bool = false, markers: Bool = false) {
+            self.name = name
+            self.color = color
+            self.points = points
+            self.dashed = dashed
+            self.markers = markers
+        }
+    }
+
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+
+    /// The encode report page.
+    public static func render(encode r: EncodeReport, comparison: ComparisonReport? = nil) -> String {
+        var body = "<h1>facejnd encode report</h1>\n"
+        body += "<p>\(escape(r.input)) → \(escape(r.output)) · \(escape(r.settings.codec)) \(escape(r.settings.preset)) · "
+        body += "\(r.frameCount) frames \(r.width)×\(r.height) · \(r.outputBytes) bytes · \(format(r.bitrateKbps, 1)) kbit/s</p>\n"
+        let f = r.fidelity
+        body += "<p class=\"\(r.unfixed.isEmpty ? "ok" : "bad")\">\(f.withinTau) of \(f.faces) faces within τ = \(format(r.settings.tau, 3)) "
+        body += "(\(format(100 * f.fractionWithinTau, 2))%), mean distance \(format(f.meanDistance, 4)), max \(format(f.maxDistance, 4)); "
+        body += "\(r.passes.count) pass(es)\(r.unfixed.isEmpty ? "" : ", \(r.unfixed.count) face(s) could not be fixed")</p>\n"
+
+        let bg = Series(name: "background QP", color: "#7f7f7f", points: r.frames.map { (Double($0.index), Double($0.backgroundQP)) })
+        var faceQP: [Series] = []
+        var distance: [Series] = []
+        for (k, t) in r.tracks.enumerated() {
+            let color = palette[k % palette.count]
+            let rows = r.frames.compactMap { fr in fr.faces.first { $0.track == t.track }.map { (fr.index, $0) } }
+            faceQP.append(Series(name: "face \(t.track) QP", color: color, points: rows.map { (Double($0.0), Double($0.1.qp)) }))
+            distance.append(Series(name: "face \(t.track)", color: color,
+                                   points: rows.compactMap { i, row in row.distance.map { (Double(i), $0) } }))
+        }
+        body += chart(id: "qp", title: "QP per frame", xLabel: "frame", yLabel: "QP", series: [bg] + faceQP)
+        body += chart(id: "bits", title: "Bits per frame", xLabel: "frame", yLabel: "kbit",
+                      series: [Series(name: "coded size", color: "#1f77b4", points: r.frames.map { (Double($0.index), Double($0.bytes) * 8 / 1000) })])
+        let tauLine = Series(name: "τ", color: "#000000", points: [(0, r.settings.tau), (Double(max(1, r.frameCount - 1)), r.settings.tau)], dashed: true)
+        body += chart(id: "distance", title: "Embedding distance per face over time", xLabel: "frame", yLabel: "‖e0 − e‖",
+                      series: distance + [tauLine])
+        if let c = comparison { body += comparisonSection(c) }
+
+        body += "<h2>Passes</h2>\n<table><tr><th>pass</th><th>bytes</th><th>faces over τ</th><th>tracks lowered</th></tr>\n"
+        for p in r.passes {
+            body += "<tr><td>\(p.pass)</td><td>\(p.outputBytes)</td><td>\(p.facesOverTau)</td><td>\(p.repairedTracks.map(String.init).joined(separator: ", "))</td></tr>\n"
+        }
+        body += "</table>\n<h2>Faces</h2>\n<table><tr><th>track</th><th>frames</th><th>JND QP (probes)</th><th>QP</th><th>max distance</th></tr>\n"
+        for t in r.tracks {
+            body += "<tr><td>\(t.track)</td><td>\(t.firstFrame)–\(t.lastFrame)</td><td>\(t.probes.map { "\($0.jndQP)@\($0.frame)" }.joined(separator: " "))</td>"
+            body += "<td>\(t.qpMin)–\(t.qpMax)</td><td>\(format(t.maxDistance, 4))</td></tr>\n"
+        }
+        body += "</table>\n"
+        return page(title: "facejnd report: \(r.input)", body: body)
+    }
+
+    /// A comparison-only page.
+    public static func render(comparison c: ComparisonReport) -> String {
+        page(title: "facejnd comparison: \(c.input)", body: "<h1>facejnd comparison</h1>\n" + comparisonSection(c))
+    }
+
+    static func comparisonSection(_ c: ComparisonReport) -> String {
+        var s = "<h2>Against the reference encode</h2>\n<table><tr><th></th><th>bytes</th><th>kbit/s</th><th>faces within τ</th><th>mean distance</th><th>max distance</th></tr>\n"
+        for side in [c.reference, c.facejnd] {
+            s += "<tr><td>\(escape(side.label))</td><td>\(side.bytes)</td><td>\(format(side.bitrateKbps, 1))</td>"
+            s += "<td>\(format(100 * side.fidelity.fractionWithinTau, 2))%</td><td>\(format(side.fidelity.meanDistance, 4))</td><td>\(format(side.fidelity.maxDistance, 4))</td></tr>\n"
+        }
+        s += "</table>\n<p>facejnd saves \(format(c.savingsPercent, 1))% of the reference's bytes.</p>\n"
+        if let sweep = c.sweep {
+            let ref = Series(name: "uniform QP", color: "#7f7f7f", points: sweep.reference.map { ($0.bitrateKbps, $0.fidelity.meanDistance) }, markers: true)
+            let ours = Series(name: "facejnd", color: "#d62728", points: sweep.facejnd.map { ($0.bitrateKbps, $0.fidelity.meanDistance) }, markers: true)
+            s += chart(id: "rd", title: "Rate–fidelity: mean face embedding distance against bitrate", xLabel: "kbit/s", yLabel: "mean ‖e0 − e‖", series: [ref, ours])
+            let refF = Series(name: "uniform QP", color: "#7f7f7f", points: sweep.reference.map { ($0.bitrateKbps, 100 * $0.fidelity.fractionWithinTau) }, markers: true)
+            let oursF = Series(name: "facejnd", color: "#d62728", points: sweep.facejnd.map { ($0.bitrateKbps, 100 * $0.fidelity.fractionWithinTau) }, markers: true)
+            s += chart(id: "rf", title: "Rate–fidelity: faces within τ against bitrate", xLabel: "kbit/s", yLabel: "% within τ", series: [refF, oursF])
+            if let bd = sweep.bdRatePercent { s += "<p>Bjøntegaard delta rate (facejnd vs uniform QP, fidelity −10·log10 mean distance): \(format(bd, 1))%</p>\n" }
+        }
+        return s
+    }
+
+    /// An SVG line chart with axes, ticks and a legend.
+    public static func chart(id: String, title: String, xLabel: String, yLabel: String, series: [Series],
+                             width: Double = 860, height: Double = 300) -> String {
+        let all = series.flatMap(\.points)
+        let left = 60.0, right = 170.0, top = 30.0, bottom = 45.0
+        let pw = width - left - right, ph = height - top - bottom
+        var x0 = all.map(\.x).min() ?? 0, x1 = all.map(\.x).max() ?? 1
+        var y0 = min(0, all.map(\.y).min() ?? 0), y1 = all.map(\.y).max() ?? 1
+        if x1 <= x0 { x1 = x0 + 1 }
+        if y1 <= y0 { y1 = y0 + 1 }
+        y1 += (y1 - y0) * 0.05
+        if x0 > 0, all.map(\.x).min() == x0 { x0 = x0 - (x1 - x0) * 0.02 }
+        func sx(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
+        func sy(_ y: Double) -> Double { top + ph - (y - y0) / (y1 - y0) * ph }
+        var s = "<figure id=\"\(id)\"><figcaption>\(escape(title))</figcaption>\n"
+        s += "<svg class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\">\n"
+        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"#fafafa\" stroke=\"#999\"/>\n"
+        for k in 0...5 {
+            let xv = x0 + (x1 - x0) * Double(k) / 5, yv = y0 + (y1 - y0) * Double(k) / 5
+            s += "<line x1=\"\(sx(xv))\" y1=\"\(top + ph)\" x2=\"\(sx(xv))\" y2=\"\(top + ph + 4)\" stroke=\"#333\"/>"
+            s += "<text x=\"\(sx(xv))\" y=\"\(top + ph + 17)\" font-size=\"11\" text-anchor=\"middle\">\(tick(xv))</text>\n"
+            s += "<line x1=\"\(left)\" y1=\"\(sy(yv))\" x2=\"\(left + pw)\" y2=\"\(sy(yv))\" stroke=\"#e5e5e5\"/>"
+            s += "<text x=\"\(left - 6)\" y=\"\(sy(yv) + 4)\" font-size=\"11\" text-anchor=\"end\">\(tick(yv))</text>\n"
+        }
+        s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 8)\" font-size=\"12\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+        s += "<text x=\"14\" y=\"\(top + ph / 2)\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(top + ph / 2))\">\(escape(yLabel))</text>\n"
+        for (k, ser) in series.enumerated() where !ser.points.isEmpty {
+            let pts = ser.points.map { "\(format(sx($0.x), 1)),\(format(sy($0.y), 1))" }.joined(separator: " ")
+            s += "<polyline class=\"series\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.8\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pts)\"/>\n"
+            if ser.markers || ser.points.count == 1 {
+                for p in ser.points { s += "<circle cx=\"\(format(sx(p.x), 1))\" cy=\"\(format(sy(p.y), 1))\" r=\"3\" fill=\"\(ser.color)\"/>" }
+                s += "\n"
+            }
+            let ly = top + 12 + Double(k) * 16
+            s += "<line x1=\"\(left + pw + 12)\" y1=\"\(ly - 4)\" x2=\"\(left + pw + 34)\" y2=\"\(ly - 4)\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
+            s += "<text x=\"\(left + pw + 40)\" y=\"\(ly)\" font-size=\"11\">\(escape(ser.name))</text>\n"
+        }
+        return s + "</svg></figure>\n"
+    }
+
+    static func page(title: String, body: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
+        <style>
+        body { font-family: sans-serif; margin: 2em; color: #222; }
+        table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+        figure { margin: 1.5em 0; } figcaption { font-weight: bold; margin-bottom: 4px; }
+        .ok { color: #1a7f37; } .bad { color: #b42318; }
+        </style></head>
+        <body>
+        \(body)</body></html>
+
+        """
+    }
+
+    static func tick(_ v: Double) -> String {
+        let a = abs(v)
+        if a == 0 { return "0" }
+        if a >= 100 { return String(format: "%.0f", v) }
+        if a >= 10 { return String(format: "%.1f", v) }
+        if a >= 1 { return String(format: "%.2f", v) }
+        return String(format: "%.3f", v)
+    }
+
+    static func format(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

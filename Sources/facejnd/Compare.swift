@@ -1,0 +1,122 @@
+import ArgumentParser
+import CompressionPipeline
+import FaceAnalysis
+import Foundation
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Encode uniformly and with facejnd, measure both faces' fidelity, report the savings.",
+        discussion: """
+            The reference is a uniform encode at --reference-qp or --reference-crf; without either it is the \
+            largest uniform QP that keeps at least facejnd's fraction of faces within the threshold (found by \
+            bisection), so the savings compare encodes that keep the same faces recognisable. Both outputs are \
+            verified the same way (every followed face re-embedded with its original landmarks). With --sweep, \
+            uniform QPs --sweep-qp and facejnd at the thresholds --sweep-tau give two rate-fidelity curves and \
+            their Bjontegaard delta rate (fidelity: -10 log10 of the mean descriptor distance).
+            """)
+
+    @Argument(help: "Input video.")
+    var input: String
+
+    @Option(help: "Uniform reference QP.")
+    var referenceQP: Int?
+
+    @Option(help: "Reference CRF.")
+    var referenceCRF: Double?
+
+    @Flag(help: "Also sweep both encoders and report the rate-fidelity curves and BD-rate.")
+    var sweep = false
+
+    @Option(help: "Uniform QPs of the sweep, A:B:STEP.")
+    var sweepQP: String = "16:44:4"
+
+    @Option(help: "facejnd thresholds of the sweep, comma-separated.")
+    var sweepTau: String = "0.06,0.08,0.1,0.12,0.15,0.2"
+
+    @Option(name: .shortAndLong, help: "Keep facejnd's output here.")
+    var output: String?
+
+    @Option(help: "Write a self-contained HTML report here.")
+    var html: String?
+
+    @Flag(help: "JSON on stdout.")
+    var json = false
+
+    @OptionGroup var encodeOptions: EncodeOptionsGroup
+
+    func validate() throws {
+        if referenceQP != nil && referenceCRF != nil { throw ValidationError("give at most one of --reference-qp and --reference-crf") }
+        if let q = referenceQP, !(0...51).contains(q) { throw ValidationError("--reference-qp must be in 0...51") }
+        _ = try QPSteps(sweepQP)
+        _ = try taus()
+    }
+
+    func taus() throws -> [Double] {
+        let v = sweepTau.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !v.isEmpty, v.allSatisfy({ $0 != nil && $0! > 0 }) else { throw ValidationError("--sweep-tau takes positive numbers separated by commas") }
+        return v.map { $0! }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let analyzer = try FaceAnalyzer(models: encodeOptions.modelOptions.directory)
+            let job = EncodeJob(analyzer: analyzer, options: encodeOptions.options)
+            let bar = StagedProgress()
+            let timeline = try job.analyse(input, progress: bar.update, isCancelled: { Interrupt.requested })
+            let comparison = Comparison(job: job, timeline: timeline)
+            let (ours, _) = try comparison.facejnd(input, output: output, isCancelled: { Interrupt.requested })
+            bar.update(.reference, 0, nil)
+            let reference: RatePoint
+            let kind: String
+            var evaluated: [RatePoint] = []
+            if let referenceQP {
+                (reference, kind) = (try comparison.uniform(input, qp: referenceQP, isCancelled: { Interrupt.requested }), "qp")
+            } else if let referenceCRF {
+                (reference, kind) = (try comparison.uniform(input, crf: referenceCRF, isCancelled: { Interrupt.requested }), "crf")
+            } else {
+                let m = try comparison.matchedReference(input, target: ours.fidelity.fractionWithinTau, isCancelled: { Interrupt.requested })
+                (reference, kind, evaluated) = (m.best, "matched", m.evaluated)
+            }
+            var report = ComparisonReport(input: input, codec: encodeOptions.codec, tau: encodeOptions.tau, referenceKind: kind,
+                                          reference: reference, facejnd: ours,
+                                          savingsPercent: 100 * (1 - Double(ours.bytes) / Double(max(1, reference.bytes))))
+            if sweep {
+                var refs: [RatePoint] = []
+                for q in try QPSteps(sweepQP).values {
+                    bar.update(.reference, refs.count, nil)
+                    refs.append(try evaluated.first { $0.qp == q } ?? comparison.uniform(input, qp: q, isCancelled: { Interrupt.requested }))
+                }
+                var mine: [RatePoint] = []
+                for t in try taus() { mine.append(try comparison.facejnd(input, tau: t, isCancelled: { Interrupt.requested }).0) }
+                let bd = BjontegaardDelta.ratePercent(
+                    reference: refs.map { ($0.bitrateKbps, BjontegaardDelta.fidelity($0.fidelity)) },
+                    test: mine.map { ($0.bitrateKbps, BjontegaardDelta.fidelity($0.fidelity)) })
+                report.sweep = .init(reference: refs, facejnd: mine, bdRatePercent: bd)
+            }
+            bar.finish()
+            if let html { try AtomicFile.write(Data(HTMLReport.render(comparison: report).utf8), to: html) }
+            if json {
+                print(try JSONOutput.string(report))
+            } else {
+                for p in [report.reference, report.facejnd] {
+                    print(String(format: "%@: %d bytes, %.1f kbit/s, %.2f%% of %d faces within tau, mean %.4f, max %.4f", p.label, p.bytes,
+                                 p.bitrateKbps, 100 * p.fidelity.fractionWithinTau, p.fidelity.faces, p.fidelity.meanDistance, p.fidelity.maxDistance))
+                }
+                print(String(format: "savings: %.1f%%", report.savingsPercent))
+                if let bd = report.sweep?.bdRatePercent { print(String(format: "BD-rate: %.1f%%", bd)) }
+            }
+        }
+    }
+}
+
+/// A QP range written A:B:STEP.
+struct QPSteps {
+    var values: [Int]
+    init(_ text: String) throws {
+        let v = text.split(separator: ":").compactMap { Int($0) }
+        guard v.count == 3, v[0] >= 0, v[1] <= 51, v[0] <= v[1], v[2] >= 1 else {
+            throw ValidationError("QP steps take A:B:STEP within 0:51, got '\(text)'")
+        }
+        values = Array(stride(from: v[0], through: v[1], by: v[2]))
+    }
+}
