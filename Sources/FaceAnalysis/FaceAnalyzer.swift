@@ -10,6 +10,13 @@ public struct Face: Sendable, Equatable {
     public var landmarks: [Point]
     /// The 128-D descriptor of the aligned chip.
     public var embedding: [Float]
+
+    public init(box: FaceBox, confidence: Float, landmarks: [Point], embedding: [Float]) {
+        self.box = box
+        self.confidence = confidence
+        self.landmarks = landmarks
+        self.embedding = embedding
+    }
 }
 
 /// Detector, landmarks, chip and descriptor together: dlib's `face_recognition` pipeline.

@@ -140,29 +140,38 @@ public struct EncodeJob {
             var pass = EncodePass(pass: passes.count + 1, outputBytes: result.outputBytes, facesOverTau: failing.count,
                                   repairedTracks: [], repairedFrames: 0)
             // Repair: lower the failing face's QP over the GOP that holds the failure (inter prediction carries a
-            // face's loss to the rest of its GOP), unless the face is already at the floor there.
-            var lowered = Set<String>()
+            // face's loss to the rest of its GOP), unless the face is already at the floor there. d(q) roughly
+            // doubles every 7 QP on LFW (docs/jnd-dataset-x264.md), so the step is 7·log2(d/τ), at least `repairStep`.
+            var worst: [String: (track: Int, gop: Range<Int>, distance: Double)] = [:]
             if passes.count < options.maxRepairPasses {
                 let gops = EncodeJob.gops(result.frames.map(\.pictureType), count: timeline.frames.count)
                 for f in failing {
                     let faceQP = plan[f.frame].faces.first { $0.track == f.track }?.qp ?? plan[f.frame].backgroundQP
                     guard faceQP > options.floorQP else { continue }
                     let gop = gops.first { $0.contains(f.frame) } ?? f.frame..<(f.frame + 1)
-                    guard lowered.insert("\(f.track)/\(gop.lowerBound)").inserted else { continue }
-                    repairs.lower(track: f.track, frames: gop, by: options.repairStep)
-                    pass.repairedFrames += gop.count
-                    if !pass.repairedTracks.contains(f.track) { pass.repairedTracks.append(f.track) }
+                    let key = "\(f.track)/\(gop.lowerBound)"
+                    if worst[key].map({ $0.distance < f.distance }) ?? true { worst[key] = (f.track, gop, f.distance) }
                 }
+            }
+            for w in worst.values {
+                repairs.lower(track: w.track, frames: w.gop, by: EncodeJob.repairStep(distance: w.distance, tau: options.tau, minimum: options.repairStep))
+                pass.repairedFrames += w.gop.count
+                if !pass.repairedTracks.contains(w.track) { pass.repairedTracks.append(w.track) }
             }
             pass.repairedTracks.sort()
             passes.append(pass)
-            if lowered.isEmpty {
+            if worst.isEmpty {
                 if isCancelled() { throw MediaError.cancelled }
                 try EncodeJob.moveIntoPlace(scratch, output)
                 return Outcome(plan: plan, result: result, checks: checks, passes: passes, unfixed: failing,
                                seconds: (encodeSeconds, verifySeconds))
             }
         }
+    }
+
+    /// How far to lower a face's QP whose distance is `distance` > τ.
+    static func repairStep(distance: Double, tau: Double, minimum: Int) -> Int {
+        max(minimum, Int((7 * log2(distance / tau)).rounded(.up)))
     }
 
     /// Frame ranges between keyframes ("I" pictures), in presentation order.

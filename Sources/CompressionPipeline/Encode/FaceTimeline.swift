@@ -8,11 +8,13 @@ import TensorCore
 public final class JNDProbe: @unchecked Sendable {
     public let track: Int
     public let frame: Int
-    private let oracle: JNDOracle
+    private let oracle: JNDOracle?
+    private let qpRange: ClosedRange<Int>
+    private let step: Int
     /// What the oracle encodes: the face's crop-mode region, or the whole frame in context mode. The codec session
     /// is opened only while measuring, so thousands of probes cost their pixels and nothing more.
-    private let picture: ColorImage
-    private let face: Face
+    private let picture: ColorImage?
+    private let face: Face?
     private let lock = NSLock()
     private var distances: [Int: Double] = [:]
     private var cache: [Double: Int] = [:]
@@ -21,6 +23,8 @@ public final class JNDProbe: @unchecked Sendable {
         self.track = track
         self.frame = frame
         self.oracle = oracle
+        qpRange = oracle.qpRange
+        step = oracle.exhaustive ? 1 : oracle.coarseStep
         switch oracle.mode {
         case .context:
             picture = image
@@ -36,6 +40,18 @@ public final class JNDProbe: @unchecked Sendable {
         }
     }
 
+    /// A probe with a known d(q) curve (tests and replays: no oracle, no encodes).
+    public init(track: Int, frame: Int, curve: [Int: Double], qpRange: ClosedRange<Int> = 0...51, step: Int = 4) {
+        self.track = track
+        self.frame = frame
+        oracle = nil
+        picture = nil
+        face = nil
+        self.qpRange = qpRange
+        self.step = step
+        distances = curve
+    }
+
     /// The JND QP for threshold `tau` (first crossing, coarse-to-fine; docs/jnd-definitions.md).
     public func jndQP(tau: Double) throws -> Int {
         lock.lock()
@@ -44,12 +60,12 @@ public final class JNDProbe: @unchecked Sendable {
         var opened: JNDOracle.FaceSession? = nil
         func session() throws -> JNDOracle.FaceSession {
             if let opened { return opened }
+            guard let oracle, let picture, let face else { throw MediaError.invalidRegion("JND probe has no curve value for this QP") }
             let s = try oracle.session(picture, face: face)
             opened = s
             return s
         }
-        let step = oracle.exhaustive ? 1 : oracle.coarseStep
-        let v = try JNDOracle.search(range: oracle.qpRange, step: step, tau: tau) { q in
+        let v = try JNDOracle.search(range: qpRange, step: step, tau: tau) { q in
             if let d = distances[q] { return d }
             let s = try session()
             let d = Double(descriptorDistance(s.e0, try s.encode(at: q).descriptor))
@@ -72,6 +88,14 @@ public struct FaceTimeline: Sendable {
     public var frames: [[TrackedFace]]
     public var probes: [JNDProbe]
     public var framesPerSecond: Double
+
+    public init(width: Int, height: Int, frames: [[TrackedFace]], probes: [JNDProbe], framesPerSecond: Double) {
+        self.width = width
+        self.height = height
+        self.frames = frames
+        self.probes = probes
+        self.framesPerSecond = framesPerSecond
+    }
 
     public var faceCount: Int { frames.reduce(0) { $0 + $1.count } }
     public var trackIDs: [Int] { Array(Set(frames.flatMap { $0.map(\.track) })).sorted() }

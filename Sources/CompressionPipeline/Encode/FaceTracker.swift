@@ -10,6 +10,12 @@ public struct TrackedFace: Sendable, Equatable {
     public var face: Face
     /// True on frames where the detector found the face; false where it was followed by landmark re-fitting.
     public var detected: Bool
+
+    public init(track: Int, face: Face, detected: Bool) {
+        self.track = track
+        self.face = face
+        self.detected = detected
+    }
 }
 
 /// Knows every frame's faces without running the detector on every frame.

@@ -1,0 +1,105 @@
+import CompressionPipeline
+import FaceAnalysis
+import Foundation
+import MediaIO
+import Testing
+import _TestSupport
+
+/// The first `frames` frames of the bundled sample, re-encoded almost losslessly (a short clip keeps the suite fast).
+private func shortSample(frames: Int, in dir: URL) throws -> String {
+    let path = dir.appendingPathComponent("sample-\(frames).mp4").path
+    let reader = try VideoReader(path: Fixtures.sampleClip)
+    let scaler = try Scaler()
+    var writer: VideoWriter? = nil
+    try reader.forEachFrame { index, frame in
+        let rgb = try scaler.rgb(frame)
+        if writer == nil {
+            writer = try VideoWriter(path: path, width: rgb.width, height: rgb.height, framesPerSecond: 30,
+                                     settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)))
+        }
+        try writer!.append(rgb)
+        return index + 1 < frames
+    }
+    try writer!.finish()
+    return path
+}
+
+/// One analyser and one analysed short clip for the whole suite (detection and JND probes are the slow part).
+private let encodeFixture: (analyzer: FaceAnalyzer, clip: String, dir: URL)? = {
+    guard ModelDirectory.default.isComplete, let analyzer = try? FaceAnalyzer(),
+          let dir = try? Fixtures.temporaryDirectory("EncodeTests"), let clip = try? shortSample(frames: 24, in: dir) else { return nil }
+    return (analyzer, clip, dir)
+}()
+
+private func options(_ change: (inout EncodeOptions) -> Void = { _ in }) -> EncodeOptions {
+    var o = EncodeOptions()
+    o.backgroundQP = 40
+    o.detectEvery = 6
+    o.jndEvery = 30
+    o.preset = "veryfast"
+    change(&o)
+    return o
+}
+
+@Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"), .serialized)
+struct EncodeTests {
+    let schema = try! JSONSchemaCheck(schemaFile: Fixtures.repositoryRoot.appendingPathComponent("docs/encode-report.schema.json"))
+
+    @Test func aClipWithoutFacesIsEncodedAtTheBackgroundQP() throws {
+        let f = try #require(encodeFixture)
+        let clip = try Fixtures.makeClip(at: f.dir.appendingPathComponent("noface.mp4").path, frames: 12)
+        let out = f.dir.appendingPathComponent("noface.out.mp4").path
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.backgroundQP = 37 }).run(clip, output: out)
+        #expect(report.fidelity.faces == 0 && report.tracks.isEmpty && report.passes.count == 1)
+        let readback = try QPProbe.read(path: out)
+        #expect(readback.frames.count == 12)
+        for frame in readback.frames {
+            let mean = try #require(frame.qpMean)
+            #expect(abs(mean - 37) < 0.5, "frame \(frame.index) QP \(mean)")
+        }
+        #expect(try schema.violations(of: Data(JSONOutput.string(report).utf8)) == [])
+        #expect(Set(Fixtures.listing(f.dir)) == ["noface.mp4", "noface.out.mp4", "sample-24.mp4"].reduce(into: Set<String>()) { $0.insert($1) },
+                "no scratch files left: \(Fixtures.listing(f.dir))")
+    }
+
+    @Test func faceRegionsGetLowerQPThanTheBackgroundAndStayWithinTau() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("faces.out.mp4").path
+        let report = try EncodeJob(analyzer: f.analyzer, options: options()).run(f.clip, output: out)
+        #expect(report.fidelity.faces >= 20, "faces followed: \(report.fidelity.faces)")
+        #expect(report.fidelity.fractionWithinTau >= 0.99)
+        #expect(report.unfixed.isEmpty)
+        // Read the QP back from the bitstream inside the first frame's face region.
+        let face = try #require(report.frames[0].faces.first)
+        let r = try #require(face.region)
+        let readback = try QPProbe.read(path: out, regions: [PixelRect(x: r[0], y: r[1], width: r[2], height: r[3])])
+        let inside = try #require(readback.frames[0].regionQPMeans[0]), outside = try #require(readback.frames[0].outsideQPMean)
+        #expect(inside < outside - 5, "face region QP \(inside), background \(outside)")
+        #expect(abs(inside - Double(face.qp)) < 1, "planned \(face.qp), read back \(inside)")
+        let json = try JSONOutput.string(report)
+        #expect(try schema.violations(of: Data(json.utf8)) == [])
+        #expect(HTMLReport.render(encode: report).components(separatedBy: "<svg").count - 1 == 3)
+    }
+
+    @Test func verificationCatchesAForcedViolationAndRepairsIt() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("forced.out.mp4").path
+        // Every face QP forced 12 above its JND: the first pass must fail and the repairs must bring it back.
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.faceQPBias = 12 }).run(f.clip, output: out)
+        let first = try #require(report.passes.first)
+        #expect(first.facesOverTau > 0 && !first.repairedTracks.isEmpty)
+        #expect(report.passes.count >= 2)
+        #expect(report.passes.last?.facesOverTau == 0)
+        #expect(report.unfixed.isEmpty && report.fidelity.fractionWithinTau == 1)
+    }
+
+    @Test func anUnfixableFaceIsNamedInTheReport() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("floor.out.mp4").path
+        // The floor at the background QP leaves nothing to repair: the failures must be reported, not hidden.
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.backgroundQP = 48; $0.floorQP = 48 }).run(f.clip, output: out)
+        #expect(report.passes.count == 1)
+        #expect(!report.unfixed.isEmpty && report.unfixed.allSatisfy { $0.distance > report.settings.tau })
+        #expect(report.fidelity.faces - report.fidelity.withinTau == report.unfixed.count)
+    }
+}
