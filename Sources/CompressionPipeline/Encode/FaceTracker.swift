@@ -23,15 +23,19 @@ public struct TrackedFace: Sendable, Equatable {
 /// The detector (about 180 ms per 640×480 frame) runs every `detectEvery` frames; in between, each face is followed
 /// by re-fitting the 5-point shape predictor (well under 1 ms) around its previous box and moving the box by the
 /// landmarks' displacement. Detections are matched to followed faces by box overlap, so a face keeps its track id
-/// across detections; a followed face that no detection confirms is dropped.
+/// across detections. A followed face that a detection misses is kept for `graceDetections` more detection cycles
+/// (the detector misses turned or blurred faces now and then) and dropped when none confirms it.
 public struct FaceTracker {
     public var analyzer: FaceAnalyzer
     public var upsample: Int
     public var detectEvery: Int
     /// Minimum IoU between a detection and a followed face's box to continue the track.
     public var matchIoU: Double = 0.3
+    /// Detection cycles a followed face survives without being detected.
+    public var graceDetections = 1
 
     private var live: [TrackedFace] = []
+    private var misses: [Int: Int] = [:]
     private var nextTrack = 0
     private var frame = 0
 
@@ -61,18 +65,27 @@ public struct FaceTracker {
                 }
                 let face = try analyzer.describe(image, box: d.box, confidence: d.confidence, workspace: workspace)
                 result.append(TrackedFace(track: track, face: face, detected: true))
+                misses[track] = 0
+            }
+            for i in unclaimed where misses[followed[i].track, default: 0] < graceDetections
+                && !result.contains(where: { $0.face.box.iou(followed[i].face.box) >= matchIoU }) {
+                misses[followed[i].track, default: 0] += 1
+                result.append(try embedded(followed[i], in: image, workspace: workspace))
             }
             live = result
         } else {
-            live = try followed.map { t in
-                var t = t
-                let chip = FaceChip.extract(image, FaceChip.placement(landmarks: t.face.landmarks, size: analyzer.embedder.chipSize))
-                t.face.embedding = analyzer.embedder.embed(chip: chip, workspace: workspace)
-                t.detected = false
-                return t
-            }
+            live = try followed.map { try embedded($0, in: image, workspace: workspace) }
         }
         return live.sorted { $0.track < $1.track }
+    }
+
+    /// A followed (not detected) face with its descriptor for this frame.
+    private func embedded(_ t: TrackedFace, in image: ColorImage, workspace: Workspace) throws -> TrackedFace {
+        var t = t
+        let chip = FaceChip.extract(image, FaceChip.placement(landmarks: t.face.landmarks, size: analyzer.embedder.chipSize))
+        t.face.embedding = analyzer.embedder.embed(chip: chip, workspace: workspace)
+        t.detected = false
+        return t
     }
 
     /// Moves a face to where it is in the next frame: fit landmarks around the old box, shift the box by the mean
