@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "FaceAnalysis", targets: ["FaceAnalysis"]),
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "CompressionPipeline", targets: ["CompressionPipeline"]),
+        .library(name: "FaceQuality", targets: ["FaceQuality"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,16 +23,17 @@ let package = Package(
         .executableTarget(
             name: "facejnd",
             dependencies: [
-                "CompressionPipeline", "MediaIO", "RateControl", "FaceAnalysis", "TensorCore",
+                "CompressionPipeline", "MediaIO", "RateControl", "FaceAnalysis", "FaceQuality", "TensorCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "CompressionPipeline", dependencies: ["MediaIO", "RateControl", "TensorCore", "NeuralNet", "FaceAnalysis"]),
+        .target(name: "CompressionPipeline", dependencies: ["MediaIO", "RateControl", "TensorCore", "NeuralNet", "FaceAnalysis", "FaceQuality"]),
         .target(name: "MediaIO", dependencies: ["CFFmpeg"]),
         .target(name: "RateControl", dependencies: []),
         .target(name: "TensorCore", dependencies: ["COpenBLAS"]),
         .target(name: "NeuralNet", dependencies: ["TensorCore"]),
         .target(name: "FaceAnalysis", dependencies: ["NeuralNet", "TensorCore"]),
+        .target(name: "FaceQuality", dependencies: ["FaceAnalysis", "NeuralNet"], resources: [.copy("Resources")]),
 
         // MARK: - Implementation details
 
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "CompressionPipeline", "RateControl", "_TestSupport"]),
         .testTarget(name: "RateControlTests", dependencies: ["RateControl"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "NeuralNet", "_TestSupport"]),
+        .testTarget(name: "FaceQualityTests", dependencies: ["FaceQuality", "FaceAnalysis", "NeuralNet", "MediaIO", "CompressionPipeline", "_TestSupport"]),
         .testTarget(
             name: "FaceAnalysisTests",
             dependencies: ["FaceAnalysis", "MediaIO", "CompressionPipeline", "_TestSupport"],

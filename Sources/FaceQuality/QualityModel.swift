@@ -1,0 +1,188 @@
+import Foundation
+import NeuralNet
+
+/// Why a quality weights file was refused.
+public struct QualityModelError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): not a usable facejnd quality model: \(reason)" }
+}
+
+/// Everything the face-quality scores need besides dlib's ResNet: the certainty-ratio head, the centre of
+/// unrecognisable faces, the prototype set and the score distributions of the training data.
+///
+/// File layout (little-endian): "FJQM", UInt32 format version, UInt32 header length, the JSON header, then the
+/// Float32 payload in the order of `payloadLayout`. The header names the architecture and carries the payload's
+/// length and CRC-32, so a truncated, corrupted or foreign file is refused with a clear reason.
+public struct QualityModel: Sendable, Equatable {
+    public static let formatVersion: UInt32 = 1
+    public static let architecture = "facejnd-quality-v1: CR head MLP(pooled ResNet features) + RI + sub-decision consistency"
+
+    public struct Header: Codable, Sendable, Equatable {
+        public var architecture: String
+        /// Pooled ResNet feature size (the CR head's input) and descriptor size.
+        public var inputs: Int
+        public var hidden: Int
+        public var embedding: Int
+        public var prototypes: Int
+        /// Softmax temperature of the sub-decisions (similarities are multiplied by it).
+        public var temperature: Float
+        /// Regions of the sub-decisions, in order.
+        public var regions: [String]
+        /// Number of quantiles stored per score.
+        public var quantiles: Int
+        /// What the model was trained on (free text: data, folds, sizes, seeds).
+        public var training: [String: String]
+        public var payloadFloats: Int
+        public var payloadCRC32: UInt32
+
+        public init(architecture: String, inputs: Int, hidden: Int, embedding: Int, prototypes: Int, temperature: Float,
+                    regions: [String], quantiles: Int, training: [String: String], payloadFloats: Int = 0, payloadCRC32: UInt32 = 0) {
+            self.architecture = architecture
+            self.inputs = inputs
+            self.hidden = hidden
+            self.embedding = embedding
+            self.prototypes = prototypes
+            self.temperature = temperature
+            self.regions = regions
+            self.quantiles = quantiles
+            self.training = training
+            self.payloadFloats = payloadFloats
+            self.payloadCRC32 = payloadCRC32
+        }
+    }
+
+    public var header: Header
+    public var featureMean: [Float]
+    public var featureScale: [Float]
+    /// Mean descriptor of the training faces. dlib's descriptors share a large common component, so cosine
+    /// similarities are taken after subtracting it (otherwise every pair of faces is about 0.9 similar).
+    public var descriptorMean: [Float]
+    public var crHead: MLPRegressor
+    public var unrecognisableCentre: [Float]
+    /// Unit-length prototype descriptors.
+    public var prototypes: [[Float]]
+    /// Quantiles (ascending) of CR, RI and consistency on the training faces: the combined score's scale.
+    public var crQuantiles: [Float]
+    public var riQuantiles: [Float]
+    public var consistencyQuantiles: [Float]
+
+    public init(header: Header, featureMean: [Float], featureScale: [Float], descriptorMean: [Float], crHead: MLPRegressor, unrecognisableCentre: [Float],
+                prototypes: [[Float]], crQuantiles: [Float], riQuantiles: [Float], consistencyQuantiles: [Float]) {
+        self.header = header
+        self.featureMean = featureMean
+        self.featureScale = featureScale
+        self.descriptorMean = descriptorMean
+        self.crHead = crHead
+        self.unrecognisableCentre = unrecognisableCentre
+        self.prototypes = prototypes
+        self.crQuantiles = crQuantiles
+        self.riQuantiles = riQuantiles
+        self.consistencyQuantiles = consistencyQuantiles
+        self.header.payloadFloats = payload.count
+        self.header.payloadCRC32 = CRC32.checksum(payloadBytes(payload))
+    }
+
+    var payload: [Float] {
+        featureMean + featureScale + descriptorMean + crHead.hidden.weights + crHead.hidden.bias + crHead.output.weights + crHead.output.bias
+            + unrecognisableCentre + prototypes.flatMap { $0 } + crQuantiles + riQuantiles + consistencyQuantiles
+    }
+
+    func payloadBytes(_ floats: [Float]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(floats.count * 4)
+        for f in floats { withUnsafeBytes(of: f.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        return out
+    }
+
+    /// The file's bytes.
+    public func serialized() throws -> Data {
+        let json = try JSONEncoder().encode(header)
+        var d = Data("FJQM".utf8)
+        withUnsafeBytes(of: QualityModel.formatVersion.littleEndian) { d.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(json.count).littleEndian) { d.append(contentsOf: $0) }
+        d.append(json)
+        d.append(contentsOf: payloadBytes(payload))
+        return d
+    }
+
+    /// Writes the file atomically.
+    public func write(to path: String) throws {
+        try serialized().write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    public init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw QualityModelError(path: path, reason: "cannot read the file")
+        }
+        try self.init(data: data, path: path)
+    }
+
+    public init(data: Data, path: String = "<memory>") throws {
+        func fail(_ reason: String) -> QualityModelError { QualityModelError(path: path, reason: reason) }
+        let bytes = [UInt8](data)
+        guard bytes.count >= 12, bytes[0..<4] == [0x46, 0x4A, 0x51, 0x4D] else { throw fail("missing the FJQM signature") }
+        func u32(_ o: Int) -> UInt32 { UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24 }
+        let version = u32(4)
+        guard version == QualityModel.formatVersion else { throw fail("format version \(version), this facejnd reads \(QualityModel.formatVersion)") }
+        let headerLength = Int(u32(8))
+        guard headerLength > 0, 12 + headerLength <= bytes.count else { throw fail("truncated header (file is \(bytes.count) bytes)") }
+        let header: Header
+        do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[12..<(12 + headerLength)])) } catch {
+            throw fail("unreadable header: \(error)")
+        }
+        guard header.architecture == QualityModel.architecture else { throw fail("architecture \"\(header.architecture)\" is not \"\(QualityModel.architecture)\"") }
+        let payloadStart = 12 + headerLength
+        guard bytes.count - payloadStart == header.payloadFloats * 4 else {
+            throw fail("payload is \(bytes.count - payloadStart) bytes, the header says \(header.payloadFloats * 4) (truncated or padded)")
+        }
+        let raw = Array(bytes[payloadStart...])
+        let crc = CRC32.checksum(raw)
+        guard crc == header.payloadCRC32 else { throw fail(String(format: "payload checksum %08x does not match the header's %08x (corrupted)", crc, header.payloadCRC32)) }
+        let (n, h, e, k, q) = (header.inputs, header.hidden, header.embedding, header.prototypes, header.quantiles)
+        let expected = 2 * n + e + n * h + h + h + 1 + e + k * e + 3 * q
+        guard n > 0, h > 0, e > 0, k > 1, q > 1, header.payloadFloats == expected else {
+            throw fail("payload holds \(header.payloadFloats) values, the architecture needs \(expected)")
+        }
+        var floats = [Float](repeating: 0, count: header.payloadFloats)
+        for i in floats.indices { floats[i] = Float(bitPattern: UInt32(raw[4 * i]) | UInt32(raw[4 * i + 1]) << 8 | UInt32(raw[4 * i + 2]) << 16 | UInt32(raw[4 * i + 3]) << 24) }
+        var at = 0
+        func take(_ count: Int) -> [Float] { defer { at += count }; return Array(floats[at..<(at + count)]) }
+        self.header = header
+        featureMean = take(n)
+        featureScale = take(n)
+        descriptorMean = take(e)
+        let w1 = take(n * h), b1 = take(h), w2 = take(h), b2 = take(1)
+        crHead = MLPRegressor(hidden: DenseLayer(inputs: n, outputs: h, weights: w1, bias: b1), output: DenseLayer(inputs: h, outputs: 1, weights: w2, bias: b2))
+        unrecognisableCentre = take(e)
+        prototypes = (0..<k).map { _ in take(e) }
+        crQuantiles = take(q)
+        riQuantiles = take(q)
+        consistencyQuantiles = take(q)
+    }
+}
+
+extension QualityModel {
+    /// The model shipped with facejnd (trained on LFW dev folds 1–4; docs/face-quality.md).
+    public static func bundled() throws -> QualityModel {
+        guard let dir = Bundle.module.resourceURL else {
+            throw QualityModelError(path: "face-quality-v1.fjqm", reason: "the FaceQuality resource bundle is missing")
+        }
+        return try QualityModel(path: dir.appendingPathComponent("Resources/face-quality-v1.fjqm").path)
+    }
+}
+
+/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320).
+enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        return c ^ 0xFFFF_FFFF
+    }
+}
