@@ -165,10 +165,10 @@ public struct QualityModel: Sendable, Equatable {
 extension QualityModel {
     /// The model shipped with facejnd (trained on LFW dev folds 1–4; docs/face-quality.md).
     public static func bundled() throws -> QualityModel {
-        guard let dir = Bundle.module.resourceURL else {
-            throw QualityModelError(path: "face-quality-v1.fjqm", reason: "the FaceQuality resource bundle is missing")
+        guard let url = Bundle.module.url(forResource: "face-quality-v1", withExtension: "fjqm", subdirectory: "Resources") else {
+            throw QualityModelError(path: "face-quality-v1.fjqm", reason: "not found in the FaceQuality resource bundle (\(Bundle.module.bundlePath))")
         }
-        return try QualityModel(path: dir.appendingPathComponent("Resources/face-quality-v1.fjqm").path)
+        return try QualityModel(path: url.path)
     }
 }
 

@@ -13,6 +13,13 @@ public struct QualityScores: Sendable, Codable, Equatable {
     /// The three combined in [0, 1]: the mean of their percentile ranks among the training faces.
     public var score: Double
 
+    public init(certaintyRatio: Double, recognizabilityIndex: Double, consistency: Double, score: Double) {
+        self.certaintyRatio = certaintyRatio
+        self.recognizabilityIndex = recognizabilityIndex
+        self.consistency = consistency
+        self.score = score
+    }
+
     enum CodingKeys: String, CodingKey {
         case certaintyRatio = "cr"
         case recognizabilityIndex = "ri"

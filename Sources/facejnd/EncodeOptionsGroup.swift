@@ -42,12 +42,23 @@ struct EncodeOptionsGroup: ParsableArguments {
     @Option(help: "Enlarge frames 2x this many times before detecting (finds faces under 80 px; 4x slower each).")
     var upsample: Int = 0
 
+    @Option(help: "Faces whose quality score is under --quality-floor: skip (background QP) or protect.")
+    var unrecognizable: UnrecognizablePolicy = .protect
+
+    @Option(help: "Combined quality score (0-1) under which a face counts as unrecognisable.")
+    var qualityFloor: Double = 0.15
+
     @Option(help: "Verification passes that may lower face QPs.")
     var repairPasses: Int = 4
 
     @OptionGroup var modelOptions: ModelOptions
 
     enum JNDSource: String, ExpressibleByArgument { case oracle }
+}
+
+extension UnrecognizablePolicy: ExpressibleByArgument {}
+
+extension EncodeOptionsGroup {
 
     func validate() throws {
         guard ["libx264", "libx265"].contains(codec) else { throw ValidationError("--codec must be libx264 or libx265") }
@@ -58,6 +69,7 @@ struct EncodeOptionsGroup: ParsableArguments {
         guard detectEvery >= 1, jndEvery >= 1 else { throw ValidationError("--detect-every and --jnd-every must be at least 1") }
         guard (0...3).contains(upsample) else { throw ValidationError("--upsample must be in 0...3") }
         guard repairPasses >= 0 else { throw ValidationError("--repair-passes must not be negative") }
+        guard (0...1).contains(qualityFloor) else { throw ValidationError("--quality-floor must be in 0...1") }
         if let matchCRF, !(0...51).contains(matchCRF) { throw ValidationError("--match-crf must be in 0...51") }
     }
 
@@ -75,6 +87,8 @@ struct EncodeOptionsGroup: ParsableArguments {
         o.jndMode = jndMode
         o.upsample = upsample
         o.maxRepairPasses = repairPasses
+        o.unrecognizable = unrecognizable
+        o.qualityFloor = qualityFloor
         return o
     }
 }

@@ -48,4 +48,24 @@ struct FacesCLITests {
         let r3 = try CLI.run(["verify", "--pairs", dir.appendingPathComponent("none.txt").path, "--images", dir.path])
         #expect(r3.status != 0 && r3.stderr.contains("cannot read pairs file"), "\(r3.stderr)")
     }
+
+    @Test func qualityPrintsEveryScorePerFaceAndRefusesADamagedModel() throws {
+        let r = try CLI.run(["quality", frame, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try r.stdout.split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(rows.count == 2)
+        for row in rows {
+            for key in ["cr", "ri", "consistency", "score"] { #expect(row[key] is NSNumber, "\(key) missing") }
+            let score = try #require(row["score"] as? Double)
+            #expect((0...1).contains(score))
+            #expect((row["box"] as? [Int])?.count == 4)
+        }
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bad = dir.appendingPathComponent("bad.fjqm")
+        try Data("FJQM but nothing else".utf8).write(to: bad)
+        let b = try CLI.run(["quality", frame, "--model", bad.path, "--json"])
+        #expect(b.status != 0 && b.stderr.contains("not a usable facejnd quality model"), "\(b.stderr)")
+        #expect(b.stdout.isEmpty)
+    }
 }

@@ -59,6 +59,16 @@ import _TestSupport
         #expect(try planner.plan(t).allSatisfy { $0.faces.isEmpty })
     }
 
+    @Test func occludedFacesProtectOnlyTheirUpperFace() throws {
+        let t = timeline(frames: 2, jnds: [(0, 30)])
+        var planner = FacePlanner(tau: 0.1, margin: 2, smoothingFrames: 0, floorQP: 10, backgroundQP: [40, 40])
+        let full = try #require(try planner.plan(t)[0].faces.first?.region)
+        planner.upperOnlyTracks = [0]
+        let upper = try #require(try planner.plan(t)[0].faces.first?.region)
+        #expect(upper.top == full.top && upper.left == full.left && upper.right == full.right)
+        #expect(upper.height < full.height && upper.height >= full.height / 2 && upper.height % 16 == 0, "\(upper) vs \(full)")
+    }
+
     @Test func overlappingRegionsListTheLowestQPFirst() {
         let f = PlannedFrame(backgroundQP: 40, faces: [
             PlannedFace(track: 0, region: FaceBox(left: 0, top: 0, right: 31, bottom: 31), qp: 30),

@@ -102,4 +102,18 @@ struct EncodeTests {
         #expect(!report.unfixed.isEmpty && report.unfixed.allSatisfy { $0.distance > report.settings.tau })
         #expect(report.fidelity.faces - report.fidelity.withinTau == report.unfixed.count)
     }
+
+    @Test func unrecognisableFacesFollowTheBackgroundWhenSkipped() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("skip.out.mp4").path
+        // A floor of 1 makes every face "unrecognisable": with skip, no face gets bits and none is held to τ.
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.qualityFloor = 1; $0.unrecognizable = .skip }).run(f.clip, output: out)
+        #expect(!report.tracks.isEmpty && report.tracks.allSatisfy { $0.policy == .skip && $0.quality != nil })
+        #expect(report.frames.allSatisfy { $0.faces.allSatisfy { $0.region == nil && $0.qp == 40 } })
+        #expect(report.fidelity.faces == 0 && report.passes.count == 1)
+        let protected = try EncodeJob(analyzer: f.analyzer, options: options { $0.qualityFloor = 1; $0.unrecognizable = .protect })
+            .run(f.clip, output: f.dir.appendingPathComponent("protect.out.mp4").path)
+        #expect(protected.tracks.allSatisfy { $0.policy == .protect })
+        #expect(protected.frames.contains { $0.faces.contains { $0.region != nil } })
+    }
 }

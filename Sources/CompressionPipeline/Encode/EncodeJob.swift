@@ -1,4 +1,5 @@
 import FaceAnalysis
+import FaceQuality
 import Foundation
 import MediaIO
 
@@ -25,10 +26,37 @@ public struct EncodeOptions: Sendable {
     /// QP step a failing face's region is lowered by per repair pass.
     public var repairStep = 3
     public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// What happens to faces whose combined quality score is below `qualityFloor`.
+    public var unrecognizable = UnrecognizablePolicy.protect
+    /// Combined quality score (0…1) under which a face counts as unrecognisable.
+    public var qualityFloor = 0.15
+    /// Sub-decision consistency under which a face counts as masked or occluded (only its upper face is protected).
+    public var occlusionConsistency = 0.3
+    /// Score faces with the quality model (nil: the bundled model; needed by the two policies above).
+    public var qualityModel: QualityModel? = nil
+    public var useQuality = true
+
     /// Testing aid: added to every planned face QP (a forced violation that the repair passes must undo).
     public var faceQPBias = 0
 
     public init() {}
+}
+
+/// Faces too poor for face recognition: give them the background QP (`skip`: bits only where recognition is
+/// possible) or protect them anyway (`protect`).
+public enum UnrecognizablePolicy: String, Sendable, Codable, CaseIterable {
+    case skip
+    case protect
+}
+
+/// How the planner treats a face track.
+public enum TrackPolicy: String, Sendable, Codable {
+    /// The whole face region at its JND QP.
+    case protect
+    /// Unrecognisable and `--unrecognizable skip`: background QP, not verified.
+    case skip
+    /// Low consistency (masked or occluded): only the upper face protected, until a verification failure widens it.
+    case upper
 }
 
 /// What one encode-and-verify pass produced.
@@ -73,8 +101,9 @@ public struct EncodeJob {
         guard CodecFamily(rawValue: options.codec) == .x264 || CodecFamily(rawValue: options.codec) == .x265 else {
             throw MediaError.unsupportedCodecControl(codec: options.codec, reason: "face-region QP needs libx264 or libx265")
         }
-        let pass = FaceAnalysisPass(analyzer: analyzer, oracle: oracle, upsample: options.upsample,
+        var pass = FaceAnalysisPass(analyzer: analyzer, oracle: oracle, upsample: options.upsample,
                                     detectEvery: options.detectEvery, jndEvery: options.jndEvery, threads: options.threads)
+        if options.useQuality { pass.quality = QualityScorer(model: try options.qualityModel ?? QualityModel.bundled()) }
         return try pass.run(path: input, progress: { progress(.analyse, $0, $1) }, isCancelled: isCancelled)
     }
 
@@ -97,6 +126,8 @@ public struct EncodeJob {
         public var result: TranscodeResult
         public var checks: [FaceCheck]
         public var passes: [EncodePass]
+        /// The planner's treatment of each track at the end.
+        public var policies: [Int: TrackPolicy]
         /// Faces still over τ after the last pass.
         public var unfixed: [FaceCheck]
         public var seconds: (encode: Double, verify: Double)
@@ -110,6 +141,17 @@ public struct EncodeJob {
         var planner = FacePlanner(tau: options.tau, margin: options.margin, smoothingFrames: options.smoothingFrames,
                                   floorQP: options.floorQP, backgroundQP: background)
         planner.chipSize = analyzer.embedder.chipSize
+        var policies: [Int: TrackPolicy] = [:]
+        for track in timeline.trackIDs {
+            guard let q = timeline.quality(track: track) else { policies[track] = .protect; continue }
+            if q.score < options.qualityFloor {
+                policies[track] = options.unrecognizable == .skip ? .skip : .protect
+            } else {
+                policies[track] = q.consistency < options.occlusionConsistency ? .upper : .protect
+            }
+        }
+        planner.skippedTracks = Set(policies.filter { $0.value == .skip }.keys)
+        planner.upperOnlyTracks = Set(policies.filter { $0.value == .upper }.keys)
         try timeline.measure(tau: options.tau, threads: options.threads, progress: { progress(.measure, $0, $1) },
                              isCancelled: isCancelled)
         let scratch = EncodeJob.scratchPath(near: output, tag: "pass")
@@ -133,8 +175,9 @@ public struct EncodeJob {
             }, progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
             encodeSeconds += Date().timeIntervalSince(clock)
             clock = Date()
+            // Skipped (unrecognisable) faces are not held to τ.
             let checks = try verifier.check(path: scratch, timeline: timeline, progress: { progress(.verify, $0, $1) },
-                                            isCancelled: isCancelled)
+                                            isCancelled: isCancelled).filter { !planner.skippedTracks.contains($0.track) }
             verifySeconds += Date().timeIntervalSince(clock)
             let failing = checks.filter { $0.distance > options.tau }
             var pass = EncodePass(pass: passes.count + 1, outputBytes: result.outputBytes, facesOverTau: failing.count,
@@ -154,6 +197,13 @@ public struct EncodeJob {
                 }
             }
             for w in worst.values {
+                // A face protected only in its upper part that still fails gets its whole region back first.
+                if planner.upperOnlyTracks.remove(w.track) != nil {
+                    policies[w.track] = .protect
+                    pass.repairedFrames += w.gop.count
+                    if !pass.repairedTracks.contains(w.track) { pass.repairedTracks.append(w.track) }
+                    continue
+                }
                 repairs.lower(track: w.track, frames: w.gop, by: EncodeJob.repairStep(distance: w.distance, tau: options.tau, minimum: options.repairStep))
                 pass.repairedFrames += w.gop.count
                 if !pass.repairedTracks.contains(w.track) { pass.repairedTracks.append(w.track) }
@@ -163,7 +213,7 @@ public struct EncodeJob {
             if worst.isEmpty {
                 if isCancelled() { throw MediaError.cancelled }
                 try EncodeJob.moveIntoPlace(scratch, output)
-                return Outcome(plan: plan, result: result, checks: checks, passes: passes, unfixed: failing,
+                return Outcome(plan: plan, result: result, checks: checks, passes: passes, policies: policies, unfixed: failing,
                                seconds: (encodeSeconds, verifySeconds))
             }
         }

@@ -1,4 +1,5 @@
 import FaceAnalysis
+import FaceQuality
 import Foundation
 import MediaIO
 
@@ -19,9 +20,12 @@ public struct EncodeReport: Sendable, Codable {
         public var jndEvery: Int
         public var jndMode: String
         public var upsample: Int
+        public var unrecognizable: String
+        public var qualityFloor: Double
 
         enum CodingKeys: String, CodingKey {
-            case codec, preset, tau, margin, upsample
+            case codec, preset, tau, margin, upsample, unrecognizable
+            case qualityFloor = "quality_floor"
             case backgroundQP = "background_qp"
             case matchCRF = "match_crf"
             case floorQP = "floor_qp"
@@ -74,9 +78,11 @@ public struct EncodeReport: Sendable, Codable {
         public var qpMin: Int
         public var qpMax: Int
         public var maxDistance: Double
+        public var policy: TrackPolicy
+        public var quality: QualityScores?
 
         enum CodingKeys: String, CodingKey {
-            case track, frames, probes
+            case track, frames, probes, policy, quality
             case firstFrame = "first_frame"
             case lastFrame = "last_frame"
             case qpMin = "qp_min"
@@ -127,7 +133,7 @@ public struct EncodeReport: Sendable, Codable {
                             backgroundQP: options.matchCRF == nil ? options.backgroundQP : nil, matchCRF: options.matchCRF,
                             margin: options.margin, floorQP: options.floorQP, smoothingFrames: options.smoothingFrames,
                             detectEvery: options.detectEvery, jndEvery: options.jndEvery, jndMode: options.jndMode.rawValue,
-                            upsample: options.upsample)
+                            upsample: options.upsample, unrecognizable: options.unrecognizable.rawValue, qualityFloor: options.qualityFloor)
         frameCount = timeline.frames.count
         width = timeline.width
         height = timeline.height
@@ -160,7 +166,8 @@ public struct EncodeReport: Sendable, Codable {
             return Track(track: id, firstFrame: present.first?.index ?? 0, lastFrame: present.last?.index ?? 0, frames: present.count,
                          probes: timeline.probes(track: id).map { Probe(frame: $0.frame, jndQP: (try? $0.jndQP(tau: options.tau)) ?? -1, encodes: $0.encodes) },
                          qpMin: faceRows.map(\.qp).min() ?? 0, qpMax: faceRows.map(\.qp).max() ?? 0,
-                         maxDistance: faceRows.compactMap(\.distance).max() ?? 0)
+                         maxDistance: faceRows.compactMap(\.distance).max() ?? 0, policy: outcome.policies[id] ?? .protect,
+                         quality: timeline.quality(track: id))
         }
         self.timing = timing
     }

@@ -38,6 +38,10 @@ public struct FacePlanner: Sendable {
     public var backgroundQP: [Int]
     public var chipSize: Int = 150
     public var skippedTracks: Set<Int> = []
+    /// Tracks (masked or occluded faces) whose protected region is only the upper face: eyes, brows and nose.
+    public var upperOnlyTracks: Set<Int> = []
+    /// Share of the face region's height (from its top) protected for `upperOnlyTracks`.
+    public var upperShare = 0.55
 
     public init(tau: Double, margin: Int = 2, smoothingFrames: Int = 15, floorQP: Int = 10, backgroundQP: [Int]) {
         self.tau = tau
@@ -84,7 +88,11 @@ public struct FacePlanner: Sendable {
                 }
                 q = min(max(q, floorQP), background)
                 guard q < background else { return nil }
-                let region = JNDOracle.cropRegion(for: f.face, imageWidth: timeline.width, imageHeight: timeline.height, chipSize: chipSize)
+                var region = JNDOracle.cropRegion(for: f.face, imageWidth: timeline.width, imageHeight: timeline.height, chipSize: chipSize)
+                if upperOnlyTracks.contains(f.track) {
+                    let rows = ((Int(Double(region.height) * upperShare) + 15) / 16) * 16
+                    region.bottom = min(region.bottom, region.top + max(16, rows) - 1)
+                }
                 return PlannedFace(track: f.track, region: region, qp: q)
             }
             return PlannedFrame(backgroundQP: background, faces: planned)

@@ -1,4 +1,5 @@
 import FaceAnalysis
+import FaceQuality
 import Foundation
 import MediaIO
 import NeuralNet
@@ -8,6 +9,8 @@ import TensorCore
 public final class JNDProbe: @unchecked Sendable {
     public let track: Int
     public let frame: Int
+    /// The face's quality at this frame, when the analysis pass had a quality model.
+    public internal(set) var quality: QualityScores?
     private let oracle: JNDOracle?
     private let qpRange: ClosedRange<Int>
     private let step: Int
@@ -100,6 +103,15 @@ public struct FaceTimeline: Sendable {
     public var faceCount: Int { frames.reduce(0) { $0 + $1.count } }
     public var trackIDs: [Int] { Array(Set(frames.flatMap { $0.map(\.track) })).sorted() }
 
+    /// A track's quality: the mean of its probes' scores (nil without a quality model).
+    public func quality(track: Int) -> QualityScores? {
+        let q = probes(track: track).compactMap(\.quality)
+        guard !q.isEmpty else { return nil }
+        let n = Double(q.count)
+        return QualityScores(certaintyRatio: q.map(\.certaintyRatio).reduce(0, +) / n, recognizabilityIndex: q.map(\.recognizabilityIndex).reduce(0, +) / n,
+                             consistency: q.map(\.consistency).reduce(0, +) / n, score: q.map(\.score).reduce(0, +) / n)
+    }
+
     /// The probes of one track, by frame.
     public func probes(track: Int) -> [JNDProbe] { probes.filter { $0.track == track }.sorted { $0.frame < $1.frame } }
 }
@@ -114,6 +126,8 @@ public struct FaceAnalysisPass {
     public var jndEvery: Int
     /// JND measurements run while the decode goes on, on this many threads.
     public var threads: Int
+    /// Scores each probed face's quality (for the planner's unrecognisable-face and occlusion policies).
+    public var quality: QualityScorer? = nil
 
     public init(analyzer: FaceAnalyzer, oracle: JNDOracle, upsample: Int = 0, detectEvery: Int = 5, jndEvery: Int = 30,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -141,7 +155,12 @@ public struct FaceAnalysisPass {
             let faces = try tracker.step(image, workspace: workspace)
             for f in faces where lastProbe[f.track].map({ index - $0 >= jndEvery }) ?? true {
                 lastProbe[f.track] = index
-                probes.append(JNDProbe(track: f.track, frame: index, image: image, face: f.face, oracle: oracle))
+                let probe = JNDProbe(track: f.track, frame: index, image: image, face: f.face, oracle: oracle)
+                if let quality {
+                    let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: analyzer.embedder.chipSize))
+                    probe.quality = quality.scores(analyzer.embedder.analyze(chip: chip, workspace: workspace))
+                }
+                probes.append(probe)
             }
             frames.append(faces)
             progress(index + 1, reader.video.frameCount)

@@ -52,10 +52,11 @@ public enum HTMLReport {
         for p in r.passes {
             body += "<tr><td>\(p.pass)</td><td>\(p.outputBytes)</td><td>\(p.facesOverTau)</td><td>\(p.repairedTracks.map(String.init).joined(separator: ", "))</td></tr>\n"
         }
-        body += "</table>\n<h2>Faces</h2>\n<table><tr><th>track</th><th>frames</th><th>JND QP (probes)</th><th>QP</th><th>max distance</th></tr>\n"
+        body += "</table>\n<h2>Faces</h2>\n<table><tr><th>track</th><th>frames</th><th>JND QP (probes)</th><th>QP</th><th>max distance</th><th>policy</th><th>quality (CR / RI / consistency / score)</th></tr>\n"
         for t in r.tracks {
             body += "<tr><td>\(t.track)</td><td>\(t.firstFrame)–\(t.lastFrame)</td><td>\(t.probes.map { "\($0.jndQP)@\($0.frame)" }.joined(separator: " "))</td>"
-            body += "<td>\(t.qpMin)–\(t.qpMax)</td><td>\(format(t.maxDistance, 4))</td></tr>\n"
+            body += "<td>\(t.qpMin)–\(t.qpMax)</td><td>\(format(t.maxDistance, 4))</td><td>\(t.policy.rawValue)</td>"
+            body += "<td>\(t.quality.map { "\(format($0.certaintyRatio, 3)) / \(format($0.recognizabilityIndex, 3)) / \(format($0.consistency, 3)) / \(format($0.score, 3))" } ?? "–")</td></tr>\n"
         }
         body += "</table>\n"
         return page(title: "facejnd report: \(r.input)", body: body)
