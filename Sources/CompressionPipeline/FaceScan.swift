@@ -64,10 +64,12 @@ public struct FaceScan {
         let scaler = try Scaler()
         let workspace = Workspace()
         let isJPEG = reader.video.codecName == "mjpeg"
+        // Faces are found in the upright picture: phone videos store it turned by a display matrix.
+        let orientation = Orientation(displayRotationDegrees: reader.video.rotationDegrees)
         try reader.forEachFrame { index, frame in
             if isCancelled() { throw MediaError.cancelled }
             guard index % every == 0 else { return true }
-            let image = ColorImage(isJPEG ? try ImageFile.rgb(jpegFrame: frame, scaler: scaler) : try scaler.rgb(frame))
+            let image = orientation.upright(ColorImage(isJPEG ? try ImageFile.rgb(jpegFrame: frame, scaler: scaler) : try scaler.rgb(frame)))
             let faces = try analyzer.analyze(image, upsample: upsample, workspace: workspace)
             try body(index, image, faces)
             return true

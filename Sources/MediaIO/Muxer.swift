@@ -109,7 +109,9 @@ final class Muxer {
     /// Marks a stream as displayed rotated by `degrees` (counter-clockwise), as phones record portrait video.
     func setRotation(_ degrees: Double, of stream: UnsafeMutablePointer<AVStream>) throws {
         guard let sd = av_stream_new_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, 36) else { throw FFmpegError.outOfMemory }
-        sd.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_set($0, degrees) }
+        // av_display_rotation_set takes a clockwise angle; av_display_rotation_get (StreamInfo) reports it
+        // counter-clockwise. Negate so that what is written reads back as `degrees`.
+        sd.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_set($0, -degrees) }
     }
 
     /// Disposition, metadata (language, title, ...) and stream side data such as the display matrix (rotation).

@@ -2,20 +2,28 @@ import CompressionPipeline
 import FaceAnalysis
 import Foundation
 import MediaIO
+import TensorCore
 import Testing
 import _TestSupport
 
 /// The first `frames` frames of the bundled sample, re-encoded almost losslessly (a short clip keeps the suite fast).
-private func shortSample(frames: Int, in dir: URL) throws -> String {
-    let path = dir.appendingPathComponent("sample-\(frames).mp4").path
+/// With `storedTurned`, the pictures are stored turned a quarter counter-clockwise with a display matrix that turns
+/// them back, as phones store portrait video.
+private func shortSample(frames: Int, in dir: URL, storedTurned: Bool = false) throws -> String {
+    let path = dir.appendingPathComponent("sample-\(frames)\(storedTurned ? "-turned" : "").mp4").path
     let reader = try VideoReader(path: Fixtures.sampleClip)
     let scaler = try Scaler()
     var writer: VideoWriter? = nil
     try reader.forEachFrame { index, frame in
-        let rgb = try scaler.rgb(frame)
+        var rgb = try scaler.rgb(frame)
+        if storedTurned {
+            let t = Orientation(quarterTurns: 3).upright(ColorImage(rgb))
+            rgb = RGBImage(width: t.width, height: t.height, pixels: t.pixels)
+        }
         if writer == nil {
             writer = try VideoWriter(path: path, width: rgb.width, height: rgb.height, framesPerSecond: 30,
-                                     settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)))
+                                     settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)),
+                                     rotationDegrees: storedTurned ? -90 : 0)
         }
         try writer!.append(rgb)
         return index + 1 < frames
@@ -79,6 +87,23 @@ struct EncodeTests {
         let json = try JSONOutput.string(report)
         #expect(try schema.violations(of: Data(json.utf8)) == [])
         #expect(HTMLReport.render(encode: report).components(separatedBy: "<svg").count - 1 == 3)
+    }
+
+    @Test func facesInVideoStoredTurnedAreFoundUprightAndProtectedInCodedCoordinates() throws {
+        let f = try #require(encodeFixture)
+        let clip = try shortSample(frames: 12, in: f.dir, storedTurned: true)
+        let out = f.dir.appendingPathComponent("turned.out.mp4").path
+        let report = try EncodeJob(analyzer: f.analyzer, options: options()).run(clip, output: out)
+        #expect(report.width == 640 && report.height == 480, "faces are found in the upright 640x480 picture")
+        #expect(report.fidelity.faces >= 10 && report.fidelity.fractionWithinTau >= 0.99, "\(report.fidelity)")
+        let face = try #require(report.frames[0].faces.first)
+        let r = try #require(face.region)
+        // The coded picture is 480 wide and 640 high; the region must lie in it and read back at the face QP.
+        #expect(r[0] + r[2] <= 480 && r[1] + r[3] <= 640)
+        let readback = try QPProbe.read(path: out, regions: [PixelRect(x: r[0], y: r[1], width: r[2], height: r[3])])
+        #expect(readback.video.rotationDegrees == -90)
+        let inside = try #require(readback.frames[0].regionQPMeans[0]), outside = try #require(readback.frames[0].outsideQPMean)
+        #expect(inside < outside - 5, "face region QP \(inside), background \(outside)")
     }
 
     @Test func verificationCatchesAForcedViolationAndRepairsIt() throws {

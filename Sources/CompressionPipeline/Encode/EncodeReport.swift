@@ -39,7 +39,8 @@ public struct EncodeReport: Sendable, Codable {
     public struct FaceRow: Sendable, Codable {
         public var track: Int
         public var box: [Int]
-        /// The encoded rectangle [x, y, width, height], or nil when the face follows the background QP.
+        /// The encoded rectangle [x, y, width, height] in the coded picture (the encoder's coordinates; `box` is in the
+        /// upright picture), or nil when the face follows the background QP.
         public var region: [Int]?
         public var qp: Int
         public var distance: Double?
@@ -154,7 +155,7 @@ public struct EncodeReport: Sendable, Codable {
                                 let p = plan.faces.first { $0.track == f.track }
                                 let b = f.face.box
                                 return FaceRow(track: f.track, box: [b.left, b.top, b.right, b.bottom],
-                                               region: p.map { [$0.region.left, $0.region.top, $0.region.width, $0.region.height] },
+                                               region: p.map { [$0.encodedRegion.left, $0.encodedRegion.top, $0.encodedRegion.width, $0.encodedRegion.height] },
                                                qp: p?.qp ?? plan.backgroundQP, distance: distance["\(i)/\(f.track)"],
                                                detected: f.detected)
                             })

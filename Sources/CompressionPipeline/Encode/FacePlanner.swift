@@ -5,9 +5,18 @@ import MediaIO
 /// One face's QP in one frame of a plan.
 public struct PlannedFace: Sendable, Equatable {
     public var track: Int
-    /// The encoded rectangle: everything the face's aligned chip is sampled from, on the 16-pixel block grid.
+    /// Everything the face's aligned chip is sampled from, on the 16-pixel block grid, in the upright picture.
     public var region: FaceBox
+    /// The same rectangle in the coded picture (what the encoder gets; equal to `region` for unrotated video).
+    public var encodedRegion: FaceBox
     public var qp: Int
+
+    public init(track: Int, region: FaceBox, encodedRegion: FaceBox? = nil, qp: Int) {
+        self.track = track
+        self.region = region
+        self.encodedRegion = encodedRegion ?? region
+        self.qp = qp
+    }
 }
 
 /// One frame of an encode plan.
@@ -18,7 +27,7 @@ public struct PlannedFrame: Sendable, Equatable {
     /// What the encoder takes. Overlapping rectangles: the lowest QP is listed first and wins.
     public var frameQP: FrameQP {
         FrameQP(qp: backgroundQP, regions: faces.sorted { $0.qp < $1.qp }.map {
-            RegionQP(x: $0.region.left, y: $0.region.top, width: $0.region.width, height: $0.region.height, qp: $0.qp)
+            RegionQP(x: $0.encodedRegion.left, y: $0.encodedRegion.top, width: $0.encodedRegion.width, height: $0.encodedRegion.height, qp: $0.qp)
         })
     }
 }
@@ -93,7 +102,14 @@ public struct FacePlanner: Sendable {
                     let rows = ((Int(Double(region.height) * upperShare) + 15) / 16) * 16
                     region.bottom = min(region.bottom, region.top + max(16, rows) - 1)
                 }
-                return PlannedFace(track: f.track, region: region, qp: q)
+                let (cw, ch) = timeline.orientation.uprightSize(width: timeline.width, height: timeline.height)
+                var coded = timeline.orientation.codedBox(region, codedWidth: cw, codedHeight: ch)
+                if timeline.orientation != .upright {
+                    // Back on the coded picture's block grid.
+                    coded = FaceBox(left: coded.left / 16 * 16, top: coded.top / 16 * 16,
+                                    right: min(cw - 1, (coded.right / 16 + 1) * 16 - 1), bottom: min(ch - 1, (coded.bottom / 16 + 1) * 16 - 1))
+                }
+                return PlannedFace(track: f.track, region: region, encodedRegion: coded, qp: q)
             }
             return PlannedFrame(backgroundQP: background, faces: planned)
         }

@@ -86,8 +86,11 @@ public final class JNDProbe: @unchecked Sendable {
 /// Everything the analysis pass learns about a video: each frame's faces (with the original landmarks and
 /// descriptors the verification compares against) and the JND probes.
 public struct FaceTimeline: Sendable {
+    /// Size of the upright pictures the faces were found in (all face geometry is in this orientation).
     public var width: Int
     public var height: Int
+    /// Coded pictures → upright pictures (from the container's display matrix).
+    public var orientation: Orientation = .upright
     public var frames: [[TrackedFace]]
     public var probes: [JNDProbe]
     public var framesPerSecond: Double
@@ -148,9 +151,10 @@ public struct FaceAnalysisPass {
         var probes: [JNDProbe] = []
         var lastProbe: [Int: Int] = [:]
         var width = 0, height = 0
+        let orientation = Orientation(displayRotationDegrees: reader.video.rotationDegrees)
         try reader.forEachFrame { index, frame in
             if isCancelled() { throw MediaError.cancelled }
-            let image = ColorImage(try scaler.rgb(frame))
+            let image = orientation.upright(ColorImage(try scaler.rgb(frame)))
             if index == 0 { (width, height) = (image.width, image.height) }
             let faces = try tracker.step(image, workspace: workspace)
             for f in faces where lastProbe[f.track].map({ index - $0 >= jndEvery }) ?? true {
@@ -168,7 +172,9 @@ public struct FaceAnalysisPass {
         }
         guard !frames.isEmpty else { throw MediaError.decodeFailed(path: path, frame: 0, reason: "no video frame could be decoded") }
         let fps = reader.video.framesPerSecond > 0 ? reader.video.framesPerSecond : 25
-        return FaceTimeline(width: width, height: height, frames: frames, probes: probes, framesPerSecond: fps)
+        var timeline = FaceTimeline(width: width, height: height, frames: frames, probes: probes, framesPerSecond: fps)
+        timeline.orientation = orientation
+        return timeline
     }
 }
 

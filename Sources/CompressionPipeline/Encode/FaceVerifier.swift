@@ -32,7 +32,7 @@ public struct FaceVerifier {
             guard index < timeline.frames.count else { return false }
             let faces = timeline.frames[index]
             if !faces.isEmpty {
-                let image = ColorImage(try scaler.rgb(frame))
+                let image = timeline.orientation.upright(ColorImage(try scaler.rgb(frame)))
                 for f in faces {
                     let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: embedder.chipSize))
                     let e = embedder.embed(chip: chip, workspace: workspace)
