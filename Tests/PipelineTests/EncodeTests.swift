@@ -70,6 +70,26 @@ struct EncodeTests {
                 "no scratch files left: \(Fixtures.listing(f.dir))")
     }
 
+    @Test func matchCRFTakesEachFramesBackgroundQPFromACRFEncode() throws {
+        let f = try #require(encodeFixture)
+        let clip = try Fixtures.makeClip(at: f.dir.appendingPathComponent("crf.mp4").path, frames: 12)
+        let job = EncodeJob(analyzer: f.analyzer, options: options { $0.matchCRF = 30 })
+        let qps = try job.backgroundQPs(clip, frameCount: 12)
+        // x264 at CRF 30 codes this noisy pattern at QP 35 or so; every frame gets a plausible QP.
+        #expect(qps.count == 12 && qps.allSatisfy { (25...45).contains($0) }, "\(qps)")
+        let out = f.dir.appendingPathComponent("crf.out.mp4").path
+        let report = try job.run(clip, output: out)
+        #expect(report.settings.matchCRF == 30 && report.settings.backgroundQP == nil)
+        #expect(report.frames.map(\.backgroundQP) == qps)
+        let readback = try QPProbe.read(path: out)
+        for (frame, qp) in zip(readback.frames, qps) {
+            let mean = try #require(frame.qpMean)
+            #expect(abs(mean - Double(qp)) < 0.5, "frame \(frame.index): planned \(qp), read back \(mean)")
+        }
+        try? FileManager.default.removeItem(atPath: clip)
+        try? FileManager.default.removeItem(atPath: out)
+    }
+
     @Test func faceRegionsGetLowerQPThanTheBackgroundAndStayWithinTau() throws {
         let f = try #require(encodeFixture)
         let out = f.dir.appendingPathComponent("faces.out.mp4").path

@@ -115,9 +115,15 @@ public struct EncodeJob {
         var t = Transcoder(input: input, output: scratch, encoder: EncoderSettings(codec: options.codec, preset: options.preset, rateControl: .crf(crf)))
         t.copyOtherStreams = false
         let r = try t.run(isCancelled: isCancelled)
-        return (0..<frameCount).map { i in
-            i < r.frames.count ? Int((r.frames[i].encoderQP ?? Double(options.backgroundQP)).rounded()) : options.backgroundQP
+        // Frames flushed at the end of the stream may come without a QP (x264 reports −1): they take the QP of the
+        // nearest frame that has one.
+        let known: [Int?] = (0..<frameCount).map { i in
+            guard i < r.frames.count, let q = r.frames[i].encoderQP, (0...51).contains(q) else { return nil }
+            return Int(q.rounded())
         }
+        let valid = known.enumerated().compactMap { i, q in q.map { (i, $0) } }
+        guard !valid.isEmpty else { return Array(repeating: options.backgroundQP, count: frameCount) }
+        return known.enumerated().map { i, q in q ?? valid.min { abs($0.0 - i) < abs($1.0 - i) }!.1 }
     }
 
     /// The outcome of `encode`.
