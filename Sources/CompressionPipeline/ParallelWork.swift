@@ -4,14 +4,26 @@ import Synchronization
 import TensorCore
 
 /// Runs independent items on `threads` workers, each with its own `Workspace`; stops at the first error and
-/// rethrows it. With more than one worker, OpenBLAS is pinned to one thread: one level of parallelism.
+/// rethrows it. With more than one worker, OpenBLAS is pinned to one thread while they run (one level of
+/// parallelism), and given its thread count back afterwards.
 enum ParallelWork {
     static func forEach(count: Int, threads: Int, progress: @Sendable (Int, Int) -> Void = { _, _ in },
                         body: @Sendable (Int, Workspace) throws -> Void) throws {
+        let workers = max(1, min(threads, count))
+        if workers > 1 {
+            let before = BLAS.threads
+            BLAS.setThreads(1)
+            defer { BLAS.setThreads(before) }
+            try run(workers: workers, count: count, progress: progress, body: body)
+        } else {
+            try run(workers: 1, count: count, progress: progress, body: body)
+        }
+    }
+
+    private static func run(workers: Int, count: Int, progress: @Sendable (Int, Int) -> Void,
+                            body: @Sendable (Int, Workspace) throws -> Void) throws {
         let failure = Mutex<Error?>(nil)
         let next = Atomic<Int>(0), done = Atomic<Int>(0)
-        let workers = max(1, min(threads, count))
-        if workers > 1 { BLAS.setThreads(1) }
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let workspace = Workspace()
             while true {

@@ -152,6 +152,10 @@ public struct FaceAnalysisPass {
         var lastProbe: [Int: Int] = [:]
         var width = 0, height = 0
         let orientation = Orientation(displayRotationDegrees: reader.video.rotationDegrees)
+        let batch = ChipBatch<(frame: Int, face: Int)>(embedder: analyzer.embedder, threads: threads)
+        func store(_ done: [((frame: Int, face: Int), [Float])]) {
+            for (k, e) in done { frames[k.frame][k.face].face.embedding = e }
+        }
         try reader.forEachFrame { index, frame in
             if isCancelled() { throw MediaError.cancelled }
             let image = orientation.upright(ColorImage(try scaler.rgb(frame)))
@@ -167,9 +171,14 @@ public struct FaceAnalysisPass {
                 probes.append(probe)
             }
             frames.append(faces)
+            for (i, f) in faces.enumerated() {
+                let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: analyzer.embedder.chipSize))
+                store(try batch.add((index, i), chip: chip))
+            }
             progress(index + 1, reader.video.frameCount)
             return true
         }
+        store(try batch.flush())
         guard !frames.isEmpty else { throw MediaError.decodeFailed(path: path, frame: 0, reason: "no video frame could be decoded") }
         let fps = reader.video.framesPerSecond > 0 ? reader.video.framesPerSecond : 25
         var timeline = FaceTimeline(width: width, height: height, frames: frames, probes: probes, framesPerSecond: fps)

@@ -45,7 +45,8 @@ public struct FaceTracker {
         self.detectEvery = max(1, detectEvery)
     }
 
-    /// The faces of the next frame (frames must be given in order).
+    /// The faces of the next frame (frames must be given in order), with boxes and landmarks; descriptors are left
+    /// empty for the caller to compute (in parallel batches).
     public mutating func step(_ image: ColorImage, workspace: Workspace) throws -> [TrackedFace] {
         defer { frame += 1 }
         let followed = live.compactMap { follow($0, in: image) }
@@ -63,29 +64,20 @@ public struct FaceTracker {
                     track = nextTrack
                     nextTrack += 1
                 }
-                let face = try analyzer.describe(image, box: d.box, confidence: d.confidence, workspace: workspace)
+                let face = Face(box: d.box, confidence: d.confidence, landmarks: analyzer.landmarks.predict(image, box: d.box), embedding: [])
                 result.append(TrackedFace(track: track, face: face, detected: true))
                 misses[track] = 0
             }
             for i in unclaimed where misses[followed[i].track, default: 0] < graceDetections
                 && !result.contains(where: { $0.face.box.iou(followed[i].face.box) >= matchIoU }) {
                 misses[followed[i].track, default: 0] += 1
-                result.append(try embedded(followed[i], in: image, workspace: workspace))
+                result.append(followed[i])
             }
             live = result
         } else {
-            live = try followed.map { try embedded($0, in: image, workspace: workspace) }
+            live = followed
         }
         return live.sorted { $0.track < $1.track }
-    }
-
-    /// A followed (not detected) face with its descriptor for this frame.
-    private func embedded(_ t: TrackedFace, in image: ColorImage, workspace: Workspace) throws -> TrackedFace {
-        var t = t
-        let chip = FaceChip.extract(image, FaceChip.placement(landmarks: t.face.landmarks, size: analyzer.embedder.chipSize))
-        t.face.embedding = analyzer.embedder.embed(chip: chip, workspace: workspace)
-        t.detected = false
-        return t
     }
 
     /// Moves a face to where it is in the next frame: fit landmarks around the old box, shift the box by the mean
@@ -104,6 +96,7 @@ public struct FaceTracker {
         let inside = box.intersection(FaceBox(left: 0, top: 0, right: image.width - 1, bottom: image.height - 1))
         guard Double(inside.area) >= 0.5 * Double(box.area) else { return nil }
         var next = t
+        next.detected = false
         next.face.box = box
         next.face.landmarks = analyzer.landmarks.predict(image, box: box)
         return next

@@ -16,15 +16,22 @@ public struct FaceCheck: Sendable, Equatable, Codable {
 /// landmarks, so the distance measures what the encode did to the face and nothing else.
 public struct FaceVerifier {
     public var embedder: FaceEmbedder
+    public var threads: Int
 
-    public init(embedder: FaceEmbedder) { self.embedder = embedder }
+    public init(embedder: FaceEmbedder, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.embedder = embedder
+        self.threads = threads
+    }
 
     public func check(path: String, timeline: FaceTimeline, progress: (Int, Int?) -> Void = { _, _ in },
                       isCancelled: () -> Bool = { false }) throws -> [FaceCheck] {
         let reader = try VideoReader(path: path)
         let scaler = try Scaler()
-        let workspace = Workspace()
         var checks: [FaceCheck] = []
+        let batch = ChipBatch<(frame: Int, track: Int, original: [Float])>(embedder: embedder, threads: threads)
+        func store(_ done: [((frame: Int, track: Int, original: [Float]), [Float])]) {
+            for (k, e) in done { checks.append(FaceCheck(frame: k.frame, track: k.track, distance: Double(descriptorDistance(k.original, e)))) }
+        }
         var decoded = 0
         try reader.forEachFrame { index, frame in
             if isCancelled() { throw MediaError.cancelled }
@@ -35,13 +42,13 @@ public struct FaceVerifier {
                 let image = timeline.orientation.upright(ColorImage(try scaler.rgb(frame)))
                 for f in faces {
                     let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: embedder.chipSize))
-                    let e = embedder.embed(chip: chip, workspace: workspace)
-                    checks.append(FaceCheck(frame: index, track: f.track, distance: Double(descriptorDistance(f.face.embedding, e))))
+                    store(try batch.add((index, f.track, f.face.embedding), chip: chip))
                 }
             }
             progress(index + 1, timeline.frames.count)
             return true
         }
+        store(try batch.flush())
         guard decoded == timeline.frames.count else {
             throw MediaError.decodeFailed(path: path, frame: decoded,
                                           reason: "the encode has \(decoded) frames, the input \(timeline.frames.count)")
