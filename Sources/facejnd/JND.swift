@@ -7,7 +7,42 @@ struct JND: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jnd",
         abstract: "Just-noticeable difference for face recognition: how much compression each face tolerates.",
-        subcommands: [Measure.self, Calibrate.self])
+        subcommands: [Measure.self, Calibrate.self, Baselines.self])
+
+    struct Baselines: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score baseline JND predictors against the oracle on a JND dataset (identity-disjoint split).",
+            discussion: """
+                One identity in five (stable hash of its name) is held out. Fitted on the rest: a constant predictor \
+                (the median JND QP) and a classical pixel-domain JND model (NAMM: luminance adaptation plus texture \
+                masking, mean amplitude over the face crop) mapped to QP as c + 6 log2(amplitude). Reported on the \
+                held-out faces: mean absolute error against the oracle's JND QP, the share predicted above the JND \
+                (the FR model would notice), the share 3+ QP below it, the mean predicted QP.
+                """)
+
+        @Option(help: "A directory written by facejnd jnd-dataset.")
+        var dataset: String
+
+        @Flag(help: "JSON output.")
+        var json = false
+
+        func run() throws {
+            try runReportingErrors {
+                let bar = Progress("baselines")
+                let r = try JNDBaselines.evaluate(dataset: dataset, progress: { bar.update(done: $0, total: $1) })
+                bar.finish()
+                if json {
+                    print(try JSONOutput.string(r, pretty: true))
+                } else {
+                    print("\(r.codec), tau \(r.tau): \(r.testFaces) test faces (\(r.testIdentities) identities), \(r.trainFaces) training faces")
+                    for row in r.rows {
+                        print(String(format: "%-32@ MAE %.2f  over JND %.1f%%  3+ below %.1f%%  mean QP %.1f", row.predictor as NSString,
+                                     row.meanAbsoluteError, 100 * row.overshootRate, 100 * row.undershootRate, row.meanPredictedQP))
+                    }
+                }
+            }
+        }
+    }
 
     struct Measure: ParsableCommand {
         static let configuration = CommandConfiguration(
