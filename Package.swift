@@ -62,7 +62,7 @@ let package = Package(
             dependencies: ["FaceAnalysis", "MediaIO", "CompressionPipeline", "_TestSupport"],
             exclude: ["Fixtures"]  // read from the source tree by path, not bundled
         ),
-        .testTarget(name: "PipelineTests", dependencies: ["CompressionPipeline", "FaceAnalysis", "MediaIO", "TensorCore", "_TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["CompressionPipeline", "FaceAnalysis", "FaceQuality", "MediaIO", "TensorCore", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["facejnd", "_TestSupport", "MediaIO", "CompressionPipeline"]),
     ],
     swiftLanguageModes: [.v6]

@@ -23,13 +23,19 @@ struct JND: ParsableCommand {
         @Option(help: "A directory written by facejnd jnd-dataset.")
         var dataset: String
 
+        @Flag(help: "Also train and score the learned JND-QP head (needs the face models; a few minutes).")
+        var head = false
+
         @Flag(help: "JSON output.")
         var json = false
+
+        @OptionGroup var modelOptions: ModelOptions
 
         func run() throws {
             try runReportingErrors {
                 let bar = Progress("baselines")
-                let r = try JNDBaselines.evaluate(dataset: dataset, progress: { bar.update(done: $0, total: $1) })
+                let analyzer = head ? try FaceAnalyzer(models: modelOptions.directory) : nil
+                let r = try JNDBaselines.evaluate(dataset: dataset, analyzer: analyzer, progress: { bar.update(done: $0, total: $1) })
                 bar.finish()
                 if json {
                     print(try JSONOutput.string(r, pretty: true))

@@ -1,6 +1,7 @@
 @testable import CompressionPipeline
 import Foundation
 import MediaIO
+import FaceQuality
 import Testing
 
 @Suite struct JNDBaselineTests {
@@ -48,5 +49,26 @@ import Testing
         // 22 > 20 overshoots; 27 > 25 is measured below τ, so it does not; 26 is 4 under 30.
         #expect(r.overshootRate == 0.25 && r.undershootRate == 0.25)
         #expect(JNDBaselines.identity(entries[0]) == "P")
+    }
+}
+
+@Suite struct JNDHeadTests {
+    @Test func headLearnsAFeatureDependentJNDAndItsShiftKeepsOvershootsRare() {
+        var rng = SplitMix(seed: 1)
+        // JND QP = 27 + 3·x0 − 2·x1 + noise, identities of 4 faces each.
+        var samples: [JNDHead.Sample] = [], identities: [String] = []
+        for i in 0..<800 {
+            let x = (0..<6).map { _ in Float.random(in: -1...1, using: &rng) }
+            let noise = Float.random(in: -0.5...0.5, using: &rng)
+            samples.append(JNDHead.Sample(features: x, jndQP: Int((27 + 3 * x[0] - 2 * x[1] + noise).rounded()), index: i))
+            identities.append("id\(i / 4)")
+        }
+        let (model, curve) = JNDHead.train(samples, identities: identities, epochs: 60, hidden: 16)
+        #expect(curve.count == 60 && curve.last!.0 < curve.first!.0 / 5, "training MSE \(curve.first!.0) → \(curve.last!.0)")
+        let errors = samples.map { abs(model.predict($0.features) - Double($0.jndQP)) }
+        #expect(errors.reduce(0, +) / Double(errors.count) < 0.8)
+        let over = samples.filter { Int(model.predict($0.features).rounded()) - model.safetyShift > $0.jndQP }.count
+        #expect(Double(over) / Double(samples.count) <= 0.06, "overshoots after the safety shift: \(over)")
+        #expect(model.safetyShift >= 1 && model.safetyShift <= 3)
     }
 }

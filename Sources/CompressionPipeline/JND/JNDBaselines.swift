@@ -1,3 +1,4 @@
+import FaceAnalysis
 import Foundation
 import MediaIO
 import Synchronization
@@ -35,6 +36,9 @@ public struct JNDBaselineReport: Sendable, Codable {
     public var constantQP: Int
     public var pixelJNDOffset: Double
     public var rows: [Row]
+    /// The learned head's per-epoch [train, validation] MSE (QP²), when it was trained.
+    public var headLossCurve: [[Double]]?
+    public var headSafetyShift: Int?
 
     enum CodingKeys: String, CodingKey {
         case codec, tau, rows
@@ -44,6 +48,8 @@ public struct JNDBaselineReport: Sendable, Codable {
         case testIdentities = "test_identities"
         case constantQP = "constant_qp"
         case pixelJNDOffset = "pixel_jnd_offset"
+        case headLossCurve = "head_loss_curve"
+        case headSafetyShift = "head_safety_shift"
     }
 }
 
@@ -85,7 +91,7 @@ public enum JNDBaselines {
     }
 
     /// Fits the baselines on the training identities and scores them, with the oracle, on the test identities.
-    public static func evaluate(dataset: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+    public static func evaluate(dataset: String, analyzer: FaceAnalyzer? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                                 progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> JNDBaselineReport {
         let entries = try loadEntries(dataset: dataset)
         guard let first = entries.first else { throw MediaError.decodeFailed(path: dataset, frame: 0, reason: "the dataset index has no entries") }
@@ -118,16 +124,26 @@ public enum JNDBaselines {
         let namm = { (i: Int) in PixelJND.qp(amplitude: amp[i]!, offset: offset) }
         let constantShift = safeShift { _ in constant }, nammShift = safeShift(namm)
         let testEntries = test.map { entries[$0] }
-        let rows = [
+        var rows = [
             row("oracle (trial encodes)", predictions: testEntries.map(\.jndQP), entries: testEntries),
             row("constant: training median", predictions: test.map { _ in constant }, entries: testEntries),
             row("pixel-domain JND (NAMM) → QP", predictions: test.map(namm), entries: testEntries),
             row("constant, shifted to ≤3% over on training", predictions: test.map { _ in max(0, constant - constantShift) }, entries: testEntries),
             row("NAMM → QP, shifted to ≤3% over on training", predictions: test.map { max(0, namm($0) - nammShift) }, entries: testEntries),
         ]
+        var headCurve: [[Double]]? = nil, headShift: Int? = nil
+        if let analyzer {
+            let samples = try JNDHead.samples(entries, dataset: dataset, analyzer: analyzer, threads: threads, progress: progress)
+            let (model, curve) = JNDHead.train(train.map { samples[$0] }, identities: train.map { identity(entries[$0]) })
+            let raw = test.map { Int(model.predict(samples[$0].features).rounded()) }
+            rows.append(row("learned head (ResNet features + size, sharpness, NAMM)", predictions: raw, entries: testEntries))
+            rows.append(row("learned head, shifted to ≤3% over on validation", predictions: raw.map { max(0, $0 - model.safetyShift) }, entries: testEntries))
+            headCurve = curve.map { [$0.0, $0.1] }
+            headShift = model.safetyShift
+        }
         return JNDBaselineReport(codec: first.codec, tau: first.tau, trainFaces: train.count, testFaces: test.count,
                                  trainIdentities: Set(train.map { identity(entries[$0]) }).count,
                                  testIdentities: Set(test.map { identity(entries[$0]) }).count,
-                                 constantQP: constant, pixelJNDOffset: offset, rows: rows)
+                                 constantQP: constant, pixelJNDOffset: offset, rows: rows, headLossCurve: headCurve, headSafetyShift: headShift)
     }
 }

@@ -1,0 +1,112 @@
+import FaceAnalysis
+import FaceQuality
+import Foundation
+import MediaIO
+import NeuralNet
+import Synchronization
+import TensorCore
+
+/// A first learned JND-QP predictor: an MLP on what the face-recognition ResNet sees (its pooled penultimate
+/// features) plus face width, sharpness and the pixel-domain JND amplitude. One ResNet pass per face instead of the
+/// oracle's ~10 trial encodes. It is the JND-QP head the full predictor (identity/residual decomposition with a
+/// residual-map decoder) will carry; measured here on its own against the oracle and the baselines.
+public enum JNDHead {
+    /// Per-face inputs.
+    public struct Sample: Sendable {
+        public var features: [Float]
+        public var jndQP: Int
+        public var index: Int
+    }
+
+    /// Input features of one dataset face: recomputes the landmarks on the stored original crop (the face box moved
+    /// into crop coordinates), takes the chip and runs the ResNet.
+    public static func features(_ e: JNDDatasetEntry, dataset: String, analyzer: FaceAnalyzer, workspace: Workspace) throws -> [Float] {
+        let img = try ImageFile.loadRGB(path: (dataset as NSString).appendingPathComponent(e.original))
+        let image = ColorImage(img)
+        let box = FaceBox(left: e.box[0] - e.crop[0], top: e.box[1] - e.crop[1], right: e.box[2] - e.crop[0], bottom: e.box[3] - e.crop[1])
+        let landmarks = analyzer.landmarks.predict(image, box: box)
+        let chip = FaceChip.extract(image, FaceChip.placement(landmarks: landmarks, size: analyzer.embedder.chipSize))
+        let a = analyzer.embedder.analyze(chip: chip, workspace: workspace)
+        return a.pooled + [Float(log2(Double(max(1, e.faceWidth)))), Float(log2(max(1, e.sharpness))), Float(log2(PixelJND.mean(img)))]
+    }
+
+    public static func samples(_ entries: [JNDDatasetEntry], dataset: String, analyzer: FaceAnalyzer, threads: Int,
+                               progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> [Sample] {
+        let out = Mutex<[Int: [Float]]>([:])
+        try ParallelWork.forEach(count: entries.count, threads: threads, progress: progress) { i, ws in
+            let f = try features(entries[i], dataset: dataset, analyzer: analyzer, workspace: ws)
+            out.withLock { $0[i] = f }
+        }
+        let f = out.withLock { $0 }
+        return entries.indices.map { Sample(features: f[$0]!, jndQP: entries[$0].jndQP, index: $0) }
+    }
+
+    /// A trained head: standardisation and the MLP.
+    public struct Model: Sendable {
+        public var mean: [Float]
+        public var scale: [Float]
+        public var mlp: MLPRegressor
+        /// Subtracted from the prediction so that at most 3% of training faces are predicted above their JND.
+        public var safetyShift: Int
+
+        public func predict(_ features: [Float]) -> Double {
+            Double(mlp.predict(QualityMeasures.standardize(features, mean: mean, scale: scale), batch: 1)[0])
+        }
+    }
+
+    /// Trains on `train` (identity-disjoint validation share held out for early stopping); returns the model and the
+    /// per-epoch (train, validation) MSE in QP².
+    public static func train(_ train: [Sample], identities: [String], epochs: Int = 80, hidden: Int = 32, seed: UInt64 = 2026)
+        -> (Model, [(Double, Double)]) {
+        var rng = SplitMix(seed: seed)
+        let names = Array(Set(identities)).sorted().shuffled(using: &rng)
+        let validation = Set(names.prefix(names.count / 7))
+        let fit = train.indices.filter { !validation.contains(identities[$0]) }
+        let val = train.indices.filter { validation.contains(identities[$0]) }
+        let dim = train[0].features.count
+        var mean = [Float](repeating: 0, count: dim), scale = [Float](repeating: 1, count: dim)
+        for i in 0..<dim {
+            let v = fit.map { train[$0].features[i] }
+            let m = v.reduce(0, +) / Float(max(1, v.count))
+            let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Float(max(1, v.count))).squareRoot()
+            (mean[i], scale[i]) = (m, sd > 1e-6 ? 1 / sd : 1)
+        }
+        let z = train.map { QualityMeasures.standardize($0.features, mean: mean, scale: scale) }
+        // Targets centred on the training mean: the network learns the deviation.
+        let centre = Float(fit.map { train[$0].jndQP }.reduce(0, +)) / Float(max(1, fit.count))
+        let y = train.map { Float($0.jndQP) - centre }
+        var mlp = MLPRegressor(inputs: dim, hiddenUnits: hidden, using: &rng)
+        mlp.output.bias = [0]
+        var adam = Adam(learningRate: 1e-3, weightDecay: 1e-3)
+        func mse(_ idx: [Int], _ m: MLPRegressor) -> Double {
+            guard !idx.isEmpty else { return 0 }
+            return Double(MeanSquaredError.loss(m.predict(idx.flatMap { z[$0] }, batch: idx.count), idx.map { y[$0] }))
+        }
+        var curve: [(Double, Double)] = []
+        var best = (loss: Double.infinity, mlp: mlp)
+        var order = fit
+        for _ in 0..<epochs {
+            order.shuffle(using: &rng)
+            var s = 0
+            while s < order.count {
+                let b = Array(order[s..<min(order.count, s + 64)])
+                mlp.trainStep(b.flatMap { z[$0] }, b.map { y[$0] }, batch: b.count, optimizer: &adam)
+                s += 64
+            }
+            let l = (mse(fit, mlp), mse(val, mlp))
+            curve.append(l)
+            if l.1 < best.loss { best = (l.1, mlp) }
+        }
+        var final = best.mlp
+        final.output.bias[0] += centre
+        var model = Model(mean: mean, scale: scale, mlp: final, safetyShift: 0)
+        // Safety shift on the validation faces (not seen by the weights).
+        let pool = val.isEmpty ? fit : val
+        while model.safetyShift < 51 {
+            let over = pool.filter { Int(model.predict(train[$0].features).rounded()) - model.safetyShift > train[$0].jndQP }.count
+            if Double(over) <= 0.03 * Double(pool.count) { break }
+            model.safetyShift += 1
+        }
+        return (model, curve)
+    }
+}
