@@ -47,11 +47,13 @@ public struct FaceTracker {
 
     /// The faces of the next frame (frames must be given in order), with boxes and landmarks; descriptors are left
     /// empty for the caller to compute (in parallel batches).
-    public mutating func step(_ image: ColorImage, workspace: Workspace) throws -> [TrackedFace] {
+    /// `detections`: the detector's output for this frame when the caller ran it already (it is used only on
+    /// detection frames; nil: the tracker runs the detector itself).
+    public mutating func step(_ image: ColorImage, detections known: [Detection]? = nil, workspace: Workspace) throws -> [TrackedFace] {
         defer { frame += 1 }
         let followed = live.compactMap { follow($0, in: image) }
-        if frame % detectEvery == 0 {
-            let detections = try analyzer.detector.detect(image, upsample: upsample, workspace: workspace)
+        if isDetectionFrame(frame) {
+            let detections = try known ?? analyzer.detector.detect(image, upsample: upsample, workspace: workspace)
             var unclaimed = Array(followed.indices)
             var result: [TrackedFace] = []
             for d in detections.sorted(by: { $0.confidence > $1.confidence }) {
@@ -79,6 +81,9 @@ public struct FaceTracker {
         }
         return live.sorted { $0.track < $1.track }
     }
+
+    /// Whether the detector runs on frame `index`.
+    public func isDetectionFrame(_ index: Int) -> Bool { index % detectEvery == 0 }
 
     /// Moves a face to where it is in the next frame: fit landmarks around the old box, shift the box by the mean
     /// landmark displacement, fit again. Returns nil when the face has left the picture.
