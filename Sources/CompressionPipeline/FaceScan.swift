@@ -66,6 +66,13 @@ public struct FaceScan {
         let isJPEG = reader.video.codecName == "mjpeg"
         // Faces are found in the upright picture: phone videos store it turned by a display matrix.
         let orientation = Orientation(displayRotationDegrees: reader.video.rotationDegrees)
+        // A JPEG picture: decoded exactly as libjpeg does when it is baseline (see ImageFile.loadRGB).
+        if isJPEG, (reader.video.frameCount ?? 1) <= 1, let bytes = FileManager.default.contents(atPath: path),
+           let rgb = ImageFile.decodeBaselineJPEG([UInt8](bytes)) {
+            let image = ColorImage(rgb)
+            try body(0, image, try analyzer.analyze(image, upsample: upsample, workspace: workspace))
+            return
+        }
         try reader.forEachFrame { index, frame in
             if isCancelled() { throw MediaError.cancelled }
             guard index % every == 0 else { return true }

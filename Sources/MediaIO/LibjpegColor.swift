@@ -14,10 +14,18 @@ enum LibjpegColor {
         case AV_PIX_FMT_YUVJ444P: (hs, vs) = (1, 1)
         default: return nil
         }
-        let w = frame.width, h = frame.height
+        return rgb(y: f.pointee.data.0!, yStride: Int(f.pointee.linesize.0), cb: f.pointee.data.1!, cr: f.pointee.data.2!,
+                   cStride: Int(f.pointee.linesize.1), chromaStrideCr: Int(f.pointee.linesize.2), width: frame.width, height: frame.height,
+                   hs: hs, vs: vs)
+    }
+
+    /// RGB from full-range YCbCr planes with chroma subsampled by `hs`×`vs`.
+    static func rgb(y yPlane: UnsafeMutablePointer<UInt8>, yStride: Int, cb cbPlane: UnsafeMutablePointer<UInt8>,
+                    cr crPlane: UnsafeMutablePointer<UInt8>, cStride: Int, chromaStrideCr: Int? = nil, width w: Int, height h: Int,
+                    hs: Int, vs: Int) -> RGBImage {
         let cw = (w + hs - 1) / hs, ch = (h + vs - 1) / vs
-        let cb = upsample(f.pointee.data.1!, stride: Int(f.pointee.linesize.1), width: cw, height: ch, hs: hs, vs: vs)
-        let cr = upsample(f.pointee.data.2!, stride: Int(f.pointee.linesize.2), width: cw, height: ch, hs: hs, vs: vs)
+        let cb = upsample(cbPlane, stride: cStride, width: cw, height: ch, hs: hs, vs: vs)
+        let cr = upsample(crPlane, stride: chromaStrideCr ?? cStride, width: cw, height: ch, hs: hs, vs: vs)
         let uw = cw * hs
         // Tables as jdcolor.c builds them (FIX(x) = x·2^16 rounded; ONE_HALF = 2^15).
         func fix(_ x: Double) -> Int { Int(x * 65536 + 0.5) }
@@ -30,7 +38,6 @@ enum LibjpegColor {
             cbG[i] = -fix(0.34414) * x + 32768
         }
         var out = [UInt8](repeating: 0, count: w * h * 3)
-        let yPlane = f.pointee.data.0!, yStride = Int(f.pointee.linesize.0)
         for y in 0..<h {
             for x in 0..<w {
                 let Y = Int(yPlane[y * yStride + x])

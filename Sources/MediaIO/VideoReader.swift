@@ -92,17 +92,25 @@ public enum ImageFile {
     /// Decodes the first frame of `path` to 8-bit RGB. Greyscale, alpha (dropped) and 16-bit images are converted.
     /// - Throws: `MediaError.fileNotFound`, `.cannotOpen` (not an image), `.decodeFailed` (no picture in it).
     ///
-    /// JPEGs are converted to RGB the way libjpeg does it by default (integer IDCT, "fancy" triangular chroma
-    /// upsampling, fixed-point YCbCr→RGB), so that face descriptors agree with tools that read JPEGs through libjpeg
-    /// (dlib's Python API, PIL). FFmpeg's IDCT still differs from libjpeg-turbo's by ±1 in about 1% of pixels.
+    /// Baseline JPEGs are decoded exactly as libjpeg decodes them by default (`BaselineJPEG`: islow integer IDCT,
+    /// "fancy" triangular chroma upsampling, fixed-point YCbCr→RGB), so that face descriptors agree with tools that
+    /// read JPEGs through libjpeg (dlib's Python API, PIL). Other JPEGs (progressive, CMYK, 12-bit) go through FFmpeg
+    /// with libjpeg's colour path, whose IDCT differs by ±1 in about 1% of pixels.
     public static func loadRGB(path: String) throws -> RGBImage {
         let reader = try VideoReader(path: path, libjpegCompatible: true)
+        if reader.video.codecName == "mjpeg", let bytes = FileManager.default.contents(atPath: path),
+           let rgb = BaselineJPEG.decode([UInt8](bytes)) {
+            return rgb
+        }
         guard let frame = try reader.next() else {
             throw MediaError.decodeFailed(path: path, frame: 0, reason: "no picture could be decoded")
         }
         if reader.video.codecName == "mjpeg" { return try rgb(jpegFrame: frame, scaler: Scaler()) }
         return try Scaler().rgb(frame)
     }
+
+    /// A baseline JPEG file's pixels exactly as libjpeg decodes them, or nil for JPEGs `BaselineJPEG` does not handle.
+    public static func decodeBaselineJPEG(_ bytes: [UInt8]) -> RGBImage? { BaselineJPEG.decode(bytes) }
 
     /// RGB of a frame decoded from JPEG, converted as libjpeg does (falls back to swscale for other layouts).
     public static func rgb(jpegFrame frame: Frame, scaler: Scaler) throws -> RGBImage {

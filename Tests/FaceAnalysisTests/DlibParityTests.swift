@@ -19,8 +19,10 @@ private struct Reference: Decodable {
 }
 
 private func references() throws -> [Reference] {
-    let text = try String(contentsOf: fixtures.appendingPathComponent("dlib_reference_frames.jsonl"), encoding: .utf8)
-    return try text.split(separator: "\n").map { try JSONDecoder().decode(Reference.self, from: Data($0.utf8)) }
+    try ["dlib_reference_frames.jsonl", "dlib_reference_jpeg.jsonl"].flatMap { file in
+        let text = try String(contentsOf: fixtures.appendingPathComponent(file), encoding: .utf8)
+        return try text.split(separator: "\n").map { try JSONDecoder().decode(Reference.self, from: Data($0.utf8)) }
+    }
 }
 
 /// One shared analyzer: loading the models once keeps the suite fast.
@@ -28,7 +30,9 @@ let sharedAnalyzer: FaceAnalyzer? = try? FaceAnalyzer()
 
 @Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
 struct DlibParityTests {
-    @Test(arguments: ["openmpf_group_video_01_01.png", "openmpf_hikers_video_02_03.png", "openmpf_hikers_video_02_01.png"])
+    /// PNG frames, and JPEGs (4:2:0, 4:4:4, greyscale at an odd size) that dlib read through its own libjpeg.
+    @Test(arguments: ["openmpf_group_video_01_01.png", "openmpf_hikers_video_02_03.png", "openmpf_hikers_video_02_01.png",
+                      "openmpf_group_video_01_01_q85.jpg", "openmpf_group_video_01_01_444.jpg", "openmpf_group_video_01_01_gray.jpg"])
     func facesMatchDlib(image: String) throws {
         let analyzer = try #require(sharedAnalyzer)
         let ref = try #require(try references().first { $0.image == image })

@@ -1,0 +1,342 @@
+/// A baseline (sequential Huffman, 8-bit) JPEG decoder that reproduces libjpeg's default output exactly: the
+/// "islow" integer IDCT (columns first, 13-bit constants, 2 extra bits between passes), then libjpeg's fancy
+/// chroma upsampling and fixed-point colour conversion (`LibjpegColor`). dlib and PIL read JPEGs through libjpeg;
+/// FFmpeg's integer IDCT works rows first and differs by ±1 in about 1% of pixels, which moves face landmarks and
+/// descriptors. Progressive, arithmetic-coded, 12-bit and CMYK files return nil (the caller falls back to FFmpeg).
+enum BaselineJPEG {
+    struct Component {
+        var id: Int
+        var h: Int
+        var v: Int
+        var table: Int
+        var dcTable = 0
+        var acTable = 0
+        var predictor = 0
+        var blocksWide = 0
+        var blocksHigh = 0
+        var plane: [UInt8] = []
+        var stride: Int { blocksWide * 8 }
+    }
+
+    struct Huffman {
+        var lookup: [Int: (length: Int, value: UInt8)] = [:]   // key: (length << 16) | code
+        var maxLength = 0
+
+        init?(counts: [Int], symbols: [UInt8]) {
+            var code = 0, k = 0
+            for length in 1...16 {
+                for _ in 0..<counts[length - 1] {
+                    guard k < symbols.count else { return nil }
+                    lookup[(length << 16) | code] = (length, symbols[k])
+                    code += 1
+                    k += 1
+                }
+                code <<= 1
+            }
+            maxLength = 16
+        }
+    }
+
+    struct BitReader {
+        let data: [UInt8]
+        var position: Int
+        var buffer: UInt32 = 0
+        var count = 0
+        var hitMarker = false
+
+        mutating func fill() {
+            while count <= 24 {
+                var byte: UInt8 = 0
+                if !hitMarker && position < data.count {
+                    byte = data[position]
+                    if byte == 0xFF {
+                        let next = position + 1 < data.count ? data[position + 1] : 0
+                        if next == 0x00 {
+                            position += 2
+                        } else {
+                            hitMarker = true   // a marker: feed zeros, as libjpeg does
+                            byte = 0
+                        }
+                    } else {
+                        position += 1
+                    }
+                }
+                buffer |= UInt32(byte) << UInt32(24 - count)
+                count += 8
+            }
+        }
+
+        mutating func bits(_ n: Int) -> Int {
+            guard n > 0 else { return 0 }
+            fill()
+            let v = Int(buffer >> UInt32(32 - n))
+            buffer <<= UInt32(n)
+            count -= n
+            return v
+        }
+
+        mutating func decode(_ t: Huffman) -> Int? {
+            fill()
+            var code = 0
+            for length in 1...16 {
+                code = (code << 1) | Int((buffer >> 31) & 1)
+                buffer <<= 1
+                count -= 1
+                if let hit = t.lookup[(length << 16) | code] { return Int(hit.value) }
+            }
+            return nil
+        }
+
+        /// Skips to the next restart marker.
+        mutating func restart() {
+            buffer = 0
+            count = 0
+            hitMarker = false
+            while position + 1 < data.count {
+                if data[position] == 0xFF, (0xD0...0xD7).contains(data[position + 1]) { position += 2; return }
+                position += 1
+            }
+        }
+    }
+
+    static func extend(_ v: Int, _ s: Int) -> Int { s == 0 ? 0 : (v < (1 << (s - 1)) ? v - (1 << s) + 1 : v) }
+
+    static let zigzag: [Int] = [
+        0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
+        28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61,
+        54, 47, 55, 62, 63,
+    ]
+
+    /// Decodes `bytes` to RGB, or nil for files this decoder does not handle.
+    static func decode(_ bytes: [UInt8]) -> RGBImage? {
+        guard bytes.count > 4, bytes[0] == 0xFF, bytes[1] == 0xD8 else { return nil }
+        var quant = [[Int]](repeating: [Int](repeating: 0, count: 64), count: 4)
+        var dc = [Huffman?](repeating: nil, count: 4), ac = [Huffman?](repeating: nil, count: 4)
+        var components: [Component] = []
+        var width = 0, height = 0, restartInterval = 0
+        var pos = 2
+        func u16(_ p: Int) -> Int { Int(bytes[p]) << 8 | Int(bytes[p + 1]) }
+        while pos + 4 <= bytes.count {
+            guard bytes[pos] == 0xFF else { return nil }
+            let marker = bytes[pos + 1]
+            if marker == 0xFF { pos += 1; continue }
+            let length = u16(pos + 2)
+            let seg = pos + 4, end = pos + 2 + length
+            guard end <= bytes.count, length >= 2 else { return nil }
+            switch marker {
+            case 0xDB:
+                var p = seg
+                while p < end {
+                    let pq = Int(bytes[p] >> 4), tq = Int(bytes[p] & 15)
+                    guard tq < 4 else { return nil }
+                    p += 1
+                    for k in 0..<64 {
+                        let v = pq == 0 ? Int(bytes[p]) : u16(p)
+                        p += pq == 0 ? 1 : 2
+                        quant[tq][zigzag[k]] = v
+                    }
+                }
+            case 0xC4:
+                var p = seg
+                while p < end {
+                    let tc = Int(bytes[p] >> 4), th = Int(bytes[p] & 15)
+                    guard th < 4, p + 17 <= end else { return nil }
+                    let counts = (0..<16).map { Int(bytes[p + 1 + $0]) }
+                    let n = counts.reduce(0, +)
+                    guard p + 17 + n <= end, let t = Huffman(counts: counts, symbols: Array(bytes[(p + 17)..<(p + 17 + n)])) else { return nil }
+                    if tc == 0 { dc[th] = t } else { ac[th] = t }
+                    p += 17 + n
+                }
+            case 0xC0, 0xC1:
+                guard bytes[seg] == 8 else { return nil }
+                height = u16(seg + 1)
+                width = u16(seg + 3)
+                let nf = Int(bytes[seg + 5])
+                guard width > 0, height > 0, nf == 1 || nf == 3 else { return nil }
+                for i in 0..<nf {
+                    let b = seg + 6 + 3 * i
+                    let c = Component(id: Int(bytes[b]), h: Int(bytes[b + 1] >> 4), v: Int(bytes[b + 1] & 15), table: Int(bytes[b + 2]))
+                    guard (1...2).contains(c.h), (1...2).contains(c.v), c.table < 4 else { return nil }
+                    components.append(c)
+                }
+            case 0xC2, 0xC3, 0xC5...0xC7, 0xC9...0xCB, 0xCD...0xCF:
+                return nil   // progressive, lossless, hierarchical or arithmetic coding
+            case 0xDD:
+                restartInterval = u16(seg)
+            case 0xDA:
+                guard !components.isEmpty else { return nil }
+                let ns = Int(bytes[seg])
+                guard ns == components.count else { return nil }   // one interleaved scan only
+                for i in 0..<ns {
+                    let id = Int(bytes[seg + 1 + 2 * i]), tables = bytes[seg + 2 + 2 * i]
+                    guard let k = components.firstIndex(where: { $0.id == id }) else { return nil }
+                    components[k].dcTable = Int(tables >> 4)
+                    components[k].acTable = Int(tables & 15)
+                }
+                return decodeScan(bytes, from: end, width: width, height: height, components: components, quant: quant, dc: dc, ac: ac,
+                                  restartInterval: restartInterval)
+            default:
+                break
+            }
+            pos = end
+        }
+        return nil
+    }
+
+    static func decodeScan(_ bytes: [UInt8], from start: Int, width: Int, height: Int, components inComponents: [Component],
+                           quant: [[Int]], dc: [Huffman?], ac: [Huffman?], restartInterval: Int) -> RGBImage? {
+        var comps = inComponents
+        let hmax = comps.map(\.h).max()!, vmax = comps.map(\.v).max()!
+        let single = comps.count == 1
+        let mcusX = single ? (width + 7) / 8 : (width + 8 * hmax - 1) / (8 * hmax)
+        let mcusY = single ? (height + 7) / 8 : (height + 8 * vmax - 1) / (8 * vmax)
+        for i in comps.indices {
+            comps[i].blocksWide = single ? mcusX : mcusX * comps[i].h
+            comps[i].blocksHigh = single ? mcusY : mcusY * comps[i].v
+            comps[i].plane = [UInt8](repeating: 0, count: comps[i].blocksWide * 8 * comps[i].blocksHigh * 8)
+            guard dc[comps[i].dcTable] != nil, ac[comps[i].acTable] != nil else { return nil }
+        }
+        var reader = BitReader(data: bytes, position: start)
+        var coef = [Int](repeating: 0, count: 64)
+        var mcu = 0
+        for my in 0..<mcusY {
+            for mx in 0..<mcusX {
+                if restartInterval > 0, mcu > 0, mcu % restartInterval == 0 {
+                    reader.restart()
+                    for i in comps.indices { comps[i].predictor = 0 }
+                }
+                mcu += 1
+                for ci in comps.indices {
+                    let (bh, bv) = single ? (1, 1) : (comps[ci].h, comps[ci].v)
+                    for by in 0..<bv {
+                        for bx in 0..<bh {
+                            for k in 0..<64 { coef[k] = 0 }
+                            guard let s = reader.decode(dc[comps[ci].dcTable]!) else { return nil }
+                            comps[ci].predictor += extend(reader.bits(s), s)
+                            let q = quant[comps[ci].table]
+                            coef[0] = comps[ci].predictor * q[0]
+                            var k = 1
+                            while k < 64 {
+                                guard let rs = reader.decode(ac[comps[ci].acTable]!) else { return nil }
+                                let r = rs >> 4, sz = rs & 15
+                                if sz == 0 {
+                                    if r == 15 { k += 16; continue }
+                                    break
+                                }
+                                k += r
+                                guard k < 64 else { return nil }
+                                let z = zigzag[k]
+                                coef[z] = extend(reader.bits(sz), sz) * q[z]
+                                k += 1
+                            }
+                            let blockX = mx * bh + bx, blockY = my * bv + by
+                            let stride = comps[ci].stride
+                            comps[ci].plane.withUnsafeMutableBufferPointer { p in
+                                idctIslow(coef, into: p.baseAddress! + blockY * 8 * stride + blockX * 8, stride: stride)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if single {
+            let c = comps[0]
+            var out = [UInt8](repeating: 0, count: width * height * 3)
+            for y in 0..<height { for x in 0..<width {
+                let v = c.plane[y * c.stride + x]
+                out[(y * width + x) * 3] = v; out[(y * width + x) * 3 + 1] = v; out[(y * width + x) * 3 + 2] = v
+            } }
+            return RGBImage(width: width, height: height, pixels: out)
+        }
+        // libjpeg's colour path needs luma at full resolution and both chroma planes at one common subsampling.
+        guard comps[0].h == hmax, comps[0].v == vmax, comps[1].h == comps[2].h, comps[1].v == comps[2].v, comps[1].h == 1, comps[1].v == 1
+        else { return nil }
+        let hs = hmax, vs = vmax
+        var yPlane = comps[0].plane, cbPlane = comps[1].plane, crPlane = comps[2].plane
+        let yStride = comps[0].stride, cStride = comps[1].stride
+        return cbPlane.withUnsafeMutableBufferPointer { cb in
+            crPlane.withUnsafeMutableBufferPointer { cr in
+                yPlane.withUnsafeMutableBufferPointer { y in
+                    LibjpegColor.rgb(y: y.baseAddress!, yStride: yStride, cb: cb.baseAddress!, cr: cr.baseAddress!,
+                                     cStride: cStride, width: width, height: height, hs: hs, vs: vs)
+                }
+            }
+        }
+    }
+
+    /// libjpeg's jidctint.c ("islow"): dequantised coefficients in natural order → 8×8 samples.
+    static func idctIslow(_ c: [Int], into out: UnsafeMutablePointer<UInt8>, stride: Int) {
+        let constBits = 13, pass1Bits = 2
+        let f0298 = 2446, f0390 = 3196, f0541 = 4433, f0765 = 6270, f0899 = 7373, f1175 = 9633, f1501 = 12299
+        let f1847 = 15137, f1961 = 16069, f2053 = 16819, f2562 = 20995, f3072 = 25172
+        func descale(_ x: Int, _ n: Int) -> Int { (x + (1 << (n - 1))) >> n }
+        var ws = [Int](repeating: 0, count: 64)
+        // Pass 1: columns, results scaled up by 2^pass1Bits.
+        for col in 0..<8 {
+            if c[8 + col] == 0 && c[16 + col] == 0 && c[24 + col] == 0 && c[32 + col] == 0 && c[40 + col] == 0
+                && c[48 + col] == 0 && c[56 + col] == 0 {
+                let dcval = c[col] << pass1Bits
+                for r in 0..<8 { ws[r * 8 + col] = dcval }
+                continue
+            }
+            var z2 = c[16 + col], z3 = c[48 + col]
+            var z1 = (z2 + z3) * f0541
+            var tmp2 = z1 + z3 * -f1847
+            var tmp3 = z1 + z2 * f0765
+            z2 = c[col]; z3 = c[32 + col]
+            var tmp0 = (z2 + z3) << constBits
+            var tmp1 = (z2 - z3) << constBits
+            let tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2
+            tmp0 = c[56 + col]; tmp1 = c[40 + col]; tmp2 = c[24 + col]; tmp3 = c[8 + col]
+            z1 = tmp0 + tmp3; z2 = tmp1 + tmp2; z3 = tmp0 + tmp2
+            var z4 = tmp1 + tmp3
+            let z5 = (z3 + z4) * f1175
+            tmp0 *= f0298; tmp1 *= f2053; tmp2 *= f3072; tmp3 *= f1501
+            z1 *= -f0899; z2 *= -f2562; z3 *= -f1961; z4 *= -f0390
+            z3 += z5; z4 += z5
+            tmp0 += z1 + z3; tmp1 += z2 + z4; tmp2 += z2 + z3; tmp3 += z1 + z4
+            let n = constBits - pass1Bits
+            ws[col] = descale(tmp10 + tmp3, n); ws[56 + col] = descale(tmp10 - tmp3, n)
+            ws[8 + col] = descale(tmp11 + tmp2, n); ws[48 + col] = descale(tmp11 - tmp2, n)
+            ws[16 + col] = descale(tmp12 + tmp1, n); ws[40 + col] = descale(tmp12 - tmp1, n)
+            ws[24 + col] = descale(tmp13 + tmp0, n); ws[32 + col] = descale(tmp13 - tmp0, n)
+        }
+        // Pass 2: rows; the final shift removes pass1Bits and the factor 8; +128 recentres; wrap-around range
+        // limiting as libjpeg's table does (values are masked to 10 bits, then clamped).
+        func limit(_ x: Int) -> UInt8 {
+            let v = (x & 1023)
+            let centred = v < 512 ? v : v - 1024   // the 10-bit signed value
+            return UInt8(max(0, min(255, centred + 128)))
+        }
+        for row in 0..<8 {
+            let w = row * 8
+            let o = out + row * stride
+            if ws[w + 1] == 0 && ws[w + 2] == 0 && ws[w + 3] == 0 && ws[w + 4] == 0 && ws[w + 5] == 0 && ws[w + 6] == 0 && ws[w + 7] == 0 {
+                let v = limit(descale(ws[w], pass1Bits + 3))
+                for i in 0..<8 { o[i] = v }
+                continue
+            }
+            var z2 = ws[w + 2], z3 = ws[w + 6]
+            var z1 = (z2 + z3) * f0541
+            var tmp2 = z1 + z3 * -f1847
+            var tmp3 = z1 + z2 * f0765
+            z2 = ws[w]; z3 = ws[w + 4]
+            var tmp0 = (z2 + z3) << constBits
+            var tmp1 = (z2 - z3) << constBits
+            let tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2
+            tmp0 = ws[w + 7]; tmp1 = ws[w + 5]; tmp2 = ws[w + 3]; tmp3 = ws[w + 1]
+            z1 = tmp0 + tmp3; z2 = tmp1 + tmp2; z3 = tmp0 + tmp2
+            var z4 = tmp1 + tmp3
+            let z5 = (z3 + z4) * f1175
+            tmp0 *= f0298; tmp1 *= f2053; tmp2 *= f3072; tmp3 *= f1501
+            z1 *= -f0899; z2 *= -f2562; z3 *= -f1961; z4 *= -f0390
+            z3 += z5; z4 += z5
+            tmp0 += z1 + z3; tmp1 += z2 + z4; tmp2 += z2 + z3; tmp3 += z1 + z4
+            let n = constBits + pass1Bits + 3
+            o[0] = limit(descale(tmp10 + tmp3, n)); o[7] = limit(descale(tmp10 - tmp3, n))
+            o[1] = limit(descale(tmp11 + tmp2, n)); o[6] = limit(descale(tmp11 - tmp2, n))
+            o[2] = limit(descale(tmp12 + tmp1, n)); o[5] = limit(descale(tmp12 - tmp1, n))
+            o[3] = limit(descale(tmp13 + tmp0, n)); o[4] = limit(descale(tmp13 - tmp0, n))
+        }
+    }
+}
