@@ -22,6 +22,30 @@ let benchmarks: @Sendable () -> Void = {
     let faces = try! analyzer.analyze(vga, upsample: 0)
     let chip = FaceChip.extract(vga, FaceChip.placement(landmarks: faces[0].landmarks))
 
+    // Throughput as the video pipeline runs the models: several inputs at once, one single-threaded pass per core
+    // (a single pass keeps OpenBLAS busy on only ~1.3 of 2 cores). Divide the time by the batch size for the cost
+    // per input.
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    Benchmark("FaceEmbedder.embed 150x150, batch of \(4 * cores) chips, one pass per core") { benchmark in
+        BLAS.setThreads(1)
+        nonisolated(unsafe) let spaces = (0..<cores).map { _ in Workspace() }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            DispatchQueue.concurrentPerform(iterations: cores) { w in
+                for _ in 0..<4 { blackHole(analyzer.embedder.embed(chip: chip, workspace: spaces[w])) }
+            }
+        }
+    }
+    Benchmark("FaceDetector.detect 640x480 upsample 0, batch of \(cores) frames, one pass per core",
+              configuration: .init(maxDuration: .seconds(10), maxIterations: 20)) { benchmark in
+        BLAS.setThreads(1)
+        nonisolated(unsafe) let spaces = (0..<cores).map { _ in Workspace() }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            DispatchQueue.concurrentPerform(iterations: cores) { w in blackHole(try! analyzer.detector.detect(vga, upsample: 0, workspace: spaces[w])) }
+        }
+    }
+
     for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
         let label = threads == 1 ? "1 thread" : "all threads"
         Benchmark("FaceEmbedder.embed 150x150 (\(label))") { benchmark in
