@@ -126,6 +126,28 @@ struct EncodeTests {
         #expect(inside < outside - 5, "face region QP \(inside), background \(outside)")
     }
 
+    @Test func aFaceIsProtectedFromTheFrameItAppearsNotOnlyFromItsFirstDetection() throws {
+        let f = try #require(encodeFixture)
+        // Three grey frames, then the sample: detection runs on frames 0 and 6, the face appears at frame 3.
+        let path = f.dir.appendingPathComponent("appears.mp4").path
+        let reader = try VideoReader(path: Fixtures.sampleClip)
+        let scaler = try Scaler()
+        let writer = try VideoWriter(path: path, width: 640, height: 480, framesPerSecond: 30,
+                                     settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)))
+        for _ in 0..<3 { try writer.append(RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 128, count: 640 * 480 * 3))) }
+        try reader.forEachFrame { index, frame in
+            try writer.append(try scaler.rgb(frame))
+            return index + 1 < 9
+        }
+        try writer.finish()
+        let report = try EncodeJob(analyzer: f.analyzer, options: options()).run(path, output: f.dir.appendingPathComponent("appears.out.mp4").path)
+        #expect(report.frames[0..<3].allSatisfy { $0.faces.isEmpty }, "no face on the grey frames")
+        #expect(report.frames[3..<6].allSatisfy { $0.faces.count == 1 && $0.faces[0].detected == false && $0.faces[0].region != nil },
+                "the face is followed back to frame 3: \(report.frames[3..<6].map(\.faces.count))")
+        #expect(report.frames[6].faces.first?.detected == true)
+        #expect(report.fidelity.faces == 9 && report.unfixed.isEmpty)
+    }
+
     @Test func verificationCatchesAForcedViolationAndRepairsIt() throws {
         let f = try #require(encodeFixture)
         let out = f.dir.appendingPathComponent("forced.out.mp4").path

@@ -157,8 +157,39 @@ public struct FaceAnalysisPass {
         func store(_ done: [((frame: Int, face: Int), [Float])]) {
             for (k, e) in done { frames[k.frame][k.face].face.embedding = e }
         }
+        // The last frames before the current one: a face first detected now is followed back through them, so the
+        // frames between its appearance and its first detection are protected too.
+        var history: [(index: Int, image: ColorImage)] = []
+        var seenTracks = Set<Int>()
+        func followBack(_ face: TrackedFace, from image: ColorImage) throws {
+            let chipSize = analyzer.embedder.chipSize
+            func descriptor(_ f: Face, in img: ColorImage) -> [Float] {
+                analyzer.embedder.embed(chip: FaceChip.extract(img, FaceChip.placement(landmarks: f.landmarks, size: chipSize)), workspace: workspace)
+            }
+            let reference = descriptor(face.face, in: image)
+            var current = face
+            for (idx, img) in history.reversed() {
+                guard let previous = tracker.follow(current, in: img),
+                      !frames[idx].contains(where: { $0.face.box.iou(previous.face.box) >= 0.3 }),
+                      // Stop where the face is not there yet: its chip no longer shows the same person.
+                      descriptorDistance(reference, descriptor(previous.face, in: img)) < 0.4
+                else { return }
+                var back = previous
+                back.detected = false
+                frames[idx].append(back)
+                let chip = FaceChip.extract(img, FaceChip.placement(landmarks: back.face.landmarks, size: chipSize))
+                store(try batch.add((idx, frames[idx].count - 1), chip: chip))
+                current = back
+            }
+        }
         func process(_ index: Int, _ image: ColorImage, _ detections: [Detection]?) throws {
             let faces = try tracker.step(image, detections: detections, workspace: workspace)
+            for f in faces where !seenTracks.contains(f.track) {
+                seenTracks.insert(f.track)
+                try followBack(f, from: image)
+            }
+            history.append((index, image))
+            if history.count >= tracker.detectEvery { history.removeFirst() }
             for f in faces where lastProbe[f.track].map({ index - $0 >= jndEvery }) ?? true {
                 lastProbe[f.track] = index
                 let probe = JNDProbe(track: f.track, frame: index, image: image, face: f.face, oracle: oracle)

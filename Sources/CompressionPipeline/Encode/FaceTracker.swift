@@ -87,7 +87,7 @@ public struct FaceTracker {
 
     /// Moves a face to where it is in the next frame: fit landmarks around the old box, shift the box by the mean
     /// landmark displacement, fit again. Returns nil when the face has left the picture.
-    private func follow(_ t: TrackedFace, in image: ColorImage) -> TrackedFace? {
+    func follow(_ t: TrackedFace, in image: ColorImage) -> TrackedFace? {
         var box = t.face.box
         var landmarks = t.face.landmarks
         for _ in 0..<2 {
