@@ -20,6 +20,15 @@ public struct QualityScores: Sendable, Codable, Equatable {
         self.score = score
     }
 
+    /// The mean of each score over `scores` (nil for none).
+    public static func mean(_ scores: [QualityScores]) -> QualityScores? {
+        guard !scores.isEmpty else { return nil }
+        let n = Double(scores.count)
+        return QualityScores(certaintyRatio: scores.map(\.certaintyRatio).reduce(0, +) / n,
+                             recognizabilityIndex: scores.map(\.recognizabilityIndex).reduce(0, +) / n,
+                             consistency: scores.map(\.consistency).reduce(0, +) / n, score: scores.map(\.score).reduce(0, +) / n)
+    }
+
     enum CodingKeys: String, CodingKey {
         case certaintyRatio = "cr"
         case recognizabilityIndex = "ri"
@@ -132,6 +141,18 @@ public enum QualityMeasures {
 
     public static func standardize(_ x: [Float], mean: [Float], scale: [Float]) -> [Float] {
         (0..<x.count).map { (x[$0] - mean[$0]) * scale[$0] }
+    }
+
+    /// Per-feature mean and inverse standard deviation of `rows` (1 where a feature is constant), for `standardize`.
+    public static func standardization(of rows: [[Float]]) -> (mean: [Float], scale: [Float]) {
+        let dim = rows.first?.count ?? 0, n = Float(max(1, rows.count))
+        var mean = [Float](repeating: 0, count: dim), scale = [Float](repeating: 1, count: dim)
+        for i in 0..<dim {
+            let m = rows.reduce(0) { $0 + $1[i] } / n
+            let sd = (rows.reduce(0) { $0 + ($1[i] - m) * ($1[i] - m) } / n).squareRoot()
+            (mean[i], scale[i]) = (m, sd > 1e-6 ? 1 / sd : 1)
+        }
+        return (mean, scale)
     }
 
     /// k-means (k-means++ seeding from a fixed seed, cosine geometry on unit vectors); returns unit centroids.

@@ -62,6 +62,16 @@ import _TestSupport
         #expect(abs(QualityMeasures.recognizability(c, unrecognisableCentre: [0, 0, 1], prototypes: [a, b]) - 1.2) < 1e-6)
     }
 
+    @Test func standardizationAndMeansOfScores() {
+        let (mean, scale) = QualityMeasures.standardization(of: [[1, 5, 0], [3, 5, 4]])
+        #expect(mean == [2, 5, 2] && scale == [1, 1, 0.5])
+        #expect(QualityMeasures.standardize([3, 7, 0], mean: mean, scale: scale) == [1, 2, -1])
+        let m = QualityScores.mean([QualityScores(certaintyRatio: 1, recognizabilityIndex: 2, consistency: 0.5, score: 0.2),
+                                    QualityScores(certaintyRatio: 3, recognizabilityIndex: 0, consistency: 0.7, score: 0.4)])
+        #expect(m == QualityScores(certaintyRatio: 2, recognizabilityIndex: 1, consistency: 0.6, score: 0.30000000000000004))
+        #expect(QualityScores.mean([]) == nil)
+    }
+
     @Test func percentilesInterpolateAndClamp() {
         let q: [Float] = [0, 1, 2, 3, 4]
         #expect(QualityMeasures.percentile(-1, q) == 0 && QualityMeasures.percentile(9, q) == 1)

@@ -32,10 +32,7 @@ struct QualityScoreTests {
     private func meanScores(_ chips: [[UInt8]]) throws -> QualityScores {
         let embedder = try #require(sharedEmbedder)
         let scorer = QualityScorer(model: try QualityModel.bundled())
-        let s = chips.map { scorer.scores(embedder.analyze(chip: $0)) }
-        let n = Double(s.count)
-        return QualityScores(certaintyRatio: s.map(\.certaintyRatio).reduce(0, +) / n, recognizabilityIndex: s.map(\.recognizabilityIndex).reduce(0, +) / n,
-                             consistency: s.map(\.consistency).reduce(0, +) / n, score: s.map(\.score).reduce(0, +) / n)
+        return try #require(QualityScores.mean(chips.map { scorer.scores(embedder.analyze(chip: $0)) }))
     }
 
     @Test func regionAnalysisGivesTheSameDescriptorAsEmbed() throws {

@@ -109,11 +109,7 @@ public struct FaceTimeline: Sendable {
 
     /// A track's quality: the mean of its probes' scores (nil without a quality model).
     public func quality(track: Int) -> QualityScores? {
-        let q = probes(track: track).compactMap(\.quality)
-        guard !q.isEmpty else { return nil }
-        let n = Double(q.count)
-        return QualityScores(certaintyRatio: q.map(\.certaintyRatio).reduce(0, +) / n, recognizabilityIndex: q.map(\.recognizabilityIndex).reduce(0, +) / n,
-                             consistency: q.map(\.consistency).reduce(0, +) / n, score: q.map(\.score).reduce(0, +) / n)
+        QualityScores.mean(probes(track: track).compactMap(\.quality))
     }
 
     /// The probes of one track, by frame.

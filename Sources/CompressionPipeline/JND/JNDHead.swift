@@ -64,13 +64,7 @@ public enum JNDHead {
         let fit = train.indices.filter { !validation.contains(identities[$0]) }
         let val = train.indices.filter { validation.contains(identities[$0]) }
         let dim = train[0].features.count
-        var mean = [Float](repeating: 0, count: dim), scale = [Float](repeating: 1, count: dim)
-        for i in 0..<dim {
-            let v = fit.map { train[$0].features[i] }
-            let m = v.reduce(0, +) / Float(max(1, v.count))
-            let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Float(max(1, v.count))).squareRoot()
-            (mean[i], scale[i]) = (m, sd > 1e-6 ? 1 / sd : 1)
-        }
+        let (mean, scale) = QualityMeasures.standardization(of: fit.map { train[$0].features })
         let z = train.map { QualityMeasures.standardize($0.features, mean: mean, scale: scale) }
         // Targets centred on the training mean: the network learns the deviation.
         let centre = Float(fit.map { train[$0].jndQP }.reduce(0, +)) / Float(max(1, fit.count))

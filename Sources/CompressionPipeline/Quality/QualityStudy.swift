@@ -115,14 +115,7 @@ public struct QualityStudy: Sendable {
         }
         let dim = xs.first?.count ?? 256
         let trainIdx = xs.indices.filter { !isValidation[$0] }, valIdx = xs.indices.filter { isValidation[$0] }
-        var mean = [Float](repeating: 0, count: dim), scale = [Float](repeating: 1, count: dim)
-        for i in 0..<dim {
-            let v = trainIdx.map { xs[$0][i] }
-            let m = v.reduce(0, +) / Float(max(1, v.count))
-            let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Float(max(1, v.count))).squareRoot()
-            mean[i] = m
-            scale[i] = sd > 1e-6 ? 1 / sd : 1
-        }
+        let (mean, scale) = QualityMeasures.standardization(of: trainIdx.map { xs[$0] })
         let zs = xs.map { QualityMeasures.standardize($0, mean: mean, scale: scale) }
         var head = MLPRegressor(inputs: dim, hiddenUnits: settings.hidden, using: &rng)
         var adam = Adam(learningRate: settings.learningRate, weightDecay: settings.weightDecay)

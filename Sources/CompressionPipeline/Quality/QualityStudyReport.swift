@@ -63,11 +63,9 @@ public struct QualityStudyReport: Sendable, Codable {
         }
         let order = ["original"] + ChipDegradation.families.flatMap { $0 }.map(\.description)
         let means = order.compactMap { name -> DegradationMean? in
-            guard let g = groups[name], !g.isEmpty else { return nil }
-            let n = Double(g.count)
-            return DegradationMean(degradation: name, faces: g.count, cr: g.map(\.certaintyRatio).reduce(0, +) / n,
-                                   ri: g.map(\.recognizabilityIndex).reduce(0, +) / n, consistency: g.map(\.consistency).reduce(0, +) / n,
-                                   score: g.map(\.score).reduce(0, +) / n)
+            guard let g = groups[name], let m = QualityScores.mean(g) else { return nil }
+            return DegradationMean(degradation: name, faces: g.count, cr: m.certaintyRatio, ri: m.recognizabilityIndex,
+                                   consistency: m.consistency, score: m.score)
         }
         return QualityStudyReport(trainImages: trainImages, trainObservations: trainObservations, evalPairs: pairs.count,
                                   evalImagesWithFace: originals.count, curves: curves, degradationMeans: means,
