@@ -192,3 +192,36 @@ public struct MLPRegressor: Sendable, Equatable {
         return loss
     }
 }
+
+extension MLPRegressor {
+    /// Mean squared error over the rows `rows` of `inputs` (0 for none).
+    public func meanSquaredError(_ inputs: [[Float]], _ targets: [Float], rows: [Int]) -> Double {
+        guard !rows.isEmpty else { return 0 }
+        return Double(MeanSquaredError.loss(predict(rows.flatMap { inputs[$0] }, batch: rows.count), rows.map { targets[$0] }))
+    }
+
+    /// Mini-batch Adam training with early stopping: the `training` rows are shuffled every epoch with `rng`, and the
+    /// weights of the epoch with the lowest MSE on the `validation` rows are kept (the last epoch's when there are no
+    /// validation rows). Returns the per-epoch (training, validation) MSE.
+    @discardableResult
+    public mutating func fit<G: RandomNumberGenerator>(_ inputs: [[Float]], _ targets: [Float], training: [Int], validation: [Int],
+                                                      epochs: Int, batch: Int, optimizer: inout Adam, using rng: inout G) -> [(train: Double, validation: Double)] {
+        var curve: [(train: Double, validation: Double)] = []
+        var best = (loss: Double.infinity, weights: self)
+        var order = training
+        for _ in 0..<epochs {
+            order.shuffle(using: &rng)
+            var start = 0
+            while start < order.count {
+                let b = Array(order[start..<min(order.count, start + batch)])
+                trainStep(b.flatMap { inputs[$0] }, b.map { targets[$0] }, batch: b.count, optimizer: &optimizer)
+                start += batch
+            }
+            let l = (train: meanSquaredError(inputs, targets, rows: training), validation: meanSquaredError(inputs, targets, rows: validation))
+            curve.append(l)
+            if validation.isEmpty || l.validation < best.loss { best = (l.validation, self) }
+        }
+        self = best.weights
+        return curve
+    }
+}

@@ -82,4 +82,19 @@ import _TestSupport
         }
         #expect(run() == run())
     }
+
+    @Test func fitKeepsTheEpochWithTheLowestValidationLoss() {
+        var rng = SeededGenerator(seed: 21)
+        // Noisy targets: validation loss goes down, then up as the small net overfits the training rows.
+        let inputs = (0..<60).map { _ in (0..<4).map { _ in Float.random(in: -1...1, using: &rng) } }
+        let targets = inputs.map { $0[0] + Float.random(in: -1...1, using: &rng) }
+        var mlp = MLPRegressor(inputs: 4, hiddenUnits: 32, using: &rng)
+        var adam = Adam(learningRate: 3e-2)
+        let curve = mlp.fit(inputs, targets, training: Array(0..<40), validation: Array(40..<60), epochs: 80, batch: 8,
+                            optimizer: &adam, using: &rng)
+        #expect(curve.count == 80)
+        let best = curve.map(\.validation).min()!
+        #expect(abs(mlp.meanSquaredError(inputs, targets, rows: Array(40..<60)) - best) < 1e-9)
+        #expect(curve.last!.train < curve.first!.train)
+    }
 }

@@ -72,26 +72,8 @@ public enum JNDHead {
         var mlp = MLPRegressor(inputs: dim, hiddenUnits: hidden, using: &rng)
         mlp.output.bias = [0]
         var adam = Adam(learningRate: 1e-3, weightDecay: 1e-3)
-        func mse(_ idx: [Int], _ m: MLPRegressor) -> Double {
-            guard !idx.isEmpty else { return 0 }
-            return Double(MeanSquaredError.loss(m.predict(idx.flatMap { z[$0] }, batch: idx.count), idx.map { y[$0] }))
-        }
-        var curve: [(Double, Double)] = []
-        var best = (loss: Double.infinity, mlp: mlp)
-        var order = fit
-        for _ in 0..<epochs {
-            order.shuffle(using: &rng)
-            var s = 0
-            while s < order.count {
-                let b = Array(order[s..<min(order.count, s + 64)])
-                mlp.trainStep(b.flatMap { z[$0] }, b.map { y[$0] }, batch: b.count, optimizer: &adam)
-                s += 64
-            }
-            let l = (mse(fit, mlp), mse(val, mlp))
-            curve.append(l)
-            if l.1 < best.loss { best = (l.1, mlp) }
-        }
-        var final = best.mlp
+        let curve = mlp.fit(z, y, training: fit, validation: val, epochs: epochs, batch: 64, optimizer: &adam, using: &rng)
+        var final = mlp
         final.output.bias[0] += centre
         var model = Model(mean: mean, scale: scale, mlp: final, safetyShift: 0)
         // Safety shift on the validation faces (not seen by the weights).
@@ -101,6 +83,6 @@ public enum JNDHead {
             if Double(over) <= 0.03 * Double(pool.count) { break }
             model.safetyShift += 1
         }
-        return (model, curve)
+        return (model, curve.map { ($0.train, $0.validation) })
     }
 }

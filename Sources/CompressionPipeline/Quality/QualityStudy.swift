@@ -119,28 +119,11 @@ public struct QualityStudy: Sendable {
         let zs = xs.map { QualityMeasures.standardize($0, mean: mean, scale: scale) }
         var head = MLPRegressor(inputs: dim, hiddenUnits: settings.hidden, using: &rng)
         var adam = Adam(learningRate: settings.learningRate, weightDecay: settings.weightDecay)
-        func loss(_ idx: [Int]) -> Double {
-            guard !idx.isEmpty else { return 0 }
-            let p = head.predict(idx.flatMap { zs[$0] }, batch: idx.count)
-            return Double(MeanSquaredError.loss(p, idx.map { ys[$0] }))
-        }
-        var losses: [EpochLoss] = []
-        var order = trainIdx
         // Early stopping: the head is small but the data are few; keep the epoch with the lowest validation loss.
-        var best = (loss: Double.infinity, head: head)
-        for epoch in 1...settings.epochs {
-            order.shuffle(using: &rng)
-            var start = 0
-            while start < order.count {
-                let b = Array(order[start..<min(order.count, start + settings.batch)])
-                head.trainStep(b.flatMap { zs[$0] }, b.map { ys[$0] }, batch: b.count, optimizer: &adam)
-                start += settings.batch
-            }
-            let l = EpochLoss(epoch: epoch, train: loss(trainIdx), validation: loss(valIdx))
-            losses.append(l)
-            if valIdx.isEmpty || l.validation < best.loss { best = (l.validation, head) }
-        }
-        head = best.head
+        let curve = head.fit(zs, ys, training: trainIdx, validation: valIdx, epochs: settings.epochs, batch: settings.batch,
+                             optimizer: &adam, using: &rng)
+        let losses = curve.enumerated().map { EpochLoss(epoch: $0.offset + 1, train: $0.element.train, validation: $0.element.validation) }
+        let bestEpoch = valIdx.isEmpty ? losses.count : (losses.min { $0.validation < $1.validation }?.epoch ?? losses.count)
 
         // Centre of unrecognisable faces: the mean unit descriptor of the strongest degradations.
         let strongest = observations.filter { $0.degradation.map(ChipDegradation.strongest.contains) ?? false }
@@ -153,7 +136,7 @@ public struct QualityStudy: Sendable {
         info["unrecognisable_samples"] = String(strongest.count)
         info["seed"] = String(settings.seed)
         info["epochs"] = String(settings.epochs)
-        info["best_epoch"] = String(losses.firstIndex { $0.validation == best.loss }.map { $0 + 1 } ?? settings.epochs)
+        info["best_epoch"] = String(bestEpoch)
         let header = QualityModel.Header(architecture: QualityModel.architecture, inputs: dim, hidden: settings.hidden, embedding: 128,
                                          prototypes: protos.count, temperature: settings.temperature,
                                          regions: FeatureRegion.standard.map(\.name), quantiles: 101, training: info,
