@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
         .library(name: "CompressionPipeline", targets: ["CompressionPipeline"]),
         .library(name: "FaceQuality", targets: ["FaceQuality"]),
+        .library(name: "JNDPredictor", targets: ["JNDPredictor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,16 +24,17 @@ let package = Package(
         .executableTarget(
             name: "facejnd",
             dependencies: [
-                "CompressionPipeline", "MediaIO", "RateControl", "FaceAnalysis", "FaceQuality", "TensorCore",
+                "CompressionPipeline", "MediaIO", "RateControl", "FaceAnalysis", "FaceQuality", "JNDPredictor", "TensorCore", "NeuralNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "CompressionPipeline", dependencies: ["MediaIO", "RateControl", "TensorCore", "NeuralNet", "FaceAnalysis", "FaceQuality"]),
+        .target(name: "CompressionPipeline", dependencies: ["MediaIO", "RateControl", "TensorCore", "NeuralNet", "FaceAnalysis", "FaceQuality", "JNDPredictor"]),
         .target(name: "MediaIO", dependencies: ["CFFmpeg"]),
         .target(name: "RateControl", dependencies: []),
         .target(name: "TensorCore", dependencies: ["COpenBLAS"]),
         .target(name: "NeuralNet", dependencies: ["TensorCore"]),
         .target(name: "FaceAnalysis", dependencies: ["NeuralNet", "TensorCore"]),
+        .target(name: "JNDPredictor", dependencies: ["NeuralNet", "TensorCore"], resources: [.copy("Resources")]),
         .target(name: "FaceQuality", dependencies: ["FaceAnalysis", "NeuralNet"], resources: [.copy("Resources")]),
 
         // MARK: - Implementation details
@@ -56,13 +58,14 @@ let package = Package(
         .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "CompressionPipeline", "RateControl", "_TestSupport"]),
         .testTarget(name: "RateControlTests", dependencies: ["RateControl"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "NeuralNet", "_TestSupport"]),
+        .testTarget(name: "JNDPredictorTests", dependencies: ["JNDPredictor", "NeuralNet", "TensorCore"]),
         .testTarget(name: "FaceQualityTests", dependencies: ["FaceQuality", "FaceAnalysis", "NeuralNet", "MediaIO", "CompressionPipeline", "_TestSupport"]),
         .testTarget(
             name: "FaceAnalysisTests",
             dependencies: ["FaceAnalysis", "MediaIO", "CompressionPipeline", "_TestSupport"],
             exclude: ["Fixtures"]  // read from the source tree by path, not bundled
         ),
-        .testTarget(name: "PipelineTests", dependencies: ["CompressionPipeline", "FaceAnalysis", "FaceQuality", "MediaIO", "TensorCore", "_TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["CompressionPipeline", "FaceAnalysis", "FaceQuality", "JNDPredictor", "NeuralNet", "MediaIO", "TensorCore", "_TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["facejnd", "_TestSupport", "MediaIO", "CompressionPipeline"]),
     ],
     swiftLanguageModes: [.v6]

@@ -22,6 +22,19 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(
+            name: "JNDBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "CompressionPipeline", package: "main"),
+                .product(name: "FaceAnalysis", package: "main"),
+                .product(name: "JNDPredictor", package: "main"),
+                .product(name: "MediaIO", package: "main"),
+                .product(name: "TensorCore", package: "main"),
+            ],
+            path: "Benchmarks/JNDBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "KernelBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),

@@ -80,19 +80,12 @@ public struct QualityModel: Sendable, Equatable {
         self.riQuantiles = riQuantiles
         self.consistencyQuantiles = consistencyQuantiles
         self.header.payloadFloats = payload.count
-        self.header.payloadCRC32 = CRC32.checksum(payloadBytes(payload))
+        self.header.payloadCRC32 = CRC32.checksum(WeightsFile.payloadBytes(payload))
     }
 
     var payload: [Float] {
         featureMean + featureScale + descriptorMean + crHead.hidden.weights + crHead.hidden.bias + crHead.output.weights + crHead.output.bias
             + unrecognisableCentre + prototypes.flatMap { $0 } + crQuantiles + riQuantiles + consistencyQuantiles
-    }
-
-    func payloadBytes(_ floats: [Float]) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(floats.count * 4)
-        for f in floats { withUnsafeBytes(of: f.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
-        return out
     }
 
     /// The file's bytes.
@@ -102,7 +95,7 @@ public struct QualityModel: Sendable, Equatable {
         withUnsafeBytes(of: QualityModel.formatVersion.littleEndian) { d.append(contentsOf: $0) }
         withUnsafeBytes(of: UInt32(json.count).littleEndian) { d.append(contentsOf: $0) }
         d.append(json)
-        d.append(contentsOf: payloadBytes(payload))
+        d.append(contentsOf: WeightsFile.payloadBytes(payload))
         return d
     }
 
@@ -169,20 +162,5 @@ extension QualityModel {
             throw QualityModelError(path: "face-quality-v1.fjqm", reason: "not found in the FaceQuality resource bundle (\(Bundle.module.bundlePath))")
         }
         return try QualityModel(path: url.path)
-    }
-}
-
-/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320).
-enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
-    static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in bytes { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        return c ^ 0xFFFF_FFFF
     }
 }

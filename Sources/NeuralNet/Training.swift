@@ -33,7 +33,8 @@ public struct DenseLayer: Sendable, Equatable {
         biasGradient = [Float](repeating: 0, count: outputs)
     }
 
-    static func gaussian<G: RandomNumberGenerator>(_ rng: inout G) -> Float {
+    /// A standard normal sample (also used to initialise other layers).
+    public static func gaussian<G: RandomNumberGenerator>(_ rng: inout G) -> Float {
         // Box–Muller.
         let u1 = Float.random(in: Float.ulpOfOne..<1, using: &rng), u2 = Float.random(in: 0..<1, using: &rng)
         return (-2 * log(u1)).squareRoot() * cos(2 * Float.pi * u2)
@@ -223,5 +224,18 @@ extension MLPRegressor {
         }
         self = best.weights
         return curve
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for seeded training.
+public struct SplitMix: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

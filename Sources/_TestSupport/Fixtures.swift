@@ -1,4 +1,5 @@
 import Foundation
+import NeuralNet
 import MediaIO
 
 /// Shared helpers for the test targets: temporary directories, synthetic clips, the bundled sample.
@@ -75,17 +76,5 @@ public enum Fixtures {
     }
 }
 
-/// A small, seedable generator (SplitMix64) so that tests are repeatable.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A small, seedable generator (SplitMix64) so that tests are repeatable: the one training uses.
+public typealias SeededGenerator = SplitMix

@@ -35,7 +35,7 @@ struct Encode: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let analyzer = try FaceAnalyzer(models: encodeOptions.modelOptions.directory)
-            let job = EncodeJob(analyzer: analyzer, options: encodeOptions.options)
+            let job = EncodeJob(analyzer: analyzer, options: try encodeOptions.options())
             let bar = StagedProgress()
             let r = try job.run(input, output: output, progress: bar.update, isCancelled: { Interrupt.requested })
             bar.finish()

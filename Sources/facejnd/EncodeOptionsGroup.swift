@@ -2,6 +2,7 @@ import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
+import JNDPredictor
 import Synchronization
 
 /// The options `encode`, `compare` and `sweep` share.
@@ -33,8 +34,17 @@ struct EncodeOptionsGroup: ParsableArguments {
     @Option(help: "Measure each face's JND every N frames.")
     var jndEvery: Int = 30
 
-    @Option(help: "JND source: oracle (trial encodes; the learned predictor is not available yet).")
-    var jnd: JNDSource = .oracle
+    @Option(help: """
+        JND source: predictor (the learned network, one pass per face; default when one is shipped for the codec and \
+        --threshold is its tau, otherwise the oracle is used with a note) or oracle (trial encodes, exact).
+        """)
+    var jnd: JNDSource?
+
+    @Option(help: "A JND predictor file (facejnd jnd train) instead of the one shipped for --codec.")
+    var jndModel: String?
+
+    @Option(help: "none, or jnd: replace face pixels by the predictor's JND image before encoding (needs the predictor).")
+    var prefilter: Prefilter = .none
 
     @Option(help: "Oracle mode: crop (fast) or context (whole frame).")
     var jndMode: JNDMode = .crop
@@ -53,7 +63,8 @@ struct EncodeOptionsGroup: ParsableArguments {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    enum JNDSource: String, ExpressibleByArgument { case oracle }
+    enum JNDSource: String, ExpressibleByArgument { case predictor, oracle }
+    enum Prefilter: String, ExpressibleByArgument { case none, jnd }
 }
 
 extension UnrecognizablePolicy: ExpressibleByArgument {}
@@ -71,9 +82,11 @@ extension EncodeOptionsGroup {
         guard repairPasses >= 0 else { throw ValidationError("--repair-passes must not be negative") }
         guard (0...1).contains(qualityFloor) else { throw ValidationError("--quality-floor must be in 0...1") }
         if let matchCRF, !(0...51).contains(matchCRF) { throw ValidationError("--match-crf must be in 0...51") }
+        if prefilter == .jnd && jnd == .oracle { throw ValidationError("--prefilter jnd needs the JND predictor, not --jnd oracle") }
     }
 
-    var options: EncodeOptions {
+    /// The options, with the JND predictor loaded when it is the JND source.
+    func options() throws -> EncodeOptions {
         var o = EncodeOptions()
         o.codec = codec
         o.preset = preset
@@ -89,6 +102,18 @@ extension EncodeOptionsGroup {
         o.maxRepairPasses = repairPasses
         o.unrecognizable = unrecognizable
         o.qualityFloor = qualityFloor
+        o.prefilter = prefilter == .jnd
+        if jnd != .oracle {
+            do {
+                let model = try jndModel.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec)
+                try model.check(codec: codec, tau: tau)
+                o.jndPredictor = model
+            } catch {
+                // Asked for explicitly (or given a file): an error. By default: the exact oracle, with a note.
+                if jnd == .predictor || jndModel != nil || prefilter == .jnd { throw error }
+                FileHandle.standardError.write(Data("facejnd: note: \(error); measuring JNDs with the oracle\n".utf8))
+            }
+        }
         return o
     }
 }

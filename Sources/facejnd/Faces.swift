@@ -3,6 +3,23 @@ import CompressionPipeline
 import FaceAnalysis
 import Foundation
 
+/// Options shared by the commands that find faces in an image or in frames of a video.
+struct ScanOptions: ParsableArguments {
+    @Option(help: "Enlarge the picture 2x this many times before detecting (finds smaller faces; slower).")
+    var upsample: Int = 1
+
+    @Option(help: "Analyse every N-th frame of a video.")
+    var every: Int = 1
+
+    @Flag(help: "JSON lines output (the only format).")
+    var json = false
+
+    func validate() throws {
+        guard upsample >= 0, upsample <= 4 else { throw ValidationError("--upsample must be between 0 and 4") }
+        guard every >= 1 else { throw ValidationError("--every must be at least 1") }
+    }
+}
+
 /// Options shared by every command that loads the face models.
 struct ModelOptions: ParsableArguments {
     @Option(help: "Directory with dlib's three model files (default: $FACEJND_MODELS or ~/.cache/facejnd/models).")
@@ -23,27 +40,14 @@ struct Faces: ParsableCommand {
     @Argument(help: "An image (PNG, JPEG, ...) or a video.")
     var input: String
 
-    @Option(help: "Enlarge the picture 2x this many times before detecting (finds smaller faces; slower).")
-    var upsample: Int = 1
-
-    @Option(help: "Analyse every N-th frame of a video.")
-    var every: Int = 1
-
-    @Flag(help: "JSON lines output (the only format).")
-    var json = false
+    @OptionGroup var scan: ScanOptions
 
     @OptionGroup var modelOptions: ModelOptions
-
-    func validate() throws {
-        guard upsample >= 0, upsample <= 4 else { throw ValidationError("--upsample must be between 0 and 4") }
-        guard every >= 1 else { throw ValidationError("--every must be at least 1") }
-    }
 
     func run() throws {
         try runReportingErrors {
             let analyzer = try FaceAnalyzer(models: modelOptions.directory)
-            let scan = FaceScan(analyzer: analyzer, upsample: upsample, every: every)
-            try scan.run(path: input, isCancelled: { Interrupt.requested }) { record in
+            try FaceScan(analyzer: analyzer, upsample: scan.upsample, every: scan.every).run(path: input, isCancelled: { Interrupt.requested }) { record in
                 print(try JSONOutput.string(record))
             }
         }

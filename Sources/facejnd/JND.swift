@@ -2,12 +2,13 @@ import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
+import TensorCore
 
 struct JND: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jnd",
         abstract: "Just-noticeable difference for face recognition: how much compression each face tolerates.",
-        subcommands: [Measure.self, Calibrate.self, Baselines.self])
+        subcommands: [Measure.self, Calibrate.self, Baselines.self, Train.self, Predict.self])
 
     struct Baselines: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -26,6 +27,9 @@ struct JND: ParsableCommand {
         @Flag(help: "Also train and score the learned JND-QP head (needs the face models; a few minutes).")
         var head = false
 
+        @Option(help: "Also re-measure this many test faces with the oracle, as stored and moved by 2 px: the oracle's own repeatability.")
+        var repeatability: Int?
+
         @Flag(help: "JSON output.")
         var json = false
 
@@ -33,6 +37,33 @@ struct JND: ParsableCommand {
 
         func run() throws {
             try runReportingErrors {
+                if let n = repeatability {
+                    let bar = Progress("repeatability")
+                    let analyzer = try FaceAnalyzer(models: modelOptions.directory)
+                    let first = try JNDBaselines.loadEntries(dataset: dataset).first
+                    let oracle = JNDOracle(analyzer: analyzer, codec: first?.codec ?? "libx264", tau: first?.tau ?? JNDOracle.defaultTau, mode: .crop)
+                    BLAS.setThreads(1)
+                    let (entries, again, moved) = try JNDRepeatability.measure(dataset: dataset, oracle: oracle, limit: n,
+                                                                               progress: { bar.update(done: $0, total: $1) })
+                    bar.finish()
+                    let remeasured = zip(entries, again).map { e, q in var c = e; c.jndQP = q; c.curve = []; return c }
+                    // The smallest whole-QP shift that brings the moved oracle's overshoots to 3% or less: what even a
+                    // perfect predictor pays for the oracle's own noise at the safety level encode needs.
+                    var shift = 0
+                    while shift < 20, JNDBaselines.row("", predictions: moved.map { $0 - shift }, entries: remeasured).overshootRate > 0.03 { shift += 1 }
+                    for row in [JNDBaselines.row("oracle re-measured vs dataset", predictions: again, entries: entries),
+                                JNDBaselines.row("oracle, face moved 2 px vs unmoved", predictions: moved, entries: remeasured),
+                                JNDBaselines.row("the same, shifted \(shift) to <=3% over", predictions: moved.map { $0 - shift }, entries: remeasured)] {
+                        print(String(format: "%-40@ MAE %.2f  over JND %.1f%%  3+ below %.1f%%  mean QP %.1f  (%d faces)", row.predictor as NSString,
+                                     row.meanAbsoluteError, 100 * row.overshootRate, 100 * row.undershootRate, row.meanPredictedQP, entries.count))
+                    }
+                    // With JND = μ + ε and ε independent between the two measurements, std(a − b) = √2·σ_ε.
+                    let diffs = zip(again, moved).map { Double($0 - $1) }
+                    let m = diffs.reduce(0, +) / Double(max(1, diffs.count))
+                    let sd = (diffs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(1, diffs.count))).squareRoot()
+                    print(String(format: "std(unmoved - moved) %.2f QP -> per-measurement noise sigma %.2f QP", sd, sd / 2.0.squareRoot()))
+                    return
+                }
                 let bar = Progress("baselines")
                 let analyzer = head ? try FaceAnalyzer(models: modelOptions.directory) : nil
                 let r = try JNDBaselines.evaluate(dataset: dataset, analyzer: analyzer, progress: { bar.update(done: $0, total: $1) })
@@ -75,17 +106,10 @@ struct JND: ParsableCommand {
         @Option(help: "Background QP in context mode.")
         var backgroundQP: Int = 40
 
-        @Option(help: "Enlarge the picture 2x this many times before detecting.")
-        var upsample: Int = 1
-
-        @Option(help: "Analyse every N-th frame of a video.")
-        var every: Int = 1
+        @OptionGroup var scan: ScanOptions
 
         @Flag(help: "Evaluate every QP instead of the coarse-to-fine search.")
         var exhaustive = false
-
-        @Flag(help: "JSON lines output (the only format).")
-        var json = false
 
         @OptionGroup var modelOptions: ModelOptions
 
@@ -100,7 +124,7 @@ struct JND: ParsableCommand {
                 let analyzer = try FaceAnalyzer(models: modelOptions.directory)
                 let oracle = JNDOracle(analyzer: analyzer, codec: codec, tau: tau, mode: mode, backgroundQP: backgroundQP,
                                        exhaustive: exhaustive)
-                try JNDScan(oracle: oracle, upsample: upsample, every: every)
+                try JNDScan(oracle: oracle, upsample: scan.upsample, every: scan.every)
                     .run(path: input, isCancelled: { Interrupt.requested }) { print(try JSONOutput.string($0)) }
             }
         }

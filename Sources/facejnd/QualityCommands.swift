@@ -22,14 +22,7 @@ struct Quality: ParsableCommand {
     @Option(help: "Quality model file (default: the bundled face-quality-v1.fjqm).")
     var model: String?
 
-    @Option(help: "Enlarge the picture 2x this many times before detecting.")
-    var upsample: Int = 1
-
-    @Option(help: "Analyse every N-th frame of a video.")
-    var every: Int = 1
-
-    @Flag(help: "JSON lines output (the only format).")
-    var json = false
+    @OptionGroup var scan: ScanOptions
 
     @OptionGroup var modelOptions: ModelOptions
 
@@ -53,7 +46,7 @@ struct Quality: ParsableCommand {
             let analyzer = try FaceAnalyzer(models: modelOptions.directory)
             let scorer = QualityScorer(model: try model.map { try QualityModel(path: $0) } ?? QualityModel.bundled())
             let workspace = Workspace()
-            try FaceScan(analyzer: analyzer, upsample: upsample, every: every).runImages(path: input, isCancelled: { Interrupt.requested }) { index, image, faces in
+            try FaceScan(analyzer: analyzer, upsample: scan.upsample, every: scan.every).runImages(path: input, isCancelled: { Interrupt.requested }) { index, image, faces in
                 for f in faces {
                     let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.landmarks, size: analyzer.embedder.chipSize))
                     let s = scorer.scores(analyzer.embedder.analyze(chip: chip, workspace: workspace))

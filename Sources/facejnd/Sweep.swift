@@ -37,7 +37,7 @@ struct Sweep: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let analyzer = try FaceAnalyzer(models: encodeOptions.modelOptions.directory)
-            let job = EncodeJob(analyzer: analyzer, options: encodeOptions.options)
+            let job = EncodeJob(analyzer: analyzer, options: try encodeOptions.options())
             let bar = StagedProgress()
             let timeline = try job.analyse(input, progress: bar.update, isCancelled: { Interrupt.requested })
             let comparison = Comparison(job: job, timeline: timeline)

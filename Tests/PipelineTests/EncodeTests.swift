@@ -1,6 +1,7 @@
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
+import JNDPredictor
 import MediaIO
 import TensorCore
 import Testing
@@ -158,6 +159,43 @@ struct EncodeTests {
         #expect(report.passes.count >= 2)
         #expect(report.passes.last?.facesOverTau == 0)
         #expect(report.unfixed.isEmpty && report.fidelity.fractionWithinTau == 1)
+    }
+
+    /// The default JND source of the CLI: the shipped predictor answers every probe without a trial encode, and the
+    /// verification pass still holds every face within τ.
+    @Test func theLearnedPredictorReplacesTheOracleAndVerificationHoldsTau() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("predictor.out.mp4").path
+        let model = try JNDModel.bundled(codec: "libx264")
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model }).run(f.clip, output: out)
+        #expect(report.settings.jndMode == "predictor")
+        let probes = report.tracks.flatMap(\.probes)
+        #expect(!probes.isEmpty && probes.allSatisfy { $0.encodes == 0 && (10...51).contains($0.jndQP) }, "\(probes.map(\.jndQP))")
+        #expect(report.fidelity.faces >= 20 && report.fidelity.fractionWithinTau >= 0.99 && report.unfixed.isEmpty)
+        #expect(try schema.violations(of: Data(JSONOutput.string(report).utf8)) == [])
+        // A predictor trained for another τ is refused rather than silently used.
+        #expect(throws: (any Error).self) {
+            try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model; $0.tau = 0.2 }).run(f.clip, output: out + ".tau.mp4")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out + ".tau.mp4"))
+    }
+
+    /// `--prefilter jnd`: the face pixels are replaced by the predicted JND image; the output differs from the plain
+    /// predictor encode and the verification still holds every face within τ.
+    @Test func thePrefilterChangesTheFacesAndVerificationHoldsTau() throws {
+        let f = try #require(encodeFixture)
+        let model = try JNDModel.bundled(codec: "libx264")
+        let plain = f.dir.appendingPathComponent("plain.out.mp4").path, filtered = f.dir.appendingPathComponent("prefilter.out.mp4").path
+        let a = try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model }).run(f.clip, output: plain)
+        let b = try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model; $0.prefilter = true }).run(f.clip, output: filtered)
+        #expect(a.settings.prefilter == "none" && b.settings.prefilter == "jnd")
+        #expect(b.fidelity.fractionWithinTau >= 0.99 && b.unfixed.isEmpty)
+        // The first pass coded the filtered pixels (later passes may drop the filter for tracks that failed).
+        #expect(a.passes[0].outputBytes != b.passes[0].outputBytes)
+        // Without the predictor the prefilter has nothing to subtract: a clear error, no output.
+        let none = f.dir.appendingPathComponent("prefilter-oracle.out.mp4").path
+        #expect(throws: (any Error).self) { try EncodeJob(analyzer: f.analyzer, options: options { $0.prefilter = true }).run(f.clip, output: none) }
+        #expect(!FileManager.default.fileExists(atPath: none))
     }
 
     @Test func anUnfixableFaceIsNamedInTheReport() throws {

@@ -2,6 +2,7 @@
 import Foundation
 import MediaIO
 import FaceQuality
+import NeuralNet
 import Testing
 
 @Suite struct JNDBaselineTests {

@@ -1,7 +1,9 @@
 import FaceAnalysis
 import FaceQuality
 import Foundation
+import JNDPredictor
 import MediaIO
+import TensorCore
 
 /// Everything `facejnd encode` can be told.
 public struct EncodeOptions: Sendable {
@@ -21,6 +23,12 @@ public struct EncodeOptions: Sendable {
     public var detectEvery = 5
     public var jndEvery = 30
     public var jndMode = JNDMode.crop
+    /// The learned JND predictor (one network pass per probe); nil: the oracle's trial encodes. It must have been
+    /// trained for `codec` and `tau`.
+    public var jndPredictor: JNDModel? = nil
+    /// Replace each protected face's pixels by the predicted JND image (crop − predicted residual map) before
+    /// encoding. Needs `jndPredictor`. A track that fails verification is encoded unfiltered from then on.
+    public var prefilter = false
     /// Verification passes that may lower face QPs after the first encode.
     public var maxRepairPasses = 4
     /// QP step a failing face's region is lowered by per repair pass.
@@ -103,6 +111,10 @@ public struct EncodeJob {
         }
         var pass = FaceAnalysisPass(analyzer: analyzer, oracle: oracle, upsample: options.upsample,
                                     detectEvery: options.detectEvery, jndEvery: options.jndEvery, threads: options.threads)
+        if let p = options.jndPredictor {
+            try p.check(codec: options.codec, tau: options.tau)
+            pass.predictor = p
+        }
         if options.useQuality { pass.quality = QualityScorer(model: try options.qualityModel ?? QualityModel.bundled()) }
         return try pass.run(path: input, progress: { progress(.analyse, $0, $1) }, isCancelled: isCancelled)
     }
@@ -167,6 +179,7 @@ public struct EncodeJob {
             for track in timeline.trackIDs { repairs.lower(track: track, frames: 0..<timeline.frames.count, by: -options.faceQPBias) }
         }
         var passes: [EncodePass] = []
+        var unfiltered = Set<Int>()
         var encodeSeconds = 0.0, verifySeconds = 0.0
         let verifier = FaceVerifier(embedder: analyzer.embedder)
         let anchor = background.sorted()[background.count / 2]
@@ -176,8 +189,10 @@ public struct EncodeJob {
                 codec: options.codec, preset: options.preset, rateControl: .planned(anchorQP: anchor)))
             transcoder.copyOtherStreams = true
             var clock = Date()
-            let result = try transcoder.run(frameQP: { i, _ in
-                i < plan.count ? plan[i].frameQP : FrameQP(qp: background.last ?? anchor)
+            let filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered))
+            let result = try transcoder.run(frameQP: { i, frame in
+                try filter?(i, frame)
+                return i < plan.count ? plan[i].frameQP : FrameQP(qp: background.last ?? anchor)
             }, progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
             encodeSeconds += Date().timeIntervalSince(clock)
             clock = Date()
@@ -196,13 +211,19 @@ public struct EncodeJob {
                 let gops = EncodeJob.gops(result.frames.map(\.pictureType), count: timeline.frames.count)
                 for f in failing {
                     let faceQP = plan[f.frame].faces.first { $0.track == f.track }?.qp ?? plan[f.frame].backgroundQP
-                    guard faceQP > options.floorQP else { continue }
+                    guard faceQP > options.floorQP || (options.prefilter && !unfiltered.contains(f.track)) else { continue }
                     let gop = gops.first { $0.contains(f.frame) } ?? f.frame..<(f.frame + 1)
                     let key = "\(f.track)/\(gop.lowerBound)"
                     if worst[key].map({ $0.distance < f.distance }) ?? true { worst[key] = (f.track, gop, f.distance) }
                 }
             }
             for w in worst.values {
+                // The prefilter's own change may be what the FR model noticed: the track is encoded unfiltered.
+                if options.prefilter && unfiltered.insert(w.track).inserted {
+                    pass.repairedFrames += w.gop.count
+                    if !pass.repairedTracks.contains(w.track) { pass.repairedTracks.append(w.track) }
+                    continue
+                }
                 // A face protected only in its upper part that still fails gets its whole region back first.
                 if planner.upperOnlyTracks.remove(w.track) != nil {
                     policies[w.track] = .protect
@@ -222,6 +243,37 @@ public struct EncodeJob {
                 return Outcome(plan: plan, result: result, checks: checks, passes: passes, policies: policies, unfixed: failing,
                                seconds: (encodeSeconds, verifySeconds))
             }
+        }
+    }
+
+    /// The `--prefilter jnd` step for one encode pass: for frame i, every followed face not in `skipping` gets its
+    /// crop region replaced by the predictor's JND image (the predicted residual map subtracted, in the coded
+    /// picture's Y′CbCr). Nil when the prefilter is off.
+    func prefilter(_ timeline: FaceTimeline, skipping: Set<Int>) throws -> ((Int, Frame) throws -> Void)? {
+        guard options.prefilter else { return nil }
+        guard let model = options.jndPredictor else {
+            throw MediaError.unsupportedCodecControl(codec: options.codec, reason: "--prefilter jnd needs the JND predictor (--jnd predictor)")
+        }
+        let scaler = try Scaler()
+        let orientation = timeline.orientation, chipSize = analyzer.embedder.chipSize
+        return { i, frame in
+            guard i < timeline.frames.count else { return }
+            let faces = timeline.frames[i].filter { !skipping.contains($0.track) }
+            guard !faces.isEmpty else { return }
+            let image = orientation.upright(ColorImage(try scaler.rgb(frame)))
+            var positions: [(x: Int, y: Int)] = [], rgb: [Float] = []
+            for f in faces {
+                let p = model.predict(image, face: f.face, chipSize: chipSize, maps: true)
+                let r = p.region
+                for y in 0..<p.crop.height {
+                    for x in 0..<p.crop.width {
+                        positions.append(orientation.codedPoint(x: r.left + x, y: r.top + y, codedWidth: frame.width, codedHeight: frame.height))
+                        let k = 3 * (y * p.crop.width + x)
+                        rgb.append(contentsOf: p.prediction.residual[k..<(k + 3)])
+                    }
+                }
+            }
+            try frame.subtractRGBDifference(at: positions, rgb: rgb)
         }
     }
 

@@ -22,9 +22,11 @@ public struct EncodeReport: Sendable, Codable {
         public var upsample: Int
         public var unrecognizable: String
         public var qualityFloor: Double
+        /// "jnd" when face pixels were replaced by the predicted JND image before encoding, else "none".
+        public var prefilter: String
 
         enum CodingKeys: String, CodingKey {
-            case codec, preset, tau, margin, upsample, unrecognizable
+            case codec, preset, tau, margin, upsample, unrecognizable, prefilter
             case qualityFloor = "quality_floor"
             case backgroundQP = "background_qp"
             case matchCRF = "match_crf"
@@ -133,8 +135,9 @@ public struct EncodeReport: Sendable, Codable {
         settings = Settings(codec: options.codec, preset: options.preset, tau: options.tau,
                             backgroundQP: options.matchCRF == nil ? options.backgroundQP : nil, matchCRF: options.matchCRF,
                             margin: options.margin, floorQP: options.floorQP, smoothingFrames: options.smoothingFrames,
-                            detectEvery: options.detectEvery, jndEvery: options.jndEvery, jndMode: options.jndMode.rawValue,
-                            upsample: options.upsample, unrecognizable: options.unrecognizable.rawValue, qualityFloor: options.qualityFloor)
+                            detectEvery: options.detectEvery, jndEvery: options.jndEvery, jndMode: options.jndPredictor == nil ? options.jndMode.rawValue : "predictor",
+                            upsample: options.upsample, unrecognizable: options.unrecognizable.rawValue, qualityFloor: options.qualityFloor,
+                            prefilter: options.prefilter ? "jnd" : "none")
         frameCount = timeline.frames.count
         width = timeline.width
         height = timeline.height

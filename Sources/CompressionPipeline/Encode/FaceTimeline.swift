@@ -1,6 +1,7 @@
 import FaceAnalysis
 import FaceQuality
 import Foundation
+import JNDPredictor
 import MediaIO
 import NeuralNet
 import Synchronization
@@ -13,6 +14,8 @@ public final class JNDProbe: @unchecked Sendable {
     /// The face's quality at this frame, when the analysis pass had a quality model.
     public internal(set) var quality: QualityScores?
     private let oracle: JNDOracle?
+    /// The learned predictor, when the JND comes from it (for its τ) rather than from trial encodes.
+    private let predictor: JNDModel?
     private let qpRange: ClosedRange<Int>
     private let step: Int
     /// What the oracle encodes: the face's crop-mode region, or the whole frame in context mode. The codec session
@@ -23,13 +26,15 @@ public final class JNDProbe: @unchecked Sendable {
     private var distances: [Int: Double] = [:]
     private var cache: [Double: Int] = [:]
 
-    init(track: Int, frame: Int, image: ColorImage, face: Face, oracle: JNDOracle) {
+    init(track: Int, frame: Int, image: ColorImage, face: Face, oracle: JNDOracle, predictor: JNDModel? = nil) {
         self.track = track
         self.frame = frame
         self.oracle = oracle
+        self.predictor = predictor
         qpRange = oracle.qpRange
         step = oracle.exhaustive ? 1 : oracle.coarseStep
-        switch oracle.mode {
+        // The predictor works on the crop-mode region, like the oracle it was trained on.
+        switch predictor == nil ? oracle.mode : .crop {
         case .context:
             picture = image
             self.face = face
@@ -49,6 +54,7 @@ public final class JNDProbe: @unchecked Sendable {
         self.track = track
         self.frame = frame
         oracle = nil
+        predictor = nil
         picture = nil
         face = nil
         self.qpRange = qpRange
@@ -61,6 +67,11 @@ public final class JNDProbe: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let v = cache[tau] { return v }
+        if let predictor, let picture, let face, abs(predictor.header.tau - tau) < 1e-9 {
+            let v = max(qpRange.lowerBound - 1, min(qpRange.upperBound, predictor.predict(crop: picture, faceWidth: face.box.width, maps: false).qp))
+            cache[tau] = v
+            return v
+        }
         var opened: JNDOracle.FaceSession? = nil
         func session() throws -> JNDOracle.FaceSession {
             if let opened { return opened }
@@ -79,6 +90,9 @@ public final class JNDProbe: @unchecked Sendable {
         cache[tau] = v
         return v
     }
+
+    /// Whether the JND for `tau` comes from the learned predictor.
+    public func isPredicted(tau: Double) -> Bool { predictor.map { abs($0.header.tau - tau) < 1e-9 } ?? false }
 
     /// Trial encodes made so far.
     public var encodes: Int { lock.withLock { distances.count } }
@@ -128,6 +142,8 @@ public struct FaceAnalysisPass {
     public var threads: Int
     /// Scores each probed face's quality (for the planner's unrecognisable-face and occlusion policies).
     public var quality: QualityScorer? = nil
+    /// The learned JND predictor (nil: the oracle's trial encodes).
+    public var predictor: JNDModel? = nil
 
     public init(analyzer: FaceAnalyzer, oracle: JNDOracle, upsample: Int = 0, detectEvery: Int = 5, jndEvery: Int = 30,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -188,7 +204,7 @@ public struct FaceAnalysisPass {
             if history.count >= tracker.detectEvery { history.removeFirst() }
             for f in faces where lastProbe[f.track].map({ index - $0 >= jndEvery }) ?? true {
                 lastProbe[f.track] = index
-                let probe = JNDProbe(track: f.track, frame: index, image: image, face: f.face, oracle: oracle)
+                let probe = JNDProbe(track: f.track, frame: index, image: image, face: f.face, oracle: oracle, predictor: predictor)
                 if let quality {
                     let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: analyzer.embedder.chipSize))
                     probe.quality = quality.scores(analyzer.embedder.analyze(chip: chip, workspace: workspace))

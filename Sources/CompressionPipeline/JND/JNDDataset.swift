@@ -1,5 +1,6 @@
 import FaceAnalysis
 import Foundation
+import JNDPredictor
 import MediaIO
 import NeuralNet
 import Synchronization
@@ -181,19 +182,8 @@ public struct JNDDatasetBuilder: Sendable {
         return "\(safe)_\(String(h % 0xFFFFFF, radix: 16))_f\(frame)_\(face)"
     }
 
-    /// Variance of the 4-neighbour Laplacian of the grey image.
-    public static func sharpness(_ img: RGBImage) -> Double {
-        let w = img.width, h = img.height
-        guard w > 2, h > 2 else { return 0 }
-        var g = [Double](repeating: 0, count: w * h)
-        for i in 0..<(w * h) { g[i] = (Double(img.pixels[3 * i]) + Double(img.pixels[3 * i + 1]) + Double(img.pixels[3 * i + 2])) / 3 }
-        var sum = 0.0, sq = 0.0, n = 0.0
-        for y in 1..<(h - 1) { for x in 1..<(w - 1) {
-            let l = g[(y - 1) * w + x] + g[(y + 1) * w + x] + g[y * w + x - 1] + g[y * w + x + 1] - 4 * g[y * w + x]
-            sum += l; sq += l * l; n += 1
-        } }
-        return sq / n - (sum / n) * (sum / n)
-    }
+    /// The crop's sharpness (`JNDInput.sharpness`: variance of the grey image's 4-neighbour Laplacian).
+    public static func sharpness(_ img: RGBImage) -> Double { JNDInput.sharpness(ColorImage(img)) }
 
     public static func summary(_ entries: [JNDDatasetEntry], codec: String, tau: Double) -> JNDDatasetSummary {
         var hist: [String: Int] = [:]

@@ -22,10 +22,7 @@ public enum JNDHead {
     /// into crop coordinates), takes the chip and runs the ResNet.
     public static func features(_ e: JNDDatasetEntry, dataset: String, analyzer: FaceAnalyzer, workspace: Workspace) throws -> [Float] {
         let img = try ImageFile.loadRGB(path: (dataset as NSString).appendingPathComponent(e.original))
-        let image = ColorImage(img)
-        let box = FaceBox(left: e.box[0] - e.crop[0], top: e.box[1] - e.crop[1], right: e.box[2] - e.crop[0], bottom: e.box[3] - e.crop[1])
-        let landmarks = analyzer.landmarks.predict(image, box: box)
-        let chip = FaceChip.extract(image, FaceChip.placement(landmarks: landmarks, size: analyzer.embedder.chipSize))
+        let chip = JNDPredictorTraining.chip(e, crop: ColorImage(img), analyzer: analyzer)
         let a = analyzer.embedder.analyze(chip: chip, workspace: workspace)
         return a.pooled + [Float(log2(Double(max(1, e.faceWidth)))), Float(log2(max(1, e.sharpness))), Float(log2(PixelJND.mean(img)))]
     }
