@@ -131,8 +131,9 @@ public struct DecompositionNetwork: Sendable, Equatable {
         var size: [Int] = []
     }
 
-    /// One sample: `x` is inputChannels×S×S, `scalars` the QP head's side inputs.
-    public func forward(_ x: [Float], scalars: [Float], parameters: UnsafePointer<Float>) -> Activations {
+    /// One sample: `x` is inputChannels×S×S, `scalars` the QP head's side inputs. Without `decoder` the residual
+    /// map is not computed (the JND QP and the embedding do not depend on it; about half the work).
+    public func forward(_ x: [Float], scalars: [Float], parameters: UnsafePointer<Float>, decoder: Bool = true) -> Activations {
         let c = config.channels, k = c.count
         var act = Activations(embedding: [], residual: [], qp: 0, pooledIdentity: [], pooledResidual: [])
         var input = x, side = config.inputSize
@@ -150,7 +151,19 @@ public struct DecompositionNetwork: Sendable, Equatable {
             act.pooledResidual.append(TrainingOps.globalAveragePool(split.residual, channels: c[s]))
             input = split.identity
         }
-        // Decoder.
+        if decoder { runDecoder(&act, parameters: parameters) }
+        act.embedding = TrainingOps.dense(act.pooledIdentity[k - 1], outputs: config.embedding, parameters: parameters + offEmbed)
+        act.qpInput = act.pooledResidual.flatMap { $0 } + act.pooledIdentity[k - 1] + scalars
+        var h = TrainingOps.dense(act.qpInput, outputs: config.qpHidden, parameters: parameters + offQP1)
+        TrainingOps.relu(&h)
+        act.qpHidden = h
+        act.qp = TrainingOps.dense(h, outputs: 1, parameters: parameters + offQP2)[0]
+        return act
+    }
+
+    /// The U-Net decoder from every stage's residual features to the residual map.
+    func runDecoder(_ act: inout Activations, parameters: UnsafePointer<Float>) {
+        let k = config.channels.count
         act.decInput = [[Float]](repeating: [], count: k)
         act.decCols = [[Float]](repeating: [], count: k)
         act.decOut = [[Float]](repeating: [], count: k)
@@ -166,13 +179,6 @@ public struct DecompositionNetwork: Sendable, Equatable {
         let (r, outCols) = ConvTraining.forward(outputConv, parameters: parameters + offOut, x: up, height: config.inputSize, width: config.inputSize)
         act.residual = r
         act.outCols = outCols
-        act.embedding = TrainingOps.dense(act.pooledIdentity[k - 1], outputs: config.embedding, parameters: parameters + offEmbed)
-        act.qpInput = act.pooledResidual.flatMap { $0 } + act.pooledIdentity[k - 1] + scalars
-        var h = TrainingOps.dense(act.qpInput, outputs: config.qpHidden, parameters: parameters + offQP1)
-        TrainingOps.relu(&h)
-        act.qpHidden = h
-        act.qp = TrainingOps.dense(h, outputs: 1, parameters: parameters + offQP2)[0]
-        return act
     }
 
     /// Adds the gradients of one sample's loss to `gradients`, given the loss's gradients with respect to the outputs

@@ -144,7 +144,7 @@ public struct JNDModel: Sendable {
     public func predict(crop: ColorImage, faceWidth: Int, sharpness: Double? = nil, maps: Bool = true) -> Prediction {
         let x = JNDInput.networkInput(crop, size: header.network.inputSize, channels: header.network.inputChannels)
         let s = scalars(faceWidth: faceWidth, sharpness: sharpness ?? JNDInput.sharpness(crop))
-        let act = parameters.withUnsafeBufferPointer { network.forward(x, scalars: s, parameters: $0.baseAddress!) }
+        let act = parameters.withUnsafeBufferPointer { network.forward(x, scalars: s, parameters: $0.baseAddress!, decoder: maps) }
         let raw = Double(header.qpCentre + header.qpScale * act.qp)
         // −1 is the oracle's "even QP 0 is noticeable".
         let qp = max(-1, min(51, Int((raw - Double(header.safetyShift)).rounded())))

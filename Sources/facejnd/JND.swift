@@ -2,6 +2,7 @@ import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
+import JNDPredictor
 import TensorCore
 
 struct JND: ParsableCommand {
@@ -29,6 +30,9 @@ struct JND: ParsableCommand {
 
         @Option(help: "Also re-measure this many test faces with the oracle, as stored and moved by 2 px: the oracle's own repeatability.")
         var repeatability: Int?
+
+        @Option(help: "Also score this JND predictor file (facejnd jnd train) on the test identities.")
+        var predictor: String?
 
         @Flag(help: "JSON output.")
         var json = false
@@ -65,16 +69,34 @@ struct JND: ParsableCommand {
                     return
                 }
                 let bar = Progress("baselines")
-                let analyzer = head ? try FaceAnalyzer(models: modelOptions.directory) : nil
-                let r = try JNDBaselines.evaluate(dataset: dataset, analyzer: analyzer, progress: { bar.update(done: $0, total: $1) })
+                let analyzer = head || predictor != nil ? try FaceAnalyzer(models: modelOptions.directory) : nil
+                var r = try JNDBaselines.evaluate(dataset: dataset, analyzer: head ? analyzer : nil, progress: { bar.update(done: $0, total: $1) })
                 bar.finish()
+                if let predictor, let analyzer {
+                    let model = try JNDModel(path: predictor)
+                    guard model.header.codec == r.codec else {
+                        throw ValidationError("\(predictor) was trained for \(model.header.codec), the dataset is \(r.codec)")
+                    }
+                    let load = Progress("predictor")
+                    let prepared = try JNDPredictorTraining.prepare(dataset: dataset, analyzer: analyzer, config: model.header.network,
+                                                                    seed: UInt64(model.header.training["seed"] ?? "") ?? 2026,
+                                                                    progress: { load.update(done: $0, total: $1) })
+                    load.finish()
+                    let e = JNDPredictorTraining.evaluate(model, on: prepared)
+                    r.rows += e.rows
+                    r.predictorResidualExplained = e.residualExplained
+                    r.predictorIdentityCosine = e.identityCosine
+                }
                 if json {
                     print(try JSONOutput.string(r, pretty: true))
                 } else {
                     print("\(r.codec), tau \(r.tau): \(r.testFaces) test faces (\(r.testIdentities) identities), \(r.trainFaces) training faces")
                     for row in r.rows {
-                        print(String(format: "%-32@ MAE %.2f  over JND %.1f%%  3+ below %.1f%%  mean QP %.1f", row.predictor as NSString,
+                        print(String(format: "%-50@ MAE %.2f  over JND %.1f%%  3+ below %.1f%%  mean QP %.1f", row.predictor as NSString,
                                      row.meanAbsoluteError, 100 * row.overshootRate, 100 * row.undershootRate, row.meanPredictedQP))
+                    }
+                    if let x = r.predictorResidualExplained, let c = r.predictorIdentityCosine {
+                        print(String(format: "predictor: residual map explains %.1f%% of the oracle's residual energy; identity branch cosine %.3f", 100 * x, c))
                     }
                 }
             }

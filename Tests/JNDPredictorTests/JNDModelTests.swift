@@ -71,6 +71,9 @@ import Testing
         #expect(a.qp == b.qp && a.rawQP == b.rawQP && a.residual == b.residual)
         #expect(a.residual.count == img.width * img.height * 3)
         #expect(a.jndImage.width == img.width && a.jndImage.height == img.height)
+        // The JND QP alone skips the decoder and comes out the same.
+        let qpOnly = m.predict(crop: img, faceWidth: 30, maps: false)
+        #expect(qpOnly.rawQP == a.rawQP && qpOnly.residual.isEmpty)
         // The safety shift is applied to the rounded QP.
         #expect(a.qp == max(-1, min(51, Int((a.rawQP - 1.5).rounded()))))
     }

@@ -39,6 +39,10 @@ public struct JNDBaselineReport: Sendable, Codable {
     /// The learned head's per-epoch [train, validation] MSE (QP²), when it was trained.
     public var headLossCurve: [[Double]]?
     public var headSafetyShift: Int?
+    /// With a predictor scored (`--predictor`): the share of the oracle's residual-map energy its decoder explains,
+    /// and the mean cosine between its identity branch and the (centred) dlib descriptor.
+    public var predictorResidualExplained: Double?
+    public var predictorIdentityCosine: Double?
 
     enum CodingKeys: String, CodingKey {
         case codec, tau, rows
@@ -50,6 +54,8 @@ public struct JNDBaselineReport: Sendable, Codable {
         case pixelJNDOffset = "pixel_jnd_offset"
         case headLossCurve = "head_loss_curve"
         case headSafetyShift = "head_safety_shift"
+        case predictorResidualExplained = "predictor_residual_explained"
+        case predictorIdentityCosine = "predictor_identity_cosine"
     }
 }
 

@@ -138,6 +138,28 @@ public enum JNDPredictorTraining {
         return shift
     }
 
+    /// A model scored on the prepared dataset's test identities: the JND-QP rows (as shipped, i.e. with its safety
+    /// shift, and unshifted), and how much of the oracle's residual map the decoder explains (1 − MSE / MSE of an
+    /// all-zero map, in network units).
+    public static func evaluate(_ model: JNDModel, on p: Prepared) -> (rows: [JNDBaselineReport.Row], residualExplained: Double, identityCosine: Double) {
+        var o = JNDTrainingOptions()
+        o.threads = ProcessInfo.processInfo.activeProcessorCount
+        let trainer = JNDTrainer(network: model.network, options: o)
+        let samples = p.test.map { p.samples[$0] }
+        let out = trainer.evaluate(samples, parameters: model.parameters)
+        let raw = out.map { Double(model.header.qpCentre + model.header.qpScale * $0.qp) }
+        let entries = p.test.map { p.entries[$0] }
+        let shift = Double(model.header.safetyShift)
+        let rows = [
+            JNDBaselines.row("decomposition predictor, unshifted", predictions: raw.map { Int($0.rounded()) }, entries: entries),
+            JNDBaselines.row(String(format: "decomposition predictor (shift %.1f)", shift), predictions: raw.map { Int(($0 - shift).rounded()) }, entries: entries),
+        ]
+        let zero = samples.map { s in Double(s.residual.reduce(0) { $0 + $1 * $1 }) / Double(s.residual.count) }.reduce(0, +) / Double(max(1, samples.count))
+        let mse = out.map { Double($0.residual) }.reduce(0, +) / Double(max(1, out.count))
+        let cosine = 1 - out.map { Double($0.identity) }.reduce(0, +) / Double(max(1, out.count))
+        return (rows, zero > 0 ? 1 - mse / zero : 0, cosine)
+    }
+
     /// Trains on a prepared dataset and returns the model and its report. `lossCSV` receives one line per epoch;
     /// `checkpoint`, when given, is rewritten (atomically) after every epoch with the best parameters so far.
     public static func train(_ p: Prepared, config: DecompositionNetwork.Config, options: JNDTrainingOptions, preset: String = "medium",
@@ -154,7 +176,7 @@ public enum JNDPredictorTraining {
                 "dataset": datasetName, "faces": "\(p.entries.count)", "train_faces": "\(p.train.count)",
                 "validation_faces": "\(p.validation.count)", "test_faces_held_out": "\(p.test.count)",
                 "split": "test: identities with FNV-1a(name) % 5 == 0; validation: 1/7 of the other identities (seed \(options.seed))",
-                "epochs": "\(options.epochs)", "batch": "\(options.batch)", "learning_rate": "\(options.learningRate)",
+                "seed": "\(options.seed)", "epochs": "\(options.epochs)", "batch": "\(options.batch)", "learning_rate": "\(options.learningRate)",
                 "loss_weights": "identity \(options.identityWeight), residual \(options.residualWeight), qp \(options.qpWeight), decorrelation \(options.decorrelationWeight)",
             ]
             training.merge(extra) { _, b in b }
