@@ -87,18 +87,8 @@ public struct JNDTrainer: Sendable {
     public func lossAndGradient(_ samples: [JNDTrainingSample], parameters: [Float]) -> BatchResult {
         let n = samples.count, k = network.config.channels.count
         let threads = max(1, min(options.threads, n))
-        let acts = Mutex<[Int: DecompositionNetwork.Activations]>([:])
+        let act = forward(samples, parameters: parameters)
         let net = network
-        parameters.withUnsafeBufferPointer { pp in
-            nonisolated(unsafe) let p = pp.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
-                for i in stride(from: t, to: n, by: threads) {
-                    let a = net.forward(samples[i].input, scalars: samples[i].scalars, parameters: p)
-                    acts.withLock { $0[i] = a }
-                }
-            }
-        }
-        let act = acts.withLock { $0 }
         let o = options
         var idLoss = 0.0, resLoss = 0.0, qpLoss = 0.0, decLoss = 0.0
         var dEmb: [[Float]] = [], dRes: [[Float]] = [], dQP: [Float] = []
@@ -151,25 +141,37 @@ public struct JNDTrainer: Sendable {
         return BatchResult(identity: idLoss, residual: resLoss, qp: qpLoss, decorrelation: decLoss, gradients: grads.withLock { $0 })
     }
 
-    /// Forward passes only: per sample the network's QP output, identity loss and residual MSE (unweighted).
-    public func evaluate(_ samples: [JNDTrainingSample], parameters: [Float]) -> [(qp: Float, identity: Float, residual: Float)] {
-        let out = Mutex<[Int: (Float, Float, Float)]>([:])
-        let net = network, threads = max(1, min(options.threads, samples.count))
+    /// Forward passes of every sample, spread over `options.threads` cores (one sample per core at a time).
+    func forward(_ samples: [JNDTrainingSample], parameters: [Float]) -> [Int: DecompositionNetwork.Activations] {
+        let acts = Mutex<[Int: DecompositionNetwork.Activations]>([:])
+        let net = network, n = samples.count, threads = max(1, min(options.threads, n))
         parameters.withUnsafeBufferPointer { pp in
             nonisolated(unsafe) let p = pp.baseAddress!
             DispatchQueue.concurrentPerform(iterations: threads) { t in
-                for i in stride(from: t, to: samples.count, by: threads) {
+                for i in stride(from: t, to: n, by: threads) {
                     let a = net.forward(samples[i].input, scalars: samples[i].scalars, parameters: p)
-                    let id = CosineDistance.loss(a.embedding, samples[i].embedding).loss
-                    var r: Float = 0
-                    for j in a.residual.indices { r += (a.residual[j] - samples[i].residual[j]) * (a.residual[j] - samples[i].residual[j]) }
-                    let v = (a.qp, id, r / Float(a.residual.count))
-                    out.withLock { $0[i] = v }
+                    acts.withLock { $0[i] = a }
                 }
             }
         }
-        let o = out.withLock { $0 }
-        return samples.indices.map { (o[$0]!.0, o[$0]!.1, o[$0]!.2) }
+        return acts.withLock { $0 }
+    }
+
+    /// Forward passes only: per sample the network's QP output, identity loss and residual MSE (unweighted).
+    /// Runs in chunks of 64 samples: the activations kept for a backward pass are a few MB per sample.
+    public func evaluate(_ samples: [JNDTrainingSample], parameters: [Float]) -> [(qp: Float, identity: Float, residual: Float)] {
+        var out: [(qp: Float, identity: Float, residual: Float)] = []
+        for start in stride(from: 0, to: samples.count, by: 64) {
+            let chunk = Array(samples[start..<min(samples.count, start + 64)])
+            let act = forward(chunk, parameters: parameters)
+            for (i, s) in chunk.enumerated() {
+                let a = act[i]!
+                var r: Float = 0
+                for j in a.residual.indices { r += (a.residual[j] - s.residual[j]) * (a.residual[j] - s.residual[j]) }
+                out.append((a.qp, CosineDistance.loss(a.embedding, s.embedding).loss, r / Float(a.residual.count)))
+            }
+        }
+        return out
     }
 
     /// Trains from `initial` on the `training` samples, keeping the parameters of the epoch with the lowest

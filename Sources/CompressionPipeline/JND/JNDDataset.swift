@@ -32,6 +32,11 @@ public struct JNDDatasetEntry: Sendable, Codable, Equatable {
     public var jndImage: String
     public var residual: String
 
+    /// The face box in the stored crop's coordinates.
+    public var boxInCrop: FaceBox {
+        FaceBox(left: box[0] - crop[0], top: box[1] - crop[1], right: box[2] - crop[0], bottom: box[3] - crop[1])
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, source, frame, face, box, crop, codec, tau, curve, original, residual, sharpness
         case jndQP = "jnd_qp"

@@ -58,8 +58,7 @@ public enum JNDPredictorTraining {
     /// The chip the face recogniser sees for a dataset face: landmarks re-fitted on the stored crop from the face
     /// box (moved into crop coordinates).
     public static func chip(_ e: JNDDatasetEntry, crop: ColorImage, analyzer: FaceAnalyzer) -> [UInt8] {
-        let box = FaceBox(left: e.box[0] - e.crop[0], top: e.box[1] - e.crop[1], right: e.box[2] - e.crop[0], bottom: e.box[3] - e.crop[1])
-        let landmarks = analyzer.landmarks.predict(crop, box: box)
+        let landmarks = analyzer.landmarks.predict(crop, box: e.boxInCrop)
         return FaceChip.extract(crop, FaceChip.placement(landmarks: landmarks, size: analyzer.embedder.chipSize))
     }
 

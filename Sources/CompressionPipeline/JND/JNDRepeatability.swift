@@ -33,7 +33,7 @@ public enum JNDRepeatability {
         try ParallelWork.forEach(count: test.count, threads: threads, progress: progress) { i, _ in
             let e = test[i]
             let crop = ColorImage(try ImageFile.loadRGB(path: (dataset as NSString).appendingPathComponent(e.original)))
-            let box = FaceBox(left: e.box[0] - e.crop[0], top: e.box[1] - e.crop[1], right: e.box[2] - e.crop[0], bottom: e.box[3] - e.crop[1])
+            let box = e.boxInCrop
             let landmarks = oracle.analyzer.landmarks.predict(crop, box: box)
             let face = Face(box: box, confidence: 1, landmarks: landmarks, embedding: [])
             let moved = Face(box: FaceBox(left: box.left + shift, top: box.top + shift, right: box.right + shift, bottom: box.bottom + shift),
