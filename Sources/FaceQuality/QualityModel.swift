@@ -1,12 +1,8 @@
 import Foundation
 import NeuralNet
 
-/// Why a quality weights file was refused.
-public struct QualityModelError: Error, CustomStringConvertible, Equatable, Sendable {
-    public var path: String
-    public var reason: String
-    public var description: String { "\(path): not a usable facejnd quality model: \(reason)" }
-}
+/// Why a quality weights file was refused (the shared weights-file error, kind "quality model").
+public typealias QualityModelError = WeightsFileError
 
 /// Everything the face-quality scores need besides dlib's ResNet: the certainty-ratio head, the centre of
 /// unrecognisable faces, the prototype set and the score distributions of the training data.
@@ -35,6 +31,12 @@ public struct QualityModel: Sendable, Equatable {
         public var training: [String: String]
         public var payloadFloats: Int
         public var payloadCRC32: UInt32
+
+        enum CodingKeys: String, CodingKey {
+            case architecture, inputs, hidden, embedding, prototypes, temperature, regions, quantiles, training
+            case payloadFloats = "payload_floats"
+            case payloadCRC32 = "payload_crc32"
+        }
 
         public init(architecture: String, inputs: Int, hidden: Int, embedding: Int, prototypes: Int, temperature: Float,
                     regions: [String], quantiles: Int, training: [String: String], payloadFloats: Int = 0, payloadCRC32: UInt32 = 0) {
@@ -88,15 +90,9 @@ public struct QualityModel: Sendable, Equatable {
             + unrecognisableCentre + prototypes.flatMap { $0 } + crQuantiles + riQuantiles + consistencyQuantiles
     }
 
-    /// The file's bytes.
+    /// The file's bytes (`WeightsFile` with signature "FJQM").
     public func serialized() throws -> Data {
-        let json = try JSONEncoder().encode(header)
-        var d = Data("FJQM".utf8)
-        withUnsafeBytes(of: QualityModel.formatVersion.littleEndian) { d.append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt32(json.count).littleEndian) { d.append(contentsOf: $0) }
-        d.append(json)
-        d.append(contentsOf: WeightsFile.payloadBytes(payload))
-        return d
+        try WeightsFile.serialize(signature: "FJQM", version: QualityModel.formatVersion, header: header, payload: payload)
     }
 
     /// Writes the file atomically.
@@ -106,39 +102,24 @@ public struct QualityModel: Sendable, Equatable {
 
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw QualityModelError(path: path, reason: "cannot read the file")
+            throw QualityModelError(path: path, kind: "quality model", reason: "cannot read the file")
         }
         try self.init(data: data, path: path)
     }
 
     public init(data: Data, path: String = "<memory>") throws {
-        func fail(_ reason: String) -> QualityModelError { QualityModelError(path: path, reason: reason) }
-        let bytes = [UInt8](data)
-        guard bytes.count >= 12, bytes[0..<4] == [0x46, 0x4A, 0x51, 0x4D] else { throw fail("missing the FJQM signature") }
-        func u32(_ o: Int) -> UInt32 { UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24 }
-        let version = u32(4)
-        guard version == QualityModel.formatVersion else { throw fail("format version \(version), this facejnd reads \(QualityModel.formatVersion)") }
-        let headerLength = Int(u32(8))
-        guard headerLength > 0, 12 + headerLength <= bytes.count else { throw fail("truncated header (file is \(bytes.count) bytes)") }
+        func fail(_ reason: String) -> QualityModelError { QualityModelError(path: path, kind: "quality model", reason: reason) }
+        let (json, floats) = try WeightsFile.parse(data, signature: "FJQM", version: QualityModel.formatVersion, path: path, kind: "quality model")
         let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[12..<(12 + headerLength)])) } catch {
+        do { header = try JSONDecoder().decode(Header.self, from: json) } catch {
             throw fail("unreadable header: \(error)")
         }
         guard header.architecture == QualityModel.architecture else { throw fail("architecture \"\(header.architecture)\" is not \"\(QualityModel.architecture)\"") }
-        let payloadStart = 12 + headerLength
-        guard bytes.count - payloadStart == header.payloadFloats * 4 else {
-            throw fail("payload is \(bytes.count - payloadStart) bytes, the header says \(header.payloadFloats * 4) (truncated or padded)")
-        }
-        let raw = Array(bytes[payloadStart...])
-        let crc = CRC32.checksum(raw)
-        guard crc == header.payloadCRC32 else { throw fail(String(format: "payload checksum %08x does not match the header's %08x (corrupted)", crc, header.payloadCRC32)) }
         let (n, h, e, k, q) = (header.inputs, header.hidden, header.embedding, header.prototypes, header.quantiles)
         let expected = 2 * n + e + n * h + h + h + 1 + e + k * e + 3 * q
-        guard n > 0, h > 0, e > 0, k > 1, q > 1, header.payloadFloats == expected else {
-            throw fail("payload holds \(header.payloadFloats) values, the architecture needs \(expected)")
+        guard n > 0, h > 0, e > 0, k > 1, q > 1, floats.count == expected else {
+            throw fail("payload holds \(floats.count) values, the architecture needs \(expected)")
         }
-        var floats = [Float](repeating: 0, count: header.payloadFloats)
-        for i in floats.indices { floats[i] = Float(bitPattern: UInt32(raw[4 * i]) | UInt32(raw[4 * i + 1]) << 8 | UInt32(raw[4 * i + 2]) << 16 | UInt32(raw[4 * i + 3]) << 24) }
         var at = 0
         func take(_ count: Int) -> [Float] { defer { at += count }; return Array(floats[at..<(at + count)]) }
         self.header = header
@@ -159,7 +140,7 @@ extension QualityModel {
     /// The model shipped with facejnd (trained on LFW dev folds 1–4; docs/face-quality.md).
     public static func bundled() throws -> QualityModel {
         guard let url = Bundle.module.url(forResource: "face-quality-v1", withExtension: "fjqm", subdirectory: "Resources") else {
-            throw QualityModelError(path: "face-quality-v1.fjqm", reason: "not found in the FaceQuality resource bundle (\(Bundle.module.bundlePath))")
+            throw QualityModelError(path: "face-quality-v1.fjqm", kind: "quality model", reason: "not found in the FaceQuality resource bundle (\(Bundle.module.bundlePath))")
         }
         return try QualityModel(path: url.path)
     }
