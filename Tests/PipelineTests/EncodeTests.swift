@@ -198,6 +198,18 @@ struct EncodeTests {
         #expect(!FileManager.default.fileExists(atPath: none))
     }
 
+    /// libx265 holds faces within τ too: its face regions reach the inter frames (x265 runs with 32×32 CTUs and
+    /// without recursion skip, which otherwise skips whole CTUs at the background's cost).
+    @Test func libx265KeepsEveryFaceWithinTau() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("x265.out.mp4").path
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.codec = "libx265"; $0.jndPredictor = try? JNDModel.bundled(codec: "libx265") })
+            .run(f.clip, output: out)
+        #expect(report.settings.codec == "libx265" && report.settings.jndMode == "predictor")
+        #expect(report.fidelity.faces >= 20 && report.fidelity.fractionWithinTau >= 0.99 && report.unfixed.isEmpty,
+                "\(report.fidelity.withinTau) of \(report.fidelity.faces) within τ, unfixed \(report.unfixed.count)")
+    }
+
     @Test func anUnfixableFaceIsNamedInTheReport() throws {
         let f = try #require(encodeFixture)
         let out = f.dir.appendingPathComponent("floor.out.mp4").path
