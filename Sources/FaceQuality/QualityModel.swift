@@ -101,19 +101,20 @@ public struct QualityModel: Sendable, Equatable {
     }
 
     public init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw QualityModelError(path: path, kind: "quality model", reason: "cannot read the file")
-        }
-        try self.init(data: data, path: path)
+        let (header, floats) = try WeightsFile.read(path: path, signature: "FJQM", version: QualityModel.formatVersion,
+                                                    kind: "quality model", header: Header.self)
+        try self.init(header: header, floats: floats, path: path)
     }
 
     public init(data: Data, path: String = "<memory>") throws {
+        let (header, floats) = try WeightsFile.decode(data, signature: "FJQM", version: QualityModel.formatVersion, path: path,
+                                                      kind: "quality model", header: Header.self)
+        try self.init(header: header, floats: floats, path: path)
+    }
+
+    /// Checks a decoded header against the payload and takes the model's arrays out of it.
+    init(header: Header, floats: [Float], path: String) throws {
         func fail(_ reason: String) -> QualityModelError { QualityModelError(path: path, kind: "quality model", reason: reason) }
-        let (json, floats) = try WeightsFile.parse(data, signature: "FJQM", version: QualityModel.formatVersion, path: path, kind: "quality model")
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: json) } catch {
-            throw fail("unreadable header: \(error)")
-        }
         guard header.architecture == QualityModel.architecture else { throw fail("architecture \"\(header.architecture)\" is not \"\(QualityModel.architecture)\"") }
         let (n, h, e, k, q) = (header.inputs, header.hidden, header.embedding, header.prototypes, header.quantiles)
         let expected = 2 * n + e + n * h + h + h + 1 + e + k * e + 3 * q

@@ -81,17 +81,20 @@ public struct JNDModel: Sendable {
     }
 
     public init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw WeightsFileError(path: path, kind: "JND model", reason: "cannot read the file")
-        }
-        try self.init(data: data, path: path)
+        let (header, payload) = try WeightsFile.read(path: path, signature: JNDModel.signature, version: JNDModel.formatVersion,
+                                                     kind: "JND model", header: Header.self)
+        try self.init(header: header, payload: payload, path: path)
     }
 
     public init(data: Data, path: String = "<memory>") throws {
+        let (header, payload) = try WeightsFile.decode(data, signature: JNDModel.signature, version: JNDModel.formatVersion, path: path,
+                                                       kind: "JND model", header: Header.self)
+        try self.init(header: header, payload: payload, path: path)
+    }
+
+    /// Checks a decoded header against the payload and builds the network.
+    init(header: Header, payload: [Float], path: String) throws {
         func fail(_ reason: String) -> WeightsFileError { WeightsFileError(path: path, kind: "JND model", reason: reason) }
-        let (json, payload) = try WeightsFile.parse(data, signature: JNDModel.signature, version: JNDModel.formatVersion, path: path, kind: "JND model")
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: json) } catch { throw fail("unreadable header: \(error)") }
         guard header.architecture == JNDModel.architecture else {
             throw fail("architecture \"\(header.architecture)\" is not \"\(JNDModel.architecture)\"")
         }

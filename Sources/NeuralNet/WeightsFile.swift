@@ -73,6 +73,22 @@ public enum WeightsFile {
         return (header, out)
     }
 
+    /// Reads a file and checks it as `parse` does, then decodes its header as `H`.
+    public static func read<H: Decodable>(path: String, signature: String, version: UInt32, kind: String, header: H.Type) throws -> (header: H, payload: [Float]) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw WeightsFileError(path: path, kind: kind, reason: "cannot read the file")
+        }
+        return try decode(data, signature: signature, version: version, path: path, kind: kind, header: header)
+    }
+
+    /// `parse`, then the header decoded as `H` ("unreadable header" when it does not fit).
+    public static func decode<H: Decodable>(_ data: Data, signature: String, version: UInt32, path: String, kind: String, header: H.Type) throws -> (header: H, payload: [Float]) {
+        let (json, payload) = try parse(data, signature: signature, version: version, path: path, kind: kind)
+        do { return (try JSONDecoder().decode(H.self, from: json), payload) } catch {
+            throw WeightsFileError(path: path, kind: kind, reason: "unreadable header: \(error)")
+        }
+    }
+
     public static func payloadBytes(_ floats: [Float]) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(floats.count * 4)

@@ -53,8 +53,7 @@ struct JND: ParsableCommand {
                     let remeasured = zip(entries, again).map { e, q in var c = e; c.jndQP = q; c.curve = []; return c }
                     // The smallest whole-QP shift that brings the moved oracle's overshoots to 3% or less: what even a
                     // perfect predictor pays for the oracle's own noise at the safety level encode needs.
-                    var shift = 0
-                    while shift < 20, JNDBaselines.row("", predictions: moved.map { $0 - shift }, entries: remeasured).overshootRate > 0.03 { shift += 1 }
+                    let shift = Int(JNDPredictorTraining.safetyShift(raw: moved.map(Double.init), entries: remeasured, target: 0.03, from: 0, step: 1))
                     for row in [JNDBaselines.row("oracle re-measured vs dataset", predictions: again, entries: entries),
                                 JNDBaselines.row("oracle, face moved 2 px vs unmoved", predictions: moved, entries: remeasured),
                                 JNDBaselines.row("the same, shifted \(shift) to <=3% over", predictions: moved.map { $0 - shift }, entries: remeasured)] {

@@ -9,6 +9,15 @@ import Testing
         (0..<n).map { _ in Float.random(in: -scale...scale, using: &rng) }
     }
 
+    /// Central difference of `loss` in coordinate `i` of `values`, with step `e`.
+    static func numeric(_ values: [Float], _ i: Int, step e: Float, _ loss: ([Float]) -> Double) -> Double {
+        var v = values
+        v[i] = values[i] + e
+        let a = loss(v)
+        v[i] = values[i] - e
+        return (a - loss(v)) / Double(2 * e)
+    }
+
     /// |numeric − analytic| within a relative tolerance (plus an absolute floor for Float32 rounding).
     static func close(_ numeric: Double, _ analytic: Double, relative: Double = 2e-2, absolute: Double = 2e-3) -> Bool {
         abs(numeric - analytic) <= relative * max(abs(numeric), abs(analytic)) + absolute
@@ -19,8 +28,8 @@ import Testing
         let (cin, cout, k, stride, h, w) = c
         var rng = SplitMix(seed: 7)
         let shape = ConvShape(inputs: cin, outputs: cout, kernel: k, stride: stride)
-        var p = Self.random(shape.parameterCount, &rng)
-        var x = Self.random(cin * h * w, &rng)
+        let p = Self.random(shape.parameterCount, &rng)
+        let x = Self.random(cin * h * w, &rng)
         let oh = shape.outputSize(h), ow = shape.outputSize(w)
         let r = Self.random(cout * oh * ow, &rng)  // loss = Σ y·r
         func loss(_ p: [Float], _ x: [Float]) -> Double {
@@ -34,18 +43,10 @@ import Testing
         }
         let e: Float = 1e-2
         for i in p.indices {
-            let v = p[i]
-            p[i] = v + e; let a = loss(p, x)
-            p[i] = v - e; let b = loss(p, x)
-            p[i] = v
-            #expect(Self.close((a - b) / Double(2 * e), Double(g[i])), "parameter \(i)")
+            #expect(Self.close(Self.numeric(p, i, step: e) { loss($0, x) }, Double(g[i])), "parameter \(i)")
         }
         for i in x.indices {
-            let v = x[i]
-            x[i] = v + e; let a = loss(p, x)
-            x[i] = v - e; let b = loss(p, x)
-            x[i] = v
-            #expect(Self.close((a - b) / Double(2 * e), Double(dx[i])), "input \(i)")
+            #expect(Self.close(Self.numeric(x, i, step: e) { loss(p, $0) }, Double(dx[i])), "input \(i)")
         }
     }
 
@@ -53,8 +54,8 @@ import Testing
         var rng = SplitMix(seed: 11)
         let shape = DecompositionShape(channels: 3)
         let n = 5
-        var p = Self.random(shape.parameterCount, &rng)
-        var f = Self.random(3 * n, &rng)
+        let p = Self.random(shape.parameterCount, &rng)
+        let f = Self.random(3 * n, &rng)
         let ri = Self.random(3 * n, &rng), rr = Self.random(3 * n, &rng)
         func loss(_ p: [Float], _ f: [Float]) -> Double {
             let o = p.withUnsafeBufferPointer { shape.forward(f, parameters: $0.baseAddress!) }
@@ -68,33 +69,21 @@ import Testing
         }
         let e: Float = 1e-2
         for i in p.indices {
-            let v = p[i]
-            p[i] = v + e; let a = loss(p, f)
-            p[i] = v - e; let b = loss(p, f)
-            p[i] = v
-            #expect(Self.close((a - b) / Double(2 * e), Double(g[i])), "parameter \(i)")
+            #expect(Self.close(Self.numeric(p, i, step: e) { loss($0, f) }, Double(g[i])), "parameter \(i)")
         }
         for i in f.indices {
-            let v = f[i]
-            f[i] = v + e; let a = loss(p, f)
-            f[i] = v - e; let b = loss(p, f)
-            f[i] = v
-            #expect(Self.close((a - b) / Double(2 * e), Double(df[i])), "input \(i)")
+            #expect(Self.close(Self.numeric(f, i, step: e) { loss(p, $0) }, Double(df[i])), "input \(i)")
         }
     }
 
     @Test func losses() {
         var rng = SplitMix(seed: 3)
-        var p = Self.random(6, &rng)
+        let p = Self.random(6, &rng)
         let t = Self.random(6, &rng)
         let g = CosineDistance.loss(p, t).gradient
         let e: Float = 1e-3
         for i in p.indices {
-            let v = p[i]
-            p[i] = v + e; let a = CosineDistance.loss(p, t).loss
-            p[i] = v - e; let b = CosineDistance.loss(p, t).loss
-            p[i] = v
-            #expect(Self.close(Double(a - b) / Double(2 * e), Double(g[i]), absolute: 5e-3))
+            #expect(Self.close(Self.numeric(p, i, step: e) { Double(CosineDistance.loss($0, t).loss) }, Double(g[i]), absolute: 5e-3))
         }
         // Cross-correlation on a batch of 6 rows of 3 and 4 features.
         var a = (0..<6).map { _ in Self.random(3, &rng) }

@@ -126,13 +126,14 @@ public enum JNDPredictorTraining {
                         scalarMean: mean, scalarScale: scale)
     }
 
-    /// Smallest shift (0.1-QP steps) that keeps the overshoot rate of `rows` at or under `target`.
-    public static func safetyShift(raw: [Double], entries: [JNDDatasetEntry], target: Double) -> Double {
-        var shift = -2.0
+    /// Smallest shift, tried upwards from `from` in steps of `step` (below 20), that keeps the overshoot rate of the
+    /// predictions `raw − shift` (rounded) at or under `target`.
+    public static func safetyShift(raw: [Double], entries: [JNDDatasetEntry], target: Double, from: Double = -2, step: Double = 0.1) -> Double {
+        var shift = from
         while shift < 20 {
             let r = JNDBaselines.row("", predictions: raw.map { Int(($0 - shift).rounded()) }, entries: entries)
             if r.overshootRate <= target { return shift }
-            shift += 0.1
+            shift += step
         }
         return shift
     }
