@@ -1,19 +1,24 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// The folder tree is the architecture (docs/architecture.md). Arrows point down this list and never up;
+// scripts/check-layers enforces the table of allowed imports.
+//
+//   facejnd (CLI) → Studies → CompressionPipeline → { FaceAnalysis, Perception } → NeuralNet → TensorCore
+//                                                 → MediaIO → RateControl → TensorCore
 let package = Package(
     name: "facejnd",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "facejnd", targets: ["facejnd"]),
-        .library(name: "MediaIO", targets: ["MediaIO"]),
-        .library(name: "RateControl", targets: ["RateControl"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
-        .library(name: "FaceAnalysis", targets: ["FaceAnalysis"]),
+        .library(name: "RateControl", targets: ["RateControl"]),
+        .library(name: "MediaIO", targets: ["MediaIO"]),
         .library(name: "NeuralNet", targets: ["NeuralNet"]),
+        .library(name: "FaceAnalysis", targets: ["FaceAnalysis"]),
+        .library(name: "Perception", targets: ["Perception"]),
         .library(name: "CompressionPipeline", targets: ["CompressionPipeline"]),
-        .library(name: "FaceQuality", targets: ["FaceQuality"]),
-        .library(name: "JNDPredictor", targets: ["JNDPredictor"]),
+        .library(name: "Studies", targets: ["Studies"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,18 +29,24 @@ let package = Package(
         .executableTarget(
             name: "facejnd",
             dependencies: [
-                "CompressionPipeline", "MediaIO", "RateControl", "FaceAnalysis", "FaceQuality", "JNDPredictor", "TensorCore", "NeuralNet",
+                "Studies", "CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "CompressionPipeline", dependencies: ["MediaIO", "RateControl", "TensorCore", "NeuralNet", "FaceAnalysis", "FaceQuality", "JNDPredictor"]),
-        .target(name: "MediaIO", dependencies: ["CFFmpeg"]),
-        .target(name: "RateControl", dependencies: []),
-        .target(name: "TensorCore", dependencies: ["COpenBLAS"]),
+        // Research and evaluation: datasets, calibration, baselines, training glue, comparisons. Not the product.
+        .target(name: "Studies", dependencies: ["CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore"]),
+        // The product: picture source, analysis, JND probes, encode loop, verifier, transcode, reports.
+        .target(name: "CompressionPipeline", dependencies: ["Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore"]),
+        // The JND: predictor network, model file, trainer, pixel-domain JND, the first-crossing search.
+        .target(name: "Perception", dependencies: ["NeuralNet", "TensorCore"], resources: [.copy("Resources")]),
+        // dlib's face models and face quality.
+        .target(name: "FaceAnalysis", dependencies: ["NeuralNet", "TensorCore"], resources: [.copy("Quality/Resources")]),
         .target(name: "NeuralNet", dependencies: ["TensorCore"]),
-        .target(name: "FaceAnalysis", dependencies: ["NeuralNet", "TensorCore"]),
-        .target(name: "JNDPredictor", dependencies: ["NeuralNet", "TensorCore"], resources: [.copy("Resources")]),
-        .target(name: "FaceQuality", dependencies: ["FaceAnalysis", "NeuralNet"], resources: [.copy("Resources")]),
+        // FFmpeg only: demux, decode, scale, encode, mux, QP read-back, JPEG.
+        .target(name: "MediaIO", dependencies: ["CFFmpeg", "RateControl", "TensorCore"]),
+        // Plan schema and the planner: plain values in, plan out.
+        .target(name: "RateControl", dependencies: ["TensorCore"]),
+        .target(name: "TensorCore", dependencies: ["COpenBLAS"]),
 
         // MARK: - Implementation details
 
@@ -51,22 +62,23 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "_TestSupport", dependencies: ["TensorCore", "NeuralNet", "MediaIO"]),
+        .target(name: "_TestSupport", dependencies: ["TensorCore", "NeuralNet", "MediaIO", "FaceAnalysis"]),
 
-        // MARK: - Tests
+        // MARK: - Tests (one target per module)
 
-        .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "CompressionPipeline", "RateControl", "_TestSupport"]),
-        .testTarget(name: "RateControlTests", dependencies: ["RateControl"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "NeuralNet", "_TestSupport"]),
-        .testTarget(name: "JNDPredictorTests", dependencies: ["JNDPredictor", "NeuralNet", "TensorCore"]),
-        .testTarget(name: "FaceQualityTests", dependencies: ["FaceQuality", "FaceAnalysis", "NeuralNet", "MediaIO", "CompressionPipeline", "_TestSupport"]),
+        .testTarget(name: "RateControlTests", dependencies: ["RateControl", "TensorCore"]),
+        .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "RateControl", "TensorCore", "CompressionPipeline", "_TestSupport"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "TensorCore", "_TestSupport"]),
         .testTarget(
             name: "FaceAnalysisTests",
-            dependencies: ["FaceAnalysis", "MediaIO", "CompressionPipeline", "_TestSupport"],
+            dependencies: ["FaceAnalysis", "MediaIO", "NeuralNet", "TensorCore", "CompressionPipeline", "_TestSupport"],
             exclude: ["Fixtures"]  // read from the source tree by path, not bundled
         ),
-        .testTarget(name: "PipelineTests", dependencies: ["CompressionPipeline", "FaceAnalysis", "FaceQuality", "JNDPredictor", "NeuralNet", "MediaIO", "TensorCore", "_TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["facejnd", "_TestSupport", "MediaIO", "CompressionPipeline"]),
+        .testTarget(name: "PerceptionTests", dependencies: ["Perception", "NeuralNet", "TensorCore"]),
+        .testTarget(name: "CompressionPipelineTests", dependencies: ["CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore", "_TestSupport"]),
+        .testTarget(name: "StudiesTests", dependencies: ["Studies", "CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "NeuralNet", "TensorCore", "_TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["facejnd", "_TestSupport", "Studies", "MediaIO", "CompressionPipeline", "FaceAnalysis", "TensorCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,7 +34,7 @@ public final class FaceAnalyzer: Sendable {
     }
 
     /// Detects every face and describes it.
-    public func analyze(_ image: ColorImage, upsample: Int = 1, workspace: Workspace = Workspace()) throws -> [Face] {
+    public func analyze(_ image: RGBImage, upsample: Int = 1, workspace: Workspace = Workspace()) throws -> [Face] {
         try detector.detect(image, upsample: upsample, workspace: workspace).map { d in
             try describe(image, box: d.box, confidence: d.confidence, workspace: workspace)
         }
@@ -42,7 +42,7 @@ public final class FaceAnalyzer: Sendable {
 
     /// The face whose box centre is nearest the image centre (the convention for one-person photos such as LFW),
     /// or nil when there is none.
-    public func centralFace(_ image: ColorImage, upsample: Int = 1, workspace: Workspace = Workspace()) throws -> Face? {
+    public func centralFace(_ image: RGBImage, upsample: Int = 1, workspace: Workspace = Workspace()) throws -> Face? {
         let cx = Double(image.width) / 2, cy = Double(image.height) / 2
         func distance(_ d: Detection) -> Double { hypot(d.box.center.x - cx, d.box.center.y - cy) }
         guard let best = try detector.detect(image, upsample: upsample, workspace: workspace).min(by: { distance($0) < distance($1) })
@@ -51,7 +51,7 @@ public final class FaceAnalyzer: Sendable {
     }
 
     /// Landmarks, chip and descriptor for a known box.
-    public func describe(_ image: ColorImage, box: FaceBox, confidence: Float = 0, workspace: Workspace = Workspace()) throws -> Face {
+    public func describe(_ image: RGBImage, box: FaceBox, confidence: Float = 0, workspace: Workspace = Workspace()) throws -> Face {
         let pts = landmarks.predict(image, box: box)
         let chip = FaceChip.extract(image, FaceChip.placement(landmarks: pts, size: embedder.chipSize))
         return Face(box: box, confidence: confidence, landmarks: pts, embedding: embedder.embed(chip: chip, workspace: workspace))

@@ -61,7 +61,7 @@ public enum FaceChip {
     }
 
     /// Extracts the chip (`extract_image_chips`, bilinear): `size × size` interleaved RGB bytes.
-    public static func extract(_ image: ColorImage, _ placement: Placement) -> [UInt8] {
+    public static func extract(_ image: RGBImage, _ placement: Placement) -> [UInt8] {
         let size = placement.size
         let chipArea = Double(size * size)
         let rect = placement.rect
@@ -120,8 +120,8 @@ public enum FaceChip {
 
     /// dlib's `pyramid_down<2>` on RGB bytes: 5-tap (1 4 6 4 1) filter, output `((rows−3)/2) × ((cols−3)/2)`,
     /// integer arithmetic with the vertical sum floor-divided by 256; output (d, c) is centred on input (2d+2, 2c+2).
-    static func pyramidDown2(_ img: ColorImage) -> ColorImage {
-        guard img.height > 8, img.width > 8 else { return ColorImage(width: 0, height: 0) }
+    static func pyramidDown2(_ img: RGBImage) -> RGBImage {
+        guard img.height > 8, img.width > 8 else { return RGBImage(width: 0, height: 0) }
         let oh = (img.height - 3) / 2, ow = (img.width - 3) / 2
         var tmp = [Int32](repeating: 0, count: img.height * ow * 3)
         img.pixels.withUnsafeBufferPointer { p in
@@ -149,20 +149,20 @@ public enum FaceChip {
                 }
             }
         }
-        return ColorImage(width: ow, height: oh, pixels: out)
+        return RGBImage(width: ow, height: oh, pixels: out)
     }
 }
 
-extension ColorImage {
+extension RGBImage {
     /// The pixels inside `box` (inclusive; assumed inside the image), or an empty image for an empty box.
-    public func cropped(to box: FaceBox) -> ColorImage {
+    public func cropped(to box: FaceBox) -> RGBImage {
         let w = max(0, box.width), h = max(0, box.height)
-        guard w > 0, h > 0 else { return ColorImage(width: 0, height: 0) }
+        guard w > 0, h > 0 else { return RGBImage(width: 0, height: 0) }
         var px = [UInt8](repeating: 0, count: w * h * 3)
         for y in 0..<h {
             let src = ((box.top + y) * width + box.left) * 3
             px.replaceSubrange((y * w * 3)..<((y + 1) * w * 3), with: pixels[src..<(src + w * 3)])
         }
-        return ColorImage(width: w, height: h, pixels: px)
+        return RGBImage(width: w, height: h, pixels: px)
     }
 }

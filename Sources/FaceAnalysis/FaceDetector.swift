@@ -85,7 +85,7 @@ public final class FaceDetector: Sendable {
     /// Finds faces in `image`, after enlarging it 2× `upsample` times (finds smaller faces, costs ~4× per step).
     /// Boxes are in the original image's coordinates.
     /// - Throws: `DetectionError.imageTooLarge` when the (upsampled) image exceeds `maxPixels`.
-    public func detect(_ image: ColorImage, upsample: Int = 0, workspace: Workspace = Workspace()) throws -> [Detection] {
+    public func detect(_ image: RGBImage, upsample: Int = 0, workspace: Workspace = Workspace()) throws -> [Detection] {
         precondition(upsample >= 0, "upsample must be ≥ 0")
         var img = image
         for _ in 0..<upsample {
@@ -115,7 +115,7 @@ public final class FaceDetector: Sendable {
     }
 
     /// Corner-aligned bilinear resize of RGB bytes, truncating (dlib's `resize_image`).
-    static func resizeBilinear(_ src: ColorImage, width: Int, height: Int) -> ColorImage {
+    static func resizeBilinear(_ src: RGBImage, width: Int, height: Int) -> RGBImage {
         var out = [UInt8](repeating: 0, count: width * height * 3)
         let xs = Double(src.width - 1) / Double(max(width - 1, 1))
         let ys = Double(src.height - 1) / Double(max(height - 1, 1))
@@ -138,7 +138,7 @@ public final class FaceDetector: Sendable {
                 }
             }
         }
-        return ColorImage(width: width, height: height, pixels: out)
+        return RGBImage(width: width, height: height, pixels: out)
     }
 
     struct Level {
@@ -189,7 +189,7 @@ public final class FaceDetector: Sendable {
         return (h + 2 * outer, w0 + 2 * outer, levels)
     }
 
-    func detectAtScale(_ img: ColorImage, workspace: Workspace) -> [Detection] {
+    func detectAtScale(_ img: RGBImage, workspace: Workspace) -> [Detection] {
         let (rows, cols, levels) = FaceDetector.layout(width: img.width, height: img.height)
         let input = FeatureMap(channels: 3, height: rows, width: cols, buffer: workspace.borrow())
         fillPyramid(img, levels: levels, into: input)
@@ -247,7 +247,7 @@ public final class FaceDetector: Sendable {
     }
 
     /// Level 0 = normalised pixels; level i = corner-aligned bilinear resize of level i−1 *in the tensor*.
-    func fillPyramid(_ img: ColorImage, levels: [Level], into t: FeatureMap) {
+    func fillPyramid(_ img: RGBImage, levels: [Level], into t: FeatureMap) {
         let plane = t.height * t.width
         let dst = t.pointer
         dst.update(repeating: 0, count: 3 * plane)

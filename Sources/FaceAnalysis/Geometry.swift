@@ -1,46 +1,5 @@
 import Foundation
-
-/// A point in image coordinates (pixels, x to the right, y down).
-public struct Point: Sendable, Equatable, Codable {
-    public var x: Double
-    public var y: Double
-
-    public init(x: Double, y: Double) {
-        self.x = x
-        self.y = y
-    }
-}
-
-/// An integer rectangle in dlib's inclusive convention: it covers columns `left...right` and rows `top...bottom`.
-public struct FaceBox: Sendable, Equatable, Codable {
-    public var left: Int
-    public var top: Int
-    public var right: Int
-    public var bottom: Int
-
-    public init(left: Int, top: Int, right: Int, bottom: Int) {
-        self.left = left
-        self.top = top
-        self.right = right
-        self.bottom = bottom
-    }
-
-    public var width: Int { right - left + 1 }
-    public var height: Int { bottom - top + 1 }
-    public var area: Int { (right < left || bottom < top) ? 0 : width * height }
-    public var center: Point { Point(x: Double(left + right) / 2, y: Double(top + bottom) / 2) }
-
-    public func intersection(_ o: FaceBox) -> FaceBox {
-        FaceBox(left: max(left, o.left), top: max(top, o.top), right: min(right, o.right), bottom: min(bottom, o.bottom))
-    }
-
-    /// Intersection over union (inclusive areas).
-    public func iou(_ o: FaceBox) -> Double {
-        let i = Double(intersection(o).area)
-        let u = Double(area + o.area) - i
-        return u > 0 ? i / u : 0
-    }
-}
+import TensorCore
 
 /// A double-valued rectangle with dlib's +1 convention (`width = right − left + 1`).
 struct DRect {

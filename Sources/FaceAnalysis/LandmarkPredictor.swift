@@ -107,7 +107,7 @@ public final class LandmarkPredictor: Sendable {
     }
 
     /// The landmarks of the face in `box`, as integer pixel positions.
-    public func predict(_ image: ColorImage, box: FaceBox) -> [Point] {
+    public func predict(_ image: RGBImage, box: FaceBox) -> [Point] {
         let parts = partCount
         var cur = initialShape
         let l = Double(box.left), t = Double(box.top)

@@ -1,3 +1,4 @@
+import TensorCore
 /// A baseline (sequential Huffman, 8-bit) JPEG decoder that reproduces libjpeg's default output exactly: the
 /// "islow" integer IDCT (columns first, 13-bit constants, 2 extra bits between passes), then libjpeg's fancy
 /// chroma upsampling and fixed-point colour conversion (`LibjpegColor`). dlib and PIL read JPEGs through libjpeg;

@@ -25,7 +25,7 @@ final class VideoDecoder {
         let par = stream.pointee.codecpar!
         guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
             let name = avcodec_get_name(par.pointee.codec_id).map { String(cString: $0) } ?? "?"
-            throw MediaError.unsupportedCodecControl(codec: name, reason: "no decoder for this codec in this FFmpeg build")
+            throw MediaError.decoderNotFound(codec: name)
         }
         guard let ctx = avcodec_alloc_context3(codec) else { throw FFmpegError.outOfMemory }
         var c: UnsafeMutablePointer<AVCodecContext>? = ctx
@@ -50,7 +50,7 @@ final class VideoDecoder {
     /// Opens a decoder by name for raw packets produced in memory (Annex B / no container).
     init(decoderName: String, threads: Int = 1) throws {
         guard let codec = avcodec_find_decoder_by_name(decoderName) else {
-            throw MediaError.unsupportedCodecControl(codec: decoderName, reason: "no such decoder in this FFmpeg build")
+            throw MediaError.decoderNotFound(codec: decoderName)
         }
         guard let ctx = avcodec_alloc_context3(codec) else { throw FFmpegError.outOfMemory }
         var c: UnsafeMutablePointer<AVCodecContext>? = ctx

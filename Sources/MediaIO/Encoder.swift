@@ -1,4 +1,5 @@
 internal import CFFmpeg
+import RateControl
 
 /// Per-frame statistics an encoder reports about its own output.
 public struct EncodedFrameStats: Sendable, Equatable, Codable {
@@ -56,17 +57,17 @@ final class VideoEncoder {
         }
         switch settings.rateControl {
         case .planned(let anchor):
-            if let why = family.planLimitation { throw MediaError.unsupportedCodecControl(codec: family.rawValue, reason: why) }
+            if let why = family.planLimitation { throw MediaError.planUnsupported(codec: family.rawValue, reason: why) }
             guard (0...51).contains(anchor) else {
-                throw MediaError.unsupportedCodecControl(codec: family.rawValue, reason: "anchor QP \(anchor) is outside 0…51")
+                throw MediaError.rateOutOfRange(codec: family.rawValue, reason: "anchor QP \(anchor) is outside 0…51")
             }
         case .qp(let q):
             guard family.qpRange.contains(q) else {
-                throw MediaError.unsupportedCodecControl(codec: family.rawValue, reason: "QP \(q) is outside \(family.qpRange.lowerBound)…\(family.qpRange.upperBound)")
+                throw MediaError.rateOutOfRange(codec: family.rawValue, reason: "QP \(q) is outside \(family.qpRange.lowerBound)…\(family.qpRange.upperBound)")
             }
         case .crf(let c):
             guard c >= 0, c <= Double(family.qpRange.upperBound) else {
-                throw MediaError.unsupportedCodecControl(codec: family.rawValue, reason: "CRF \(c) is outside 0…\(family.qpRange.upperBound)")
+                throw MediaError.rateOutOfRange(codec: family.rawValue, reason: "CRF \(c) is outside 0…\(family.qpRange.upperBound)")
             }
         }
         guard let ctx = avcodec_alloc_context3(codec) else { throw FFmpegError.outOfMemory }
@@ -95,7 +96,7 @@ final class VideoEncoder {
             try check(avcodec_open2(ctx, codec, &options), "avcodec_open2")
             if let leftover = av_dict_get(options, "", nil, AV_DICT_IGNORE_SUFFIX) {
                 let key = String(cString: leftover.pointee.key)
-                throw MediaError.unsupportedCodecControl(codec: family.rawValue, reason: "option '\(key)' was not accepted")
+                throw MediaError.encoderOptionRejected(codec: family.rawValue, option: key)
             }
         } catch {
             avcodec_free_context(&owned)

@@ -8,9 +8,9 @@ public struct FFmpegError: Error, Hashable, CustomStringConvertible, Sendable {
     /// The negative `AVERROR` value.
     public let rawValue: Int32
     /// The FFmpeg function that returned the code.
-    public let function: String
+    public let function: StaticString
 
-    public init(rawValue: Int32, function: String = "") {
+    public init(rawValue: Int32, function: StaticString = "") {
         self.rawValue = rawValue
         self.function = function
     }
@@ -32,7 +32,7 @@ public struct FFmpegError: Error, Hashable, CustomStringConvertible, Sendable {
     }
 
     public var description: String {
-        function.isEmpty ? message : "\(message) (\(function))"
+        function.utf8CodeUnitCount == 0 ? message : "\(message) (\(function))"
     }
 
     // Equality is by code only: the same failure from two call sites is the same error.
@@ -42,24 +42,36 @@ public struct FFmpegError: Error, Hashable, CustomStringConvertible, Sendable {
 
 /// The funnel every FFmpeg status code goes through: negative codes throw.
 @discardableResult
-func check(_ code: Int32, _ function: String) throws(FFmpegError) -> Int32 {
+func check(_ code: Int32, _ function: StaticString) throws(FFmpegError) -> Int32 {
     if code < 0 { throw FFmpegError(rawValue: code, function: function) }
     return code
 }
 
-/// Errors in how media is used, as opposed to errors FFmpeg returned.
+/// Errors in how media is used, as opposed to errors FFmpeg returned. Each case has one meaning.
 public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
     case fileNotFound(path: String)
     case cannotOpen(path: String, reason: String)
     case noVideoStream(path: String)
+    /// This FFmpeg build has no decoder for the stream's codec (or none of that name).
+    case decoderNotFound(codec: String)
     case unknownEncoder(name: String, available: [String])
-    case unsupportedCodecControl(codec: String, reason: String)
+    /// The encoder cannot carry per-frame and per-region QP (a plan, or a per-picture QP).
+    case planUnsupported(codec: String, reason: String)
+    /// A QP, CRF or anchor QP outside the encoder's range.
+    case rateOutOfRange(codec: String, reason: String)
+    /// The encoder refused an option facejnd sets.
+    case encoderOptionRejected(codec: String, option: String)
+    /// The picture size cannot be encoded (odd, or below the encoder's minimum).
+    case pictureSizeUnsupported(codec: String, width: Int, height: Int)
+    /// swscale cannot convert between the two pixel formats.
+    case conversionUnsupported(from: String, to: String)
+    /// Frame editing (the prefilter) needs 8-bit 4:2:0 planar frames.
+    case frameNotEditable(pixelFormat: String)
     case outputNotWritable(path: String, reason: String)
     case unsupportedContainer(path: String, reason: String)
     case streamNotMuxable(index: Int, codec: String, container: String)
     case decodeFailed(path: String, frame: Int, reason: String)
     case invalidRegion(String)
-    case cancelled
 
     public var description: String {
         switch self {
@@ -69,10 +81,22 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
             return "cannot open \(path) as media: \(reason)"
         case .noVideoStream(let path):
             return "\(path) has no video stream"
+        case .decoderNotFound(let codec):
+            return "no decoder for \(codec) in this FFmpeg build"
         case .unknownEncoder(let name, let available):
             return "unknown or unavailable encoder '\(name)'; available: \(available.joined(separator: ", "))"
-        case .unsupportedCodecControl(let codec, let reason):
-            return "\(codec) cannot honour this request: \(reason)"
+        case .planUnsupported(let codec, let reason):
+            return "\(codec) cannot follow a QP plan: \(reason)"
+        case .rateOutOfRange(let codec, let reason):
+            return "\(codec): \(reason)"
+        case .encoderOptionRejected(let codec, let option):
+            return "\(codec) did not accept the option '\(option)'"
+        case .pictureSizeUnsupported(let codec, let width, let height):
+            return "\(codec) cannot encode a \(width)x\(height) picture (sizes must be even and at least 16x16)"
+        case .conversionUnsupported(let from, let to):
+            return "cannot convert pictures from \(from) to \(to)"
+        case .frameNotEditable(let format):
+            return "frames in \(format) cannot be edited (8-bit 4:2:0 planar needed)"
         case .outputNotWritable(let path, let reason):
             return "cannot write output \(path): \(reason)"
         case .unsupportedContainer(let path, let reason):
@@ -83,8 +107,6 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
             return "decoding \(path) failed near frame \(frame): \(reason)"
         case .invalidRegion(let text):
             return "invalid region: \(text)"
-        case .cancelled:
-            return "cancelled"
         }
     }
 }

@@ -1,4 +1,5 @@
 internal import CFFmpeg
+import TensorCore
 import Foundation
 
 extension ImageFile {

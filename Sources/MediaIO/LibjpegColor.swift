@@ -1,4 +1,5 @@
 internal import CFFmpeg
+import TensorCore
 
 /// libjpeg's default decoding colour path, applied to the YCbCr planes FFmpeg decoded: "fancy" (triangular)
 /// chroma upsampling and fixed-point YCbCr→RGB with 16 fractional bits (IJG jdsample.c / jdcolor.c behaviour).

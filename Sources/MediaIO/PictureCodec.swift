@@ -1,4 +1,6 @@
 internal import CFFmpeg
+import RateControl
+import TensorCore
 
 /// Encodes single pictures as intra frames and decodes them straight back, in memory: "what does this picture
 /// look like after the codec at QP q?" One instance per picture size; not thread-safe (one per worker).
@@ -20,14 +22,14 @@ public final class PictureCodec {
     /// - Parameter codec: libx264 or libx265 (the encoders that honour per-picture QP).
     public init(codec: String = "libx264", width: Int, height: Int, preset: String = "medium") throws {
         guard width >= 16, height >= 16, width % 2 == 0, height % 2 == 0 else {
-            throw MediaError.unsupportedCodecControl(codec: codec, reason: "picture size \(width)x\(height) must be even and at least 16x16")
+            throw MediaError.pictureSizeUnsupported(codec: codec, width: width, height: height)
         }
         let decoderName: String
         switch codec {
         case "libx264": decoderName = "h264"
         case "libx265": decoderName = "hevc"
         default:
-            throw MediaError.unsupportedCodecControl(codec: codec, reason: "per-picture QP needs libx264 or libx265")
+            throw MediaError.planUnsupported(codec: codec, reason: "per-picture QP needs libx264 or libx265")
         }
         self.width = width
         self.height = height

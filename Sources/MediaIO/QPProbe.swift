@@ -1,23 +1,7 @@
 internal import CFFmpeg
+import RateControl
+import TensorCore
 
-/// A rectangle in luma pixels.
-public struct PixelRect: Sendable, Equatable, Codable, Hashable {
-    public var x: Int
-    public var y: Int
-    public var width: Int
-    public var height: Int
-
-    public init(x: Int, y: Int, width: Int, height: Int) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
-    }
-
-    public func contains(x px: Double, y py: Double) -> Bool {
-        px >= Double(x) && px < Double(x + width) && py >= Double(y) && py < Double(y + height)
-    }
-}
 
 /// What the bitstream says about one decoded frame.
 public struct FrameQPReadback: Sendable, Equatable {
@@ -83,7 +67,7 @@ public enum QPProbe {
             }
         }
         while try demuxer.read(into: packet) {
-            if isCancelled() { throw MediaError.cancelled }
+            if isCancelled() { throw CancellationError() }
             guard Int(packet.pointer.pointee.stream_index) == video.index else { continue }
             guard try decoder.send(packet) else { continue }
             try drain()

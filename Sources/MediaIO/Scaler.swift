@@ -1,4 +1,5 @@
 internal import CFFmpeg
+import TensorCore
 
 /// Converts frames between sizes and pixel formats with swscale. Owns one `SwsContext`,
 /// re-created only when the source or destination geometry changes.
@@ -59,7 +60,10 @@ public final class Scaler {
             context, src.pointee.width, src.pointee.height, Scaler.unJPEG(srcFormat),
             d.pointee.width, d.pointee.height, dstFormat, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT,
             nil, nil, nil)
-        guard let context else { throw MediaError.unsupportedCodecControl(codec: "swscale", reason: "cannot convert between these pixel formats") }
+        guard let context else {
+            func name(_ f: AVPixelFormat) -> String { av_get_pix_fmt_name(f).map { String(cString: $0) } ?? "pixel format \(f.rawValue)" }
+            throw MediaError.conversionUnsupported(from: name(srcFormat), to: name(dstFormat))
+        }
         // The yuvj formats are yuv with full range; keep the range as it is, the encoder is told separately.
         if Scaler.isJPEGFormat(srcFormat) {
             let table = sws_getCoefficients(SWS_CS_DEFAULT)

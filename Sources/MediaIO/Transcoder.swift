@@ -1,4 +1,5 @@
 internal import CFFmpeg
+import RateControl
 import Foundation
 
 /// What a transcode reports.
@@ -47,7 +48,7 @@ public struct Transcoder {
     ///   - beforeFinish: called with the frame count once every frame is encoded, before the output is renamed into
     ///     place; throwing here discards the output.
     ///   - progress: called after every frame.
-    ///   - isCancelled: polled once per packet; when it returns true the transcode stops with `MediaError.cancelled`.
+    ///   - isCancelled: polled once per packet; when it returns true the transcode stops with `CancellationError`.
     /// - Throws: `MediaError` and `FFmpegError`; on any error no output file is left behind.
     public func run(
         frameQP: (Int, Frame) throws -> FrameQP? = { _, _ in nil },
@@ -129,7 +130,7 @@ public struct Transcoder {
         }
 
         while try demuxer.read(into: packet) {
-            if isCancelled() { throw MediaError.cancelled }
+            if isCancelled() { throw CancellationError() }
             let si = Int(packet.pointer.pointee.stream_index)
             if si == video.index {
                 guard try decoder.send(packet) else {
@@ -145,7 +146,7 @@ public struct Transcoder {
         try drainDecoder()
         try videoEncoder.send(nil, pts: 0, qp: nil)
         try drainEncoder()
-        if isCancelled() { throw MediaError.cancelled }
+        if isCancelled() { throw CancellationError() }
         guard frameIndex > 0 else {
             throw MediaError.decodeFailed(path: input, frame: 0, reason: "no video frame could be decoded")
         }

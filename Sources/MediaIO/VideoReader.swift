@@ -1,4 +1,5 @@
 internal import CFFmpeg
+import TensorCore
 import Foundation
 
 /// One compressed packet as stored in the file, for inspection.

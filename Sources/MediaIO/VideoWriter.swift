@@ -1,4 +1,6 @@
 internal import CFFmpeg
+import RateControl
+import TensorCore
 import Foundation
 
 /// Encodes RGB images into a video file, optionally with a raw PCM audio track.
@@ -30,7 +32,7 @@ public final class VideoWriter {
     public init(path: String, width: Int, height: Int, framesPerSecond: Int = 25, timeBaseDenominator: Int? = nil,
                 settings: EncoderSettings, rotationDegrees: Double = 0, audio: (sampleRate: Int, channels: Int)? = nil) throws {
         guard width > 1, height > 1 else {
-            throw MediaError.unsupportedCodecControl(codec: settings.codec, reason: "frame size \(width)x\(height) is too small")
+            throw MediaError.pictureSizeUnsupported(codec: settings.codec, width: width, height: height)
         }
         muxer = try Muxer(path: path)
         timeBase = AVRational(num: 1, den: Int32(timeBaseDenominator ?? framesPerSecond))

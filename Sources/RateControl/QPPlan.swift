@@ -14,29 +14,13 @@ import Foundation
 /// `qp` (optional; default `default_qp`) and `regions` (optional) for its frames; a later entry overrides an earlier
 /// one for the frames they share. Where regions overlap, the first listed wins. QPs are in 0…51.
 public struct QPPlan: Sendable, Equatable, Codable {
-    public struct Region: Sendable, Equatable, Codable {
-        public var x: Int
-        public var y: Int
-        public var width: Int
-        public var height: Int
-        public var qp: Int
-
-        public init(x: Int, y: Int, width: Int, height: Int, qp: Int) {
-            self.x = x
-            self.y = y
-            self.width = width
-            self.height = height
-            self.qp = qp
-        }
-    }
-
     public struct Entry: Sendable, Equatable, Codable {
         public var from: Int
         public var to: Int
         public var qp: Int?
-        public var regions: [Region]
+        public var regions: [RegionQP]
 
-        public init(from: Int, to: Int, qp: Int? = nil, regions: [Region] = []) {
+        public init(from: Int, to: Int, qp: Int? = nil, regions: [RegionQP] = []) {
             self.from = from
             self.to = to
             self.qp = qp
@@ -58,7 +42,7 @@ public struct QPPlan: Sendable, Equatable, Codable {
                 to = try c.decodeIfPresent(Int.self, forKey: .to) ?? f
             }
             qp = try c.decodeIfPresent(Int.self, forKey: .qp)
-            regions = try c.decodeIfPresent([Region].self, forKey: .regions) ?? []
+            regions = try c.decodeIfPresent([RegionQP].self, forKey: .regions) ?? []
         }
 
         public func encode(to encoder: Encoder) throws {
@@ -134,11 +118,11 @@ public struct QPPlan: Sendable, Equatable, Codable {
     public var lastFrameNamed: Int? { frames.map(\.to).max() }
 
     /// The QP and regions of frame `index`: the last entry covering it wins.
-    public func frame(_ index: Int) -> (qp: Int, regions: [Region]) {
+    public func frame(_ index: Int) -> FrameQP {
         for e in frames.reversed() where e.from <= index && index <= e.to {
-            return (e.qp ?? defaultQP, e.regions)
+            return FrameQP(qp: e.qp ?? defaultQP, regions: e.regions)
         }
-        return (defaultQP, [])
+        return FrameQP(qp: defaultQP)
     }
 
     /// Checks the plan against the real frame count.

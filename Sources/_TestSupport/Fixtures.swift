@@ -1,6 +1,7 @@
 import Foundation
 import NeuralNet
 import MediaIO
+import TensorCore
 
 /// Shared helpers for the test targets: temporary directories, synthetic clips, the bundled sample.
 public enum Fixtures {

@@ -2,6 +2,7 @@ import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
+import Studies
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -77,24 +78,15 @@ struct Compare: ParsableCommand {
                 let m = try comparison.matchedReference(input, target: ours.fidelity.fractionWithinTau, isCancelled: { Interrupt.requested })
                 (reference, kind, evaluated) = (m.best, "matched", m.evaluated)
             }
-            var report = ComparisonReport(input: input, codec: encodeOptions.codec, tau: encodeOptions.tau, referenceKind: kind,
+            var report = ComparisonReport(input: input, codec: job.options.codec, tau: job.options.tau, referenceKind: kind,
                                           reference: reference, facejnd: ours,
-                                          savingsPercent: 100 * (1 - Double(ours.bytes) / Double(max(1, reference.bytes))))
+                                          savingsPercent: Comparison.savingsPercent(ours: ours.bytes, reference: reference.bytes))
             if sweep {
-                var refs: [RatePoint] = []
-                for q in try QPSteps(sweepQP).values {
-                    bar.update(.reference, refs.count, nil)
-                    refs.append(try evaluated.first { $0.qp == q } ?? comparison.uniform(input, qp: q, isCancelled: { Interrupt.requested }))
-                }
-                var mine: [RatePoint] = []
-                for t in try taus() { mine.append(try comparison.facejnd(input, tau: t, isCancelled: { Interrupt.requested }).0) }
-                let bd = BjontegaardDelta.ratePercent(
-                    reference: refs.map { ($0.bitrateKbps, BjontegaardDelta.fidelity($0.fidelity)) },
-                    test: mine.map { ($0.bitrateKbps, BjontegaardDelta.fidelity($0.fidelity)) })
-                report.sweep = .init(reference: refs, facejnd: mine, bdRatePercent: bd)
+                report.sweep = try comparison.sweep(input, qps: try QPSteps(sweepQP).values, taus: try taus(), evaluated: evaluated,
+                                                    progress: { bar.update(.reference, $0, $1) }, isCancelled: { Interrupt.requested })
             }
             bar.finish()
-            if let html { try AtomicFile.write(Data(HTMLReport.render(comparison: report).utf8), to: html) }
+            if let html { try AtomicFile.write(Data(ComparisonHTML.render(report).utf8), to: html) }
             if json {
                 print(try JSONOutput.string(report))
             } else {

@@ -2,19 +2,27 @@ import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
-import JNDPredictor
+import Perception
 import Synchronization
+import RateControl
 
 /// The options `encode`, `compare` and `sweep` share.
 struct EncodeOptionsGroup: ParsableArguments {
     @Option(help: "libx264 or libx265.")
-    var codec: String = "libx264"
+    var codec: PlannedCodec = .libx264
 
     @Option(help: "Encoder preset.")
     var preset: String = "medium"
 
-    @Option(name: .customLong("threshold"), help: "FR-noticeable threshold tau on the descriptor distance (calibrated default).")
+    @Option(help: "FR-noticeable threshold tau on the descriptor distance (calibrated default).")
     var tau: Double = JNDOracle.defaultTau
+
+    /// The name `encode` first gave --tau; kept so that existing scripts still run.
+    @Option(name: .customLong("threshold"), help: .hidden)
+    var threshold: Double?
+
+    /// --tau, or its old name --threshold.
+    var effectiveTau: Double { threshold ?? tau }
 
     @Option(help: "QP of everything outside the faces.")
     var backgroundQP: Int = 40
@@ -36,7 +44,7 @@ struct EncodeOptionsGroup: ParsableArguments {
 
     @Option(help: """
         JND source: predictor (the learned network, one pass per face; default when one is shipped for the codec and \
-        --threshold is its tau, otherwise the oracle is used with a note) or oracle (trial encodes, exact).
+        --tau is its tau, otherwise the oracle is used with a note) or oracle (trial encodes, exact).
         """)
     var jnd: JNDSource?
 
@@ -72,8 +80,7 @@ extension UnrecognizablePolicy: ExpressibleByArgument {}
 extension EncodeOptionsGroup {
 
     func validate() throws {
-        guard ["libx264", "libx265"].contains(codec) else { throw ValidationError("--codec must be libx264 or libx265") }
-        guard tau > 0 else { throw ValidationError("--threshold must be positive") }
+        guard effectiveTau > 0 else { throw ValidationError("--tau must be positive") }
         guard (0...51).contains(backgroundQP) else { throw ValidationError("--background-qp must be in 0...51") }
         guard (0...51).contains(floorQP) else { throw ValidationError("--floor-qp must be in 0...51") }
         guard margin >= 0 else { throw ValidationError("--margin must not be negative") }
@@ -88,9 +95,9 @@ extension EncodeOptionsGroup {
     /// The options, with the JND predictor loaded when it is the JND source.
     func options() throws -> EncodeOptions {
         var o = EncodeOptions()
-        o.codec = codec
+        o.codec = codec.rawValue
         o.preset = preset
-        o.tau = tau
+        o.tau = effectiveTau
         o.backgroundQP = backgroundQP
         o.matchCRF = matchCRF
         o.margin = margin
@@ -105,12 +112,15 @@ extension EncodeOptionsGroup {
         o.prefilter = prefilter == .jnd
         if jnd != .oracle {
             do {
-                let model = try jndModel.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec)
-                try model.check(codec: codec, tau: tau)
+                let model = try jndModel.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec.rawValue)
+                try model.check(codec: codec.rawValue, tau: effectiveTau)
                 o.jndPredictor = model
             } catch {
                 // Asked for explicitly (or given a file): an error. By default: the exact oracle, with a note.
-                if jnd == .predictor || jndModel != nil || prefilter == .jnd { throw error }
+                if jnd == .predictor || jndModel != nil || prefilter == .jnd {
+                    if error is JNDModelMismatch { throw ValidationError("\(error); pass --jnd-model with a model trained for \(codec.rawValue) at τ \(effectiveTau), or --jnd oracle") }
+                    throw error
+                }
                 FileHandle.standardError.write(Data("facejnd: note: \(error); measuring JNDs with the oracle\n".utf8))
             }
         }

@@ -4,6 +4,11 @@ import FaceAnalysis
 import Foundation
 
 /// Options shared by the commands that find faces in an image or in frames of a video.
+/// The encoders facejnd plans face QP for (the ones that honour per-region QP frame-accurately).
+enum PlannedCodec: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case libx264, libx265
+}
+
 struct ScanOptions: ParsableArguments {
     @Option(help: "Enlarge the picture 2x this many times before detecting (finds smaller faces; slower).")
     var upsample: Int = 1

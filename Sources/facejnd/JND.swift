@@ -2,8 +2,9 @@ import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
-import JNDPredictor
+import Perception
 import TensorCore
+import Studies
 
 struct JND: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,21 +51,13 @@ struct JND: ParsableCommand {
                     let (entries, again, moved) = try JNDRepeatability.measure(dataset: dataset, oracle: oracle, limit: n,
                                                                                progress: { bar.update(done: $0, total: $1) })
                     bar.finish()
-                    let remeasured = zip(entries, again).map { e, q in var c = e; c.jndQP = q; c.curve = []; return c }
-                    // The smallest whole-QP shift that brings the moved oracle's overshoots to 3% or less: what even a
-                    // perfect predictor pays for the oracle's own noise at the safety level encode needs.
-                    let shift = Int(JNDPredictorTraining.safetyShift(raw: moved.map(Double.init), entries: remeasured, target: 0.03, from: 0, step: 1))
-                    for row in [JNDBaselines.row("oracle re-measured vs dataset", predictions: again, entries: entries),
-                                JNDBaselines.row("oracle, face moved 2 px vs unmoved", predictions: moved, entries: remeasured),
-                                JNDBaselines.row("the same, shifted \(shift) to <=3% over", predictions: moved.map { $0 - shift }, entries: remeasured)] {
+                    let report = RepeatabilityReport(entries: entries, again: again, moved: moved)
+                    if json { print(try JSONOutput.string(report, pretty: true)); return }
+                    for row in report.rows {
                         print(String(format: "%-40@ MAE %.2f  over JND %.1f%%  3+ below %.1f%%  mean QP %.1f  (%d faces)", row.predictor as NSString,
-                                     row.meanAbsoluteError, 100 * row.overshootRate, 100 * row.undershootRate, row.meanPredictedQP, entries.count))
+                                     row.meanAbsoluteError, 100 * row.overshootRate, 100 * row.undershootRate, row.meanPredictedQP, report.faces))
                     }
-                    // With JND = μ + ε and ε independent between the two measurements, std(a − b) = √2·σ_ε.
-                    let diffs = zip(again, moved).map { Double($0 - $1) }
-                    let m = diffs.reduce(0, +) / Double(max(1, diffs.count))
-                    let sd = (diffs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(1, diffs.count))).squareRoot()
-                    print(String(format: "std(unmoved - moved) %.2f QP -> per-measurement noise sigma %.2f QP", sd, sd / 2.0.squareRoot()))
+                    print(String(format: "std(unmoved - moved) %.2f QP -> per-measurement noise sigma %.2f QP", report.differenceStd, report.noiseSigma))
                     return
                 }
                 let bar = Progress("baselines")
@@ -116,7 +109,7 @@ struct JND: ParsableCommand {
         var input: String
 
         @Option(help: "libx264 or libx265.")
-        var codec: String = "libx264"
+        var codec: PlannedCodec = .libx264
 
         @Option(help: "crop: the face region encoded alone (fast); context: the whole frame, face region at q.")
         var mode: JNDMode = .crop
@@ -135,7 +128,6 @@ struct JND: ParsableCommand {
         @OptionGroup var modelOptions: ModelOptions
 
         func validate() throws {
-            guard ["libx264", "libx265"].contains(codec) else { throw ValidationError("--codec must be libx264 or libx265") }
             guard tau > 0 else { throw ValidationError("--tau must be positive") }
             guard (0...51).contains(backgroundQP) else { throw ValidationError("--background-qp must be in 0...51") }
         }
@@ -143,7 +135,7 @@ struct JND: ParsableCommand {
         func run() throws {
             try runReportingErrors {
                 let analyzer = try FaceAnalyzer(models: modelOptions.directory)
-                let oracle = JNDOracle(analyzer: analyzer, codec: codec, tau: tau, mode: mode, backgroundQP: backgroundQP,
+                let oracle = JNDOracle(analyzer: analyzer, codec: codec.rawValue, tau: tau, mode: mode, backgroundQP: backgroundQP,
                                        exhaustive: exhaustive)
                 try JNDScan(oracle: oracle, upsample: scan.upsample, every: scan.every)
                     .run(path: input, isCancelled: { Interrupt.requested }) { print(try JSONOutput.string($0)) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
+import Studies
 
 extension JND {
     struct Calibrate: ParsableCommand {
@@ -30,7 +31,7 @@ extension JND {
         var limitPairs: Int?
 
         @Option(help: "libx264 or libx265.")
-        var codec: String = "libx264"
+        var codec: PlannedCodec = .libx264
 
         @Option(help: "crop or context.")
         var mode: JNDMode = .crop
@@ -54,7 +55,7 @@ extension JND {
                 var all = try Verification.parsePairs(path: pairs, imageDirectory: images)
                 if let limitPairs { all = Array(all.prefix(limitPairs)) }
                 let analyzer = try FaceAnalyzer(models: modelOptions.directory)
-                let job = TauCalibration(oracle: JNDOracle(analyzer: analyzer, codec: codec, mode: mode), threads: threads)
+                let job = TauCalibration(oracle: JNDOracle(analyzer: analyzer, codec: codec.rawValue, mode: mode), threads: threads)
                 let bar = Progress("calibrate")
                 let report = try job.run(pairs: all, taus: list, cache: cache, progress: { bar.update(done: $0, total: $1) })
                 bar.finish()

@@ -2,6 +2,7 @@ import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
+import Studies
 
 struct JNDDatasetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,7 +25,7 @@ struct JNDDatasetCommand: ParsableCommand {
     var out: String
 
     @Option(help: "libx264 or libx265.")
-    var codec: String = "libx264"
+    var codec: PlannedCodec = .libx264
 
     @Option(name: .customLong("qp-range"), help: "QP range as LOW:HIGH.")
     var qpRange: String = "0:51"
@@ -48,7 +49,6 @@ struct JNDDatasetCommand: ParsableCommand {
 
     func validate() throws {
         guard (images == nil) != (video == nil) else { throw ValidationError("give exactly one of --images and --video") }
-        guard ["libx264", "libx265"].contains(codec) else { throw ValidationError("--codec must be libx264 or libx265") }
         _ = try parsedRange()
     }
 
@@ -63,7 +63,7 @@ struct JNDDatasetCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let analyzer = try FaceAnalyzer(models: modelOptions.directory)
-            let oracle = JNDOracle(analyzer: analyzer, codec: codec, tau: tau, qpRange: try parsedRange())
+            let oracle = JNDOracle(analyzer: analyzer, codec: codec.rawValue, tau: tau, qpRange: try parsedRange())
             let builder = JNDDatasetBuilder(oracle: oracle, upsample: upsample, every: every, threads: threads)
             var list: [String]? = nil
             if let images {

@@ -2,10 +2,11 @@ import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
-import JNDPredictor
+import Perception
 import MediaIO
 import NeuralNet
 import TensorCore
+import Studies
 
 extension JND {
     struct Train: ParsableCommand {
@@ -77,7 +78,7 @@ extension JND {
                                                                e.trainDecorrelation, e.validationQP, e.validationAbsoluteError * Double(JNDPredictorTraining.qpScale),
                                                                e.seconds).utf8))
                 }
-                if Interrupt.requested { throw MediaError.cancelled }
+                if Interrupt.requested { throw CancellationError() }
                 try model.write(to: out)
                 if let report { try JSONOutput.string(r, pretty: true).write(toFile: report, atomically: true, encoding: .utf8) }
                 if json {
@@ -110,7 +111,7 @@ extension JND {
         var input: String
 
         @Option(help: "Codec whose shipped predictor to use (libx264).")
-        var codec: String = "libx264"
+        var codec: PlannedCodec = .libx264
 
         @Option(help: "A model file written by facejnd jnd train (default: the one shipped for --codec).")
         var model: String?
@@ -124,8 +125,8 @@ extension JND {
 
         func run() throws {
             try runReportingErrors {
-                let predictor = try model.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec)
-                if model == nil { try predictor.check(codec: codec, tau: predictor.header.tau) }
+                let predictor = try model.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec.rawValue)
+                if model == nil { try predictor.check(codec: codec.rawValue, tau: predictor.header.tau) }
                 let analyzer = try FaceAnalyzer(models: modelOptions.directory)
                 BLAS.setThreads(1)
                 try JNDPredictScan(model: predictor, analyzer: analyzer, upsample: scan.upsample, every: scan.every, mapsDirectory: saveMaps)

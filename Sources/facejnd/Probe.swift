@@ -2,6 +2,7 @@ import ArgumentParser
 import CompressionPipeline
 import Foundation
 import MediaIO
+import TensorCore
 
 struct Probe: ParsableCommand {
     static let configuration = CommandConfiguration(

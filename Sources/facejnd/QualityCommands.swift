@@ -1,11 +1,11 @@
 import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
-import FaceQuality
 import Foundation
 import MediaIO
 import NeuralNet
 import TensorCore
+import Studies
 
 struct Quality: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -102,9 +102,8 @@ struct QualityTrain: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     static func folds(_ text: String) throws -> ClosedRange<Int> {
-        let v = text.split(separator: "-").compactMap { Int($0) }
-        guard v.count == 2, v[0] >= 1, v[0] <= v[1] else { throw ValidationError("folds take FIRST-LAST, got '\(text)'") }
-        return v[0]...v[1]
+        guard let r = LFWFolds.parse(text) else { throw ValidationError("folds take FIRST-LAST, got '\(text)'") }
+        return r
     }
 
     func validate() throws {
@@ -117,27 +116,19 @@ struct QualityTrain: ParsableCommand {
         try runReportingErrors {
             let analyzer = try FaceAnalyzer(models: modelOptions.directory)
             let all = try Verification.parsePairs(path: pairs, imageDirectory: images)
-            func pairsOf(_ r: ClosedRange<Int>) -> [ImagePair] {
-                Array(all[min(all.count, (r.lowerBound - 1) * 600)..<min(all.count, r.upperBound * 600)])
-            }
-            let trainPairs = pairsOf(try Self.folds(trainFolds)), evalPairs = pairsOf(try Self.folds(evalFolds))
-            func imagesOf(_ p: [ImagePair]) -> [String] {
-                let v = Array(Set(p.flatMap { [$0.first, $0.second] })).sorted()
-                return limitImages.map { Array(v.prefix($0)) } ?? v
-            }
+            let trainPairs = LFWFolds.pairs(all, folds: try Self.folds(trainFolds))
+            let evalPairs = LFWFolds.pairs(all, folds: try Self.folds(evalFolds))
+            let trainImages = LFWFolds.images(of: trainPairs, limit: limitImages)
             let study = QualityStudy(analyzer: analyzer)
-            let families = ChipDegradation.families
             let bar = Progress("quality-train")
-            let train = try study.observe(images: imagesOf(trainPairs), degradations: { i in
-                var rng = SplitMix(seed: UInt64(i) &* 2654435761 &+ 17)
-                return families.map { $0[Int(rng.next() % UInt64($0.count))] }
-            }, progress: { bar.update(done: $0, total: $1) })
+            let train = try study.observe(images: trainImages, degradations: QualityStudy.trainingDegradations(image:),
+                                          progress: { bar.update(done: $0, total: $1) })
             bar.finish()
             var settings = QualityStudy.TrainingSettings()
             settings.epochs = epochs
             settings.temperature = temperature
             let (model, losses) = QualityStudy.train(train, settings: settings, description: [
-                "data": "LFW dev pairs folds \(trainFolds) (\(pairs)), images \(imagesOf(trainPairs).count)",
+                "data": "LFW dev pairs folds \(trainFolds) (\(pairs)), images \(trainImages.count)",
                 "degradations": "one per family per image: blur 1-6, downscale 64-16 px, x264 QP 32-51",
             ])
             try model.write(to: out)
@@ -146,15 +137,13 @@ struct QualityTrain: ParsableCommand {
                 try AtomicFile.write(Data(csv.utf8), to: lossCSV)
             }
             let scorer = QualityScorer(model: model)
-            let evalImages = imagesOf(evalPairs)
-            // Evaluation images also get every degradation level, to show how each score moves (means by level).
+            let evalImages = LFWFolds.images(of: evalPairs, limit: limitImages)
             let bar2 = Progress("quality-eval")
-            let levels = families.flatMap { $0 }
-            let evalObs = try study.observe(images: evalImages, degradations: { i in i % 10 == 0 ? levels : [] },
+            let evalObs = try study.observe(images: evalImages, degradations: QualityStudy.evaluationDegradations(image:),
                                             progress: { bar2.update(done: $0, total: $1) })
             bar2.finish()
             let report = QualityStudyReport.make(pairs: evalPairs, observations: evalObs, scorer: scorer, losses: losses,
-                                                 trainImages: imagesOf(trainPairs).count, trainObservations: train.count)
+                                                 trainImages: trainImages.count, trainObservations: train.count)
             let text = try JSONOutput.string(report, pretty: true)
             if let path = self.report { try AtomicFile.write(Data((text + "\n").utf8), to: path) }
             for c in report.curves { print(String(format: "%-12@ AUC %.5f  FNMR@FMR1e-3 %.4f → %.4f at 20%% rejected", c.measure as NSString, c.auc, c.points[0][1], c.points[20][1])) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
+import Studies
 
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(

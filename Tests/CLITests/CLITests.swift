@@ -23,8 +23,13 @@ struct CLI {
     }
 
     static func run(_ arguments: [String]) throws -> Result {
+        try run(executable, arguments)
+    }
+
+    /// Runs any program (a repository script, say) and collects its exit status and output.
+    static func run(_ program: URL, _ arguments: [String]) throws -> Result {
         let p = Process()
-        p.executableURL = executable
+        p.executableURL = program
         p.arguments = arguments
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

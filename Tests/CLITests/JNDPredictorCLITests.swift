@@ -3,6 +3,7 @@ import FaceAnalysis
 import Foundation
 import Testing
 import _TestSupport
+import Studies
 
 @Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
 struct JNDPredictorCLITests {

@@ -78,7 +78,7 @@ struct BadInputTests {
     @Test func imageSmallerThanTheDetectorWindowHasNoFaces() throws {
         let analyzer = try #require(sharedAnalyzer)
         for (w, h) in [(1, 1), (5, 3), (40, 30), (79, 79)] {
-            let img = ColorImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { UInt8($0 % 251) })
+            let img = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { UInt8($0 % 251) })
             #expect(try analyzer.analyze(img, upsample: 0).isEmpty)
         }
     }
@@ -93,8 +93,8 @@ struct BadInputTests {
         try ImageFile.writePNG(original, to: path, layout: layout)
         let loaded = try ImageFile.loadRGB(path: path)
         #expect(loaded.width == original.width && loaded.height == original.height)
-        let faces = try analyzer.analyze(ColorImage(loaded), upsample: 0)
-        let reference = try analyzer.analyze(ColorImage(original), upsample: 0)
+        let faces = try analyzer.analyze(loaded, upsample: 0)
+        let reference = try analyzer.analyze(original, upsample: 0)
         #expect(faces.count == reference.count && faces.count == 1)
         switch layout {
         case .rgba:
@@ -114,7 +114,7 @@ struct BadInputTests {
     @Test func veryLargeImageIsRefusedClearly() throws {
         let models = ModelDirectory.default
         let detector = try FaceDetector(models: models, maxPixels: 1_000_000)
-        let big = ColorImage(width: 900, height: 700)
+        let big = RGBImage(width: 900, height: 700)
         #expect(throws: DetectionError.imageTooLarge(width: 1802, height: 1401, limitPixels: 1_000_000)) {
             _ = try detector.detect(big, upsample: 1)
         }

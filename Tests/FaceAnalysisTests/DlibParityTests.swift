@@ -26,7 +26,6 @@ private func references() throws -> [Reference] {
 }
 
 /// One shared analyzer: loading the models once keeps the suite fast.
-let sharedAnalyzer: FaceAnalyzer? = try? FaceAnalyzer()
 
 @Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
 struct DlibParityTests {
@@ -37,7 +36,7 @@ struct DlibParityTests {
         let analyzer = try #require(sharedAnalyzer)
         let ref = try #require(try references().first { $0.image == image })
         let rgb = try ImageFile.loadRGB(path: fixtures.appendingPathComponent(image).path)
-        let faces = try analyzer.analyze(ColorImage(rgb), upsample: ref.upsample)
+        let faces = try analyzer.analyze(rgb, upsample: ref.upsample)
         #expect(faces.count == ref.faces.count, "face count")
         for rf in ref.faces {
             let rb = FaceBox(left: rf.box[0], top: rf.box[1], right: rf.box[2], bottom: rf.box[3])

@@ -4,7 +4,6 @@ import MediaIO
 import Testing
 import _TestSupport
 
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
 @Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
 struct EmbedderTraceTests {

@@ -4,6 +4,7 @@ import MediaIO
 import RateControl
 import Testing
 import _TestSupport
+import TensorCore
 
 /// The plan the foundation issue asks for: frames 10–19 at QP 38, everything else at 24.
 private let stepPlan = QPPlan(defaultQP: 24, frames: [.init(from: 10, to: 19, qp: 38)])
@@ -32,7 +33,7 @@ private let stepPlan = QPPlan(defaultQP: 24, frames: [.init(from: 10, to: 19, qp
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = try Fixtures.makeClip(at: dir.appendingPathComponent("in.mp4").path, width: 320, height: 240, frames: 30)
         let output = dir.appendingPathComponent("out.mp4").path
-        let rect = QPPlan.Region(x: 96, y: 64, width: 128, height: 96, qp: 18)
+        let rect = RegionQP(x: 96, y: 64, width: 128, height: 96, qp: 18)
         let plan = QPPlan(defaultQP: 28, frames: [.init(from: 0, to: 29, qp: 28, regions: [rect])])
         _ = try TranscodeJob(input: input, output: output, preset: "medium", quality: .plan(plan)).run()
         let report = try QPProbe.read(path: output, regions: [PixelRect(x: 96, y: 64, width: 128, height: 96)])
@@ -81,7 +82,7 @@ private let stepPlan = QPPlan(defaultQP: 24, frames: [.init(from: 10, to: 19, qp
         #expect {
             _ = try TranscodeJob(input: input, output: output, codec: codec, quality: .plan(stepPlan)).run()
         } throws: { error in
-            guard case MediaError.unsupportedCodecControl(let c, let why)? = error as? MediaError else { return false }
+            guard case MediaError.planUnsupported(let c, let why)? = error as? MediaError else { return false }
             return c == codec && why.contains("libx264")
         }
         #expect(!FileManager.default.fileExists(atPath: output))

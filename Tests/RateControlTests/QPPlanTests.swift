@@ -12,7 +12,7 @@ import Testing
         #expect(plan.frame(9).qp == 24)
         #expect(plan.frame(10).qp == 38)
         #expect(plan.frame(12).qp == 24, "a later entry without qp falls back to default_qp")
-        #expect(plan.frame(12).regions == [QPPlan.Region(x: 1, y: 2, width: 3, height: 4, qp: 10)])
+        #expect(plan.frame(12).regions == [RegionQP(x: 1, y: 2, width: 3, height: 4, qp: 10)])
         #expect(plan.frame(19).qp == 38)
         #expect(plan.frame(20).qp == 24)
         #expect(plan.lastFrameNamed == 19)

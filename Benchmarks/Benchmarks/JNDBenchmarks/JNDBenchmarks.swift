@@ -2,7 +2,7 @@ import Benchmark
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
-import JNDPredictor
+import Perception
 import MediaIO
 import TensorCore
 
@@ -20,7 +20,7 @@ let benchmarks: @Sendable () -> Void = {
     let frame = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Tests/FaceAnalysisTests/Fixtures/openmpf_group_video_01_01.png").path
-    let vga = ColorImage(width: 640, height: 480, pixels: try! ImageFile.loadRGB(path: frame).pixels)
+    let vga = RGBImage(width: 640, height: 480, pixels: try! ImageFile.loadRGB(path: frame).pixels)
     let faces = try! analyzer.analyze(vga, upsample: 0)
     let oracle = JNDOracle(analyzer: analyzer, codec: "libx264", tau: model.header.tau, mode: .crop)
 

@@ -17,7 +17,7 @@ let benchmarks: @Sendable () -> Void = {
     let frame = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Tests/FaceAnalysisTests/Fixtures/openmpf_group_video_01_01.png").path
-    let vga = ColorImage(width: 640, height: 480, pixels: try! ImageFile.loadRGB(path: frame).pixels)
+    let vga = RGBImage(width: 640, height: 480, pixels: try! ImageFile.loadRGB(path: frame).pixels)
     let hd = FaceDetectorResize.resize(vga, width: 1280, height: 720)
     let faces = try! analyzer.analyze(vga, upsample: 0)
     let chip = FaceChip.extract(vga, FaceChip.placement(landmarks: faces[0].landmarks))
@@ -79,7 +79,7 @@ let benchmarks: @Sendable () -> Void = {
 
 /// Scales the VGA test frame to 720p for the larger detection benchmark.
 enum FaceDetectorResize {
-    static func resize(_ src: ColorImage, width: Int, height: Int) -> ColorImage {
+    static func resize(_ src: RGBImage, width: Int, height: Int) -> RGBImage {
         var out = [UInt8](repeating: 0, count: width * height * 3)
         for y in 0..<height {
             for x in 0..<width {
@@ -87,6 +87,6 @@ enum FaceDetectorResize {
                 for k in 0..<3 { out[(y * width + x) * 3 + k] = src.pixels[(sy * src.width + sx) * 3 + k] }
             }
         }
-        return ColorImage(width: width, height: height, pixels: out)
+        return RGBImage(width: width, height: height, pixels: out)
     }
 }

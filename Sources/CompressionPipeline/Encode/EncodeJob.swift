@@ -1,8 +1,8 @@
 import FaceAnalysis
-import FaceQuality
 import Foundation
-import JNDPredictor
+import Perception
 import MediaIO
+import RateControl
 import TensorCore
 
 /// Everything `facejnd encode` can be told.
@@ -50,23 +50,6 @@ public struct EncodeOptions: Sendable {
     public init() {}
 }
 
-/// Faces too poor for face recognition: give them the background QP (`skip`: bits only where recognition is
-/// possible) or protect them anyway (`protect`).
-public enum UnrecognizablePolicy: String, Sendable, Codable, CaseIterable {
-    case skip
-    case protect
-}
-
-/// How the planner treats a face track.
-public enum TrackPolicy: String, Sendable, Codable {
-    /// The whole face region at its JND QP.
-    case protect
-    /// Unrecognisable and `--unrecognizable skip`: background QP, not verified.
-    case skip
-    /// Low consistency (masked or occluded): only the upper face protected, until a verification failure widens it.
-    case upper
-}
-
 /// What one encode-and-verify pass produced.
 public struct EncodePass: Sendable, Codable, Equatable {
     public var pass: Int
@@ -107,7 +90,7 @@ public struct EncodeJob {
     public func analyse(_ input: String, progress: (Stage, Int, Int?) -> Void = { _, _, _ in },
                         isCancelled: () -> Bool = { false }) throws -> FaceTimeline {
         guard CodecFamily(rawValue: options.codec) == .x264 || CodecFamily(rawValue: options.codec) == .x265 else {
-            throw MediaError.unsupportedCodecControl(codec: options.codec, reason: "face-region QP needs libx264 or libx265")
+            throw PipelineError.codecCannotPlanFaces(codec: options.codec)
         }
         var pass = FaceAnalysisPass(analyzer: analyzer, oracle: oracle, upsample: options.upsample,
                                     detectEvery: options.detectEvery, jndEvery: options.jndEvery, threads: options.threads)
@@ -122,7 +105,7 @@ public struct EncodeJob {
     /// Each frame's background QP: the constant, or the per-frame QP x264/x265 chose in a CRF encode.
     public func backgroundQPs(_ input: String, frameCount: Int, isCancelled: () -> Bool = { false }) throws -> [Int] {
         guard let crf = options.matchCRF else { return Array(repeating: options.backgroundQP, count: frameCount) }
-        let scratch = EncodeJob.scratchPath(near: input, tag: "crf")
+        let scratch = AtomicFile.scratchPath(near: input, tag: "crf")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var t = Transcoder(input: input, output: scratch, encoder: EncoderSettings(codec: options.codec, preset: options.preset, rateControl: .crf(crf)))
         t.copyOtherStreams = false
@@ -152,27 +135,26 @@ public struct EncodeJob {
     }
 
     /// Plans, encodes and verifies until every face is within τ or no face QP can go lower; writes `output`
-    /// atomically (nothing is left behind on error or cancellation).
+    /// atomically (nothing is left behind on error or cancellation). The decisions are RateControl's: track policies
+    /// from the quality scores, the plan from the JND samples, the repairs from the verification failures.
     public func encode(_ input: String, output: String, timeline: FaceTimeline, background: [Int],
                        progress: @Sendable (Stage, Int, Int?) -> Void = { _, _, _ in },
                        isCancelled: @Sendable @escaping () -> Bool = { false }) throws -> Outcome {
-        var planner = FacePlanner(tau: options.tau, margin: options.margin, smoothingFrames: options.smoothingFrames,
-                                  floorQP: options.floorQP, backgroundQP: background)
-        planner.chipSize = analyzer.embedder.chipSize
         var policies: [Int: TrackPolicy] = [:]
         for track in timeline.trackIDs {
-            guard let q = timeline.quality(track: track) else { policies[track] = .protect; continue }
-            if q.score < options.qualityFloor {
-                policies[track] = options.unrecognizable == .skip ? .skip : .protect
-            } else {
-                policies[track] = q.consistency < options.occlusionConsistency ? .upper : .protect
-            }
+            let q = timeline.quality(track: track)
+            policies[track] = TrackPolicy.decide(score: q?.score, consistency: q?.consistency, qualityFloor: options.qualityFloor,
+                                                 unrecognizable: options.unrecognizable, occlusionConsistency: options.occlusionConsistency)
         }
+        var planner = FacePlanner(margin: options.margin, smoothingFrames: options.smoothingFrames, floorQP: options.floorQP,
+                                  backgroundQP: background)
         planner.skippedTracks = Set(policies.filter { $0.value == .skip }.keys)
         planner.upperOnlyTracks = Set(policies.filter { $0.value == .upper }.keys)
         try timeline.measure(tau: options.tau, threads: options.threads, progress: { progress(.measure, $0, $1) },
                              isCancelled: isCancelled)
-        let scratch = EncodeJob.scratchPath(near: output, tag: "pass")
+        let plannerInput = try timeline.plannerInput(tau: options.tau, chipSize: analyzer.embedder.chipSize)
+        let rules = RepairRules(tau: options.tau, floorQP: options.floorQP, minimumStep: options.repairStep)
+        let scratch = AtomicFile.scratchPath(near: output, tag: "pass")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         var repairs = FacePlanner.Repairs()
         if options.faceQPBias != 0 {
@@ -184,7 +166,7 @@ public struct EncodeJob {
         let verifier = FaceVerifier(embedder: analyzer.embedder)
         let anchor = background.sorted()[background.count / 2]
         while true {
-            let plan = try planner.plan(timeline, repairs: repairs)
+            let plan = planner.plan(plannerInput, repairs: repairs)
             var transcoder = Transcoder(input: input, output: scratch, encoder: EncoderSettings(
                 codec: options.codec, preset: options.preset, rateControl: .planned(anchorQP: anchor)))
             transcoder.copyOtherStreams = true
@@ -203,43 +185,29 @@ public struct EncodeJob {
             let failing = checks.filter { $0.distance > options.tau }
             var pass = EncodePass(pass: passes.count + 1, outputBytes: result.outputBytes, facesOverTau: failing.count,
                                   repairedTracks: [], repairedFrames: 0)
-            // Repair: lower the failing face's QP over the GOP that holds the failure (inter prediction carries a
-            // face's loss to the rest of its GOP), unless the face is already at the floor there. d(q) roughly
-            // doubles every 7 QP on LFW (docs/jnd-dataset-x264.md), so the step is 7·log2(d/τ), at least `repairStep`.
-            var worst: [String: (track: Int, gop: Range<Int>, distance: Double)] = [:]
+            var actions: [RepairAction] = []
             if passes.count < options.maxRepairPasses {
-                let gops = EncodeJob.gops(result.frames.map(\.pictureType), count: timeline.frames.count)
-                for f in failing {
-                    let faceQP = plan[f.frame].faces.first { $0.track == f.track }?.qp ?? plan[f.frame].backgroundQP
-                    guard faceQP > options.floorQP || (options.prefilter && !unfiltered.contains(f.track)) else { continue }
-                    let gop = gops.first { $0.contains(f.frame) } ?? f.frame..<(f.frame + 1)
-                    let key = "\(f.track)/\(gop.lowerBound)"
-                    if worst[key].map({ $0.distance < f.distance }) ?? true { worst[key] = (f.track, gop, f.distance) }
-                }
+                let prefiltered = options.prefilter ? Set(timeline.trackIDs).subtracting(unfiltered) : []
+                actions = rules.actions(failing: failing.map { FaceFailure(frame: $0.frame, track: $0.track, distance: $0.distance) },
+                                        plan: plan, gops: RepairRules.gops(result.frames.map(\.pictureType), count: timeline.frames.count),
+                                        prefiltered: prefiltered, upperOnly: planner.upperOnlyTracks)
             }
-            for w in worst.values {
-                // The prefilter's own change may be what the FR model noticed: the track is encoded unfiltered.
-                if options.prefilter && unfiltered.insert(w.track).inserted {
-                    pass.repairedFrames += w.gop.count
-                    if !pass.repairedTracks.contains(w.track) { pass.repairedTracks.append(w.track) }
-                    continue
+            for action in actions {
+                switch action {
+                case .unfilter(let track, _): unfiltered.insert(track)
+                case .widen(let track, _):
+                    planner.upperOnlyTracks.remove(track)
+                    policies[track] = .protect
+                case .lower(let track, let frames, let step): repairs.lower(track: track, frames: frames, by: step)
                 }
-                // A face protected only in its upper part that still fails gets its whole region back first.
-                if planner.upperOnlyTracks.remove(w.track) != nil {
-                    policies[w.track] = .protect
-                    pass.repairedFrames += w.gop.count
-                    if !pass.repairedTracks.contains(w.track) { pass.repairedTracks.append(w.track) }
-                    continue
-                }
-                repairs.lower(track: w.track, frames: w.gop, by: EncodeJob.repairStep(distance: w.distance, tau: options.tau, minimum: options.repairStep))
-                pass.repairedFrames += w.gop.count
-                if !pass.repairedTracks.contains(w.track) { pass.repairedTracks.append(w.track) }
+                pass.repairedFrames += action.frames.count
+                if !pass.repairedTracks.contains(action.track) { pass.repairedTracks.append(action.track) }
             }
             pass.repairedTracks.sort()
             passes.append(pass)
-            if worst.isEmpty {
-                if isCancelled() { throw MediaError.cancelled }
-                try EncodeJob.moveIntoPlace(scratch, output)
+            if actions.isEmpty {
+                if isCancelled() { throw CancellationError() }
+                try AtomicFile.moveIntoPlace(scratch, output)
                 return Outcome(plan: plan, result: result, checks: checks, passes: passes, policies: policies, unfixed: failing,
                                seconds: (encodeSeconds, verifySeconds))
             }
@@ -252,15 +220,15 @@ public struct EncodeJob {
     func prefilter(_ timeline: FaceTimeline, skipping: Set<Int>) throws -> ((Int, Frame) throws -> Void)? {
         guard options.prefilter else { return nil }
         guard let model = options.jndPredictor else {
-            throw MediaError.unsupportedCodecControl(codec: options.codec, reason: "--prefilter jnd needs the JND predictor (--jnd predictor)")
+            throw PipelineError.prefilterNeedsPredictor
         }
-        let scaler = try Scaler()
+        let converter = try UprightConverter(orientation: timeline.orientation)
         let orientation = timeline.orientation, chipSize = analyzer.embedder.chipSize
         return { i, frame in
             guard i < timeline.frames.count else { return }
             let faces = timeline.frames[i].filter { !skipping.contains($0.track) }
             guard !faces.isEmpty else { return }
-            let image = orientation.upright(ColorImage(try scaler.rgb(frame)))
+            let image = try converter.picture(frame)
             var positions: [(x: Int, y: Int)] = [], rgb: [Float] = []
             for f in faces {
                 let p = model.predict(image, face: f.face, chipSize: chipSize, maps: true)
@@ -274,32 +242,6 @@ public struct EncodeJob {
                 }
             }
             try frame.subtractRGBDifference(at: positions, rgb: rgb)
-        }
-    }
-
-    /// How far to lower a face's QP whose distance is `distance` > τ.
-    static func repairStep(distance: Double, tau: Double, minimum: Int) -> Int {
-        max(minimum, Int((7 * log2(distance / tau)).rounded(.up)))
-    }
-
-    /// Frame ranges between keyframes ("I" pictures), in presentation order.
-    static func gops(_ types: [String], count: Int) -> [Range<Int>] {
-        var starts = types.prefix(count).enumerated().filter { $0.element == "I" }.map(\.offset)
-        if starts.first != 0 { starts.insert(0, at: 0) }
-        return starts.enumerated().map { i, s in s..<(i + 1 < starts.count ? starts[i + 1] : count) }
-    }
-
-    /// A scratch file next to `path` with the same extension (so the muxer picks the same container).
-    static func scratchPath(near path: String, tag: String) -> String {
-        let url = URL(fileURLWithPath: path)
-        let ext = url.pathExtension.isEmpty ? "mp4" : url.pathExtension
-        return url.deletingLastPathComponent().appendingPathComponent(
-            ".\(url.deletingPathExtension().lastPathComponent).facejnd-\(tag)-\(getpid()).\(ext)").path
-    }
-
-    static func moveIntoPlace(_ from: String, _ to: String) throws {
-        if rename(from, to) != 0 {
-            throw MediaError.outputNotWritable(path: to, reason: String(cString: strerror(errno)))
         }
     }
 }
@@ -319,14 +261,5 @@ extension EncodeJob {
         let timing = EncodeReport.Timing(analyse: analyse, measure: total - analyse - outcome.seconds.encode - outcome.seconds.verify,
                                          encode: outcome.seconds.encode, verify: outcome.seconds.verify, total: total)
         return EncodeReport(input: input, output: output, options: options, timeline: timeline, outcome: outcome, timing: timing)
-    }
-}
-
-/// Small files (reports) written whole or not at all.
-public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw MediaError.outputNotWritable(path: path, reason: error.localizedDescription)
-        }
     }
 }

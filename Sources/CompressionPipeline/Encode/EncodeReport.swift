@@ -1,7 +1,7 @@
 import FaceAnalysis
-import FaceQuality
 import Foundation
 import MediaIO
+import RateControl
 
 /// `facejnd encode --report`: the JSON schema is docs/encode-report.schema.json (described in docs/encode-report.md).
 public struct EncodeReport: Sendable, Codable {

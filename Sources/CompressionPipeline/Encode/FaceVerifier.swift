@@ -25,21 +25,20 @@ public struct FaceVerifier {
 
     public func check(path: String, timeline: FaceTimeline, progress: (Int, Int?) -> Void = { _, _ in },
                       isCancelled: () -> Bool = { false }) throws -> [FaceCheck] {
-        let reader = try VideoReader(path: path)
-        let scaler = try Scaler()
+        // The output carries the input's display matrix; its pictures are turned the way the faces were found.
+        let source = try PictureSource(path: path, orientation: timeline.orientation)
         var checks: [FaceCheck] = []
         let batch = ChipBatch<(frame: Int, track: Int, original: [Float])>(embedder: embedder, threads: threads)
         func store(_ done: [((frame: Int, track: Int, original: [Float]), [Float])]) {
             for (k, e) in done { checks.append(FaceCheck(frame: k.frame, track: k.track, distance: Double(descriptorDistance(k.original, e)))) }
         }
         var decoded = 0
-        try reader.forEachFrame { index, frame in
-            if isCancelled() { throw MediaError.cancelled }
+        try source.forEachFrame(isCancelled: isCancelled) { index, frame in
             decoded = index + 1
             guard index < timeline.frames.count else { return false }
             let faces = timeline.frames[index]
             if !faces.isEmpty {
-                let image = timeline.orientation.upright(ColorImage(try scaler.rgb(frame)))
+                let image = try source.picture(frame)
                 for f in faces {
                     let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: embedder.chipSize))
                     store(try batch.add((index, f.track, f.face.embedding), chip: chip))
@@ -50,8 +49,7 @@ public struct FaceVerifier {
         }
         store(try batch.flush())
         guard decoded == timeline.frames.count else {
-            throw MediaError.decodeFailed(path: path, frame: decoded,
-                                          reason: "the encode has \(decoded) frames, the input \(timeline.frames.count)")
+            throw PipelineError.frameCountMismatch(path: path, encoded: decoded, expected: timeline.frames.count)
         }
         return checks
     }

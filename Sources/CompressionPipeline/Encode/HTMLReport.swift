@@ -18,10 +18,10 @@ public enum HTMLReport {
         }
     }
 
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+    public static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 
     /// The encode report page.
-    public static func render(encode r: EncodeReport, comparison: ComparisonReport? = nil) -> String {
+    public static func render(encode r: EncodeReport) -> String {
         var body = "<h1>facejnd encode report</h1>\n"
         body += "<p>\(escape(r.input)) → \(escape(r.output)) · \(escape(r.settings.codec)) \(escape(r.settings.preset)) · "
         body += "\(r.frameCount) frames \(r.width)×\(r.height) · \(r.outputBytes) bytes · \(format(r.bitrateKbps, 1)) kbit/s</p>\n"
@@ -46,7 +46,6 @@ public enum HTMLReport {
         let tauLine = Series(name: "τ", color: "#000000", points: [(0, r.settings.tau), (Double(max(1, r.frameCount - 1)), r.settings.tau)], dashed: true)
         body += chart(id: "distance", title: "Embedding distance per face over time", xLabel: "frame", yLabel: "‖e0 − e‖",
                       series: distance + [tauLine])
-        if let c = comparison { body += comparisonSection(c) }
 
         body += "<h2>Passes</h2>\n<table><tr><th>pass</th><th>bytes</th><th>faces over τ</th><th>tracks lowered</th></tr>\n"
         for p in r.passes {
@@ -60,30 +59,6 @@ public enum HTMLReport {
         }
         body += "</table>\n"
         return page(title: "facejnd report: \(r.input)", body: body)
-    }
-
-    /// A comparison-only page.
-    public static func render(comparison c: ComparisonReport) -> String {
-        page(title: "facejnd comparison: \(c.input)", body: "<h1>facejnd comparison</h1>\n" + comparisonSection(c))
-    }
-
-    static func comparisonSection(_ c: ComparisonReport) -> String {
-        var s = "<h2>Against the reference encode</h2>\n<table><tr><th></th><th>bytes</th><th>kbit/s</th><th>faces within τ</th><th>mean distance</th><th>max distance</th></tr>\n"
-        for side in [c.reference, c.facejnd] {
-            s += "<tr><td>\(escape(side.label))</td><td>\(side.bytes)</td><td>\(format(side.bitrateKbps, 1))</td>"
-            s += "<td>\(format(100 * side.fidelity.fractionWithinTau, 2))%</td><td>\(format(side.fidelity.meanDistance, 4))</td><td>\(format(side.fidelity.maxDistance, 4))</td></tr>\n"
-        }
-        s += "</table>\n<p>facejnd saves \(format(c.savingsPercent, 1))% of the reference's bytes.</p>\n"
-        if let sweep = c.sweep {
-            let ref = Series(name: "uniform QP", color: "#7f7f7f", points: sweep.reference.map { ($0.bitrateKbps, $0.fidelity.meanDistance) }, markers: true)
-            let ours = Series(name: "facejnd", color: "#d62728", points: sweep.facejnd.map { ($0.bitrateKbps, $0.fidelity.meanDistance) }, markers: true)
-            s += chart(id: "rd", title: "Rate–fidelity: mean face embedding distance against bitrate", xLabel: "kbit/s", yLabel: "mean ‖e0 − e‖", series: [ref, ours])
-            let refF = Series(name: "uniform QP", color: "#7f7f7f", points: sweep.reference.map { ($0.bitrateKbps, 100 * $0.fidelity.fractionWithinTau) }, markers: true)
-            let oursF = Series(name: "facejnd", color: "#d62728", points: sweep.facejnd.map { ($0.bitrateKbps, 100 * $0.fidelity.fractionWithinTau) }, markers: true)
-            s += chart(id: "rf", title: "Rate–fidelity: faces within τ against bitrate", xLabel: "kbit/s", yLabel: "% within τ", series: [refF, oursF])
-            if let bd = sweep.bdRatePercent { s += "<p>Bjøntegaard delta rate (facejnd vs uniform QP, fidelity −10·log10 mean distance): \(format(bd, 1))%</p>\n" }
-        }
-        return s
     }
 
     /// An SVG line chart with axes, ticks and a legend.
@@ -126,7 +101,7 @@ public enum HTMLReport {
         return s + "</svg></figure>\n"
     }
 
-    static func page(title: String, body: String) -> String {
+    public static func page(title: String, body: String) -> String {
         """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
@@ -142,7 +117,7 @@ public enum HTMLReport {
         """
     }
 
-    static func tick(_ v: Double) -> String {
+    public static func tick(_ v: Double) -> String {
         let a = abs(v)
         if a == 0 { return "0" }
         if a >= 100 { return String(format: "%.0f", v) }
@@ -151,9 +126,9 @@ public enum HTMLReport {
         return String(format: "%.3f", v)
     }
 
-    static func format(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
+    public static func format(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
 
-    static func escape(_ s: String) -> String {
+    public static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }

@@ -2,7 +2,9 @@ import FaceAnalysis
 import Foundation
 import MediaIO
 import NeuralNet
+import Perception
 import TensorCore
+import RateControl
 
 /// How a face is encoded when measuring its JND.
 public enum JNDMode: String, Sendable, CaseIterable, Codable {
@@ -96,12 +98,12 @@ public struct JNDOracle: Sendable {
         /// The original descriptor.
         public let e0: [Float]
 
-        init(oracle: JNDOracle, image: ColorImage, face: Face) throws {
+        init(oracle: JNDOracle, image: RGBImage, face: Face) throws {
             self.oracle = oracle
             let chipSize = oracle.analyzer.embedder.chipSize
             let region = JNDOracle.cropRegion(for: face, imageWidth: image.width, imageHeight: image.height, chipSize: chipSize)
             self.region = region
-            let picture: ColorImage
+            let picture: RGBImage
             let landmarks: [Point]
             switch oracle.mode {
             case .crop:
@@ -141,18 +143,18 @@ public struct JNDOracle: Sendable {
                                                                              height: region.height, qp: q)])
             }
             let (decoded, n) = try codec.roundTrip(source, qp: frameQP)
-            let chip = FaceChip.extract(ColorImage(decoded), placement)
+            let chip = FaceChip.extract(decoded, placement)
             return (decoded, oracle.analyzer.embedder.embed(chip: chip, workspace: workspace), n)
         }
     }
 
     /// Prepares repeated encodes of one face.
-    public func session(_ image: ColorImage, face: Face) throws -> FaceSession {
+    public func session(_ image: RGBImage, face: Face) throws -> FaceSession {
         try FaceSession(oracle: self, image: image, face: face)
     }
 
     /// Measures one face of `image` (whose landmarks come from `analyzer`).
-    public func measure(_ image: ColorImage, face: Face) throws -> JNDMeasurement {
+    public func measure(_ image: RGBImage, face: Face) throws -> JNDMeasurement {
         let s = try session(image, face: face)
         var distances: [Int: Double] = [:]
         var bytes: [Int: Int] = [:]
@@ -164,24 +166,7 @@ public struct JNDOracle: Sendable {
             bytes[q] = n
             return v
         }
-        let jnd = try JNDOracle.search(range: qpRange, step: exhaustive ? 1 : coarseStep, tau: tau, distance: d)
+        let jnd = try JNDSearch.firstCrossing(range: qpRange, step: exhaustive ? 1 : coarseStep, tau: tau, distance: d)
         return JNDMeasurement(distances: distances, bytes: bytes, jndQP: jnd, encodes: distances.count)
-    }
-
-    /// First-crossing search: walks up from the lowest QP in steps; at the first QP over τ, tests the gap below it
-    /// one QP at a time. Returns the last QP before the first crossing found.
-    public static func search(range: ClosedRange<Int>, step: Int, tau: Double, distance: (Int) throws -> Double) rethrows -> Int {
-        var passed = range.lowerBound - 1
-        var q = range.lowerBound
-        while q <= range.upperBound {
-            if try distance(q) > tau {
-                for g in (passed + 1)..<q where try distance(g) > tau { return g - 1 }
-                return q - 1
-            }
-            passed = q
-            if q == range.upperBound { break }
-            q = min(q + step, range.upperBound)
-        }
-        return range.upperBound
     }
 }

@@ -1,6 +1,6 @@
 import FaceAnalysis
 import Foundation
-import JNDPredictor
+import Perception
 import MediaIO
 import TensorCore
 
@@ -8,7 +8,7 @@ import TensorCore
 /// crop mode) goes through the network in one forward pass.
 public struct FaceJNDPrediction: Sendable {
     public var region: FaceBox
-    public var crop: ColorImage
+    public var crop: RGBImage
     public var prediction: JNDModel.Prediction
     /// Wall time of the prediction (crop, sharpness, resize, network, maps).
     public var seconds: Double
@@ -16,7 +16,7 @@ public struct FaceJNDPrediction: Sendable {
 
 extension JNDModel {
     /// Predicts the JND of `face` in `image` (its crop region as `JNDOracle.cropRegion` defines it).
-    public func predict(_ image: ColorImage, face: Face, chipSize: Int = 150, maps: Bool = false) -> FaceJNDPrediction {
+    public func predict(_ image: RGBImage, face: Face, chipSize: Int = 150, maps: Bool = false) -> FaceJNDPrediction {
         let start = DispatchTime.now().uptimeNanoseconds
         let region = JNDOracle.cropRegion(for: face, imageWidth: image.width, imageHeight: image.height, chipSize: chipSize)
         let crop = image.cropped(to: region)
@@ -76,7 +76,7 @@ public struct JNDPredictScan {
         let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         try scan.runImages(path: path, isCancelled: isCancelled) { index, image, faces in
             for (k, face) in faces.enumerated() {
-                if isCancelled() { throw MediaError.cancelled }
+                if isCancelled() { throw CancellationError() }
                 let p = model.predict(image, face: face, chipSize: analyzer.embedder.chipSize, maps: mapsDirectory != nil)
                 var maps: [String: String]? = nil
                 if let dir = mapsDirectory {

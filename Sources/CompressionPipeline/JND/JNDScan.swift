@@ -44,7 +44,7 @@ public struct JNDScan {
         let scan = FaceScan(analyzer: oracle.analyzer, upsample: upsample, every: every)
         try scan.runImages(path: path, isCancelled: isCancelled) { index, image, faces in
             for (k, face) in faces.enumerated() {
-                if isCancelled() { throw MediaError.cancelled }
+                if isCancelled() { throw CancellationError() }
                 let m = try oracle.measure(image, face: face)
                 try emit(JNDRecord(
                     source: path, frame: index, face: k, box: [face.box.left, face.box.top, face.box.right, face.box.bottom],

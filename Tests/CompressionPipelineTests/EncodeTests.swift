@@ -1,0 +1,236 @@
+import CompressionPipeline
+import FaceAnalysis
+import Foundation
+import Perception
+import MediaIO
+import TensorCore
+import Testing
+import _TestSupport
+
+/// The first `frames` frames of the bundled sample, re-encoded almost losslessly (a short clip keeps the suite fast).
+/// With `storedTurned`, the pictures are stored turned a quarter counter-clockwise with a display matrix that turns
+/// them back, as phones store portrait video.
+private func shortSample(frames: Int, in dir: URL, storedTurned: Bool = false) throws -> String {
+    let path = dir.appendingPathComponent("sample-\(frames)\(storedTurned ? "-turned" : "").mp4").path
+    let reader = try VideoReader(path: Fixtures.sampleClip)
+    let scaler = try Scaler()
+    var writer: VideoWriter? = nil
+    try reader.forEachFrame { index, frame in
+        var rgb = try scaler.rgb(frame)
+        if storedTurned {
+            let t = Orientation(quarterTurns: 3).upright(rgb)
+            rgb = RGBImage(width: t.width, height: t.height, pixels: t.pixels)
+        }
+        if writer == nil {
+            writer = try VideoWriter(path: path, width: rgb.width, height: rgb.height, framesPerSecond: 30,
+                                     settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)),
+                                     rotationDegrees: storedTurned ? -90 : 0)
+        }
+        try writer!.append(rgb)
+        return index + 1 < frames
+    }
+    try writer!.finish()
+    return path
+}
+
+/// One analyser and one analysed short clip for the whole suite (detection and JND probes are the slow part).
+private let encodeFixture: (analyzer: FaceAnalyzer, clip: String, dir: URL)? = {
+    guard ModelDirectory.default.isComplete, let analyzer = try? FaceAnalyzer(),
+          let dir = try? Fixtures.temporaryDirectory("EncodeTests"), let clip = try? shortSample(frames: 24, in: dir) else { return nil }
+    return (analyzer, clip, dir)
+}()
+
+private func options(_ change: (inout EncodeOptions) -> Void = { _ in }) -> EncodeOptions {
+    var o = EncodeOptions()
+    o.backgroundQP = 40
+    o.detectEvery = 6
+    o.jndEvery = 30
+    o.preset = "veryfast"
+    change(&o)
+    return o
+}
+
+@Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"), .serialized)
+struct EncodeTests {
+    let schema = try! JSONSchemaCheck(schemaFile: Fixtures.repositoryRoot.appendingPathComponent("docs/encode-report.schema.json"))
+
+    @Test func aClipWithoutFacesIsEncodedAtTheBackgroundQP() throws {
+        let f = try #require(encodeFixture)
+        let clip = try Fixtures.makeClip(at: f.dir.appendingPathComponent("noface.mp4").path, frames: 12)
+        let out = f.dir.appendingPathComponent("noface.out.mp4").path
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.backgroundQP = 37 }).run(clip, output: out)
+        #expect(report.fidelity.faces == 0 && report.tracks.isEmpty && report.passes.count == 1)
+        let readback = try QPProbe.read(path: out)
+        #expect(readback.frames.count == 12)
+        for frame in readback.frames {
+            let mean = try #require(frame.qpMean)
+            #expect(abs(mean - 37) < 0.5, "frame \(frame.index) QP \(mean)")
+        }
+        #expect(try schema.violations(of: Data(JSONOutput.string(report).utf8)) == [])
+        #expect(Set(Fixtures.listing(f.dir)) == ["noface.mp4", "noface.out.mp4", "sample-24.mp4"].reduce(into: Set<String>()) { $0.insert($1) },
+                "no scratch files left: \(Fixtures.listing(f.dir))")
+    }
+
+    @Test func matchCRFTakesEachFramesBackgroundQPFromACRFEncode() throws {
+        let f = try #require(encodeFixture)
+        let clip = try Fixtures.makeClip(at: f.dir.appendingPathComponent("crf.mp4").path, frames: 12)
+        let job = EncodeJob(analyzer: f.analyzer, options: options { $0.matchCRF = 30 })
+        let qps = try job.backgroundQPs(clip, frameCount: 12)
+        // x264 at CRF 30 codes this noisy pattern at QP 35 or so; every frame gets a plausible QP.
+        #expect(qps.count == 12 && qps.allSatisfy { (25...45).contains($0) }, "\(qps)")
+        let out = f.dir.appendingPathComponent("crf.out.mp4").path
+        let report = try job.run(clip, output: out)
+        #expect(report.settings.matchCRF == 30 && report.settings.backgroundQP == nil)
+        #expect(report.frames.map(\.backgroundQP) == qps)
+        let readback = try QPProbe.read(path: out)
+        for (frame, qp) in zip(readback.frames, qps) {
+            let mean = try #require(frame.qpMean)
+            #expect(abs(mean - Double(qp)) < 0.5, "frame \(frame.index): planned \(qp), read back \(mean)")
+        }
+        try? FileManager.default.removeItem(atPath: clip)
+        try? FileManager.default.removeItem(atPath: out)
+    }
+
+    @Test func faceRegionsGetLowerQPThanTheBackgroundAndStayWithinTau() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("faces.out.mp4").path
+        let report = try EncodeJob(analyzer: f.analyzer, options: options()).run(f.clip, output: out)
+        #expect(report.fidelity.faces >= 20, "faces followed: \(report.fidelity.faces)")
+        #expect(report.fidelity.fractionWithinTau >= 0.99)
+        #expect(report.unfixed.isEmpty)
+        // Read the QP back from the bitstream inside the first frame's face region.
+        let face = try #require(report.frames[0].faces.first)
+        let r = try #require(face.region)
+        let readback = try QPProbe.read(path: out, regions: [PixelRect(x: r[0], y: r[1], width: r[2], height: r[3])])
+        let inside = try #require(readback.frames[0].regionQPMeans[0]), outside = try #require(readback.frames[0].outsideQPMean)
+        #expect(inside < outside - 5, "face region QP \(inside), background \(outside)")
+        #expect(abs(inside - Double(face.qp)) < 1, "planned \(face.qp), read back \(inside)")
+        let json = try JSONOutput.string(report)
+        #expect(try schema.violations(of: Data(json.utf8)) == [])
+        #expect(HTMLReport.render(encode: report).components(separatedBy: "<svg").count - 1 == 3)
+    }
+
+    @Test func facesInVideoStoredTurnedAreFoundUprightAndProtectedInCodedCoordinates() throws {
+        let f = try #require(encodeFixture)
+        let clip = try shortSample(frames: 12, in: f.dir, storedTurned: true)
+        let out = f.dir.appendingPathComponent("turned.out.mp4").path
+        let report = try EncodeJob(analyzer: f.analyzer, options: options()).run(clip, output: out)
+        #expect(report.width == 640 && report.height == 480, "faces are found in the upright 640x480 picture")
+        #expect(report.fidelity.faces >= 10 && report.fidelity.fractionWithinTau >= 0.99, "\(report.fidelity)")
+        let face = try #require(report.frames[0].faces.first)
+        let r = try #require(face.region)
+        // The coded picture is 480 wide and 640 high; the region must lie in it and read back at the face QP.
+        #expect(r[0] + r[2] <= 480 && r[1] + r[3] <= 640)
+        let readback = try QPProbe.read(path: out, regions: [PixelRect(x: r[0], y: r[1], width: r[2], height: r[3])])
+        #expect(readback.video.rotationDegrees == -90)
+        let inside = try #require(readback.frames[0].regionQPMeans[0]), outside = try #require(readback.frames[0].outsideQPMean)
+        #expect(inside < outside - 5, "face region QP \(inside), background \(outside)")
+    }
+
+    @Test func aFaceIsProtectedFromTheFrameItAppearsNotOnlyFromItsFirstDetection() throws {
+        let f = try #require(encodeFixture)
+        // Three grey frames, then the sample: detection runs on frames 0 and 6, the face appears at frame 3.
+        let path = f.dir.appendingPathComponent("appears.mp4").path
+        let reader = try VideoReader(path: Fixtures.sampleClip)
+        let scaler = try Scaler()
+        let writer = try VideoWriter(path: path, width: 640, height: 480, framesPerSecond: 30,
+                                     settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)))
+        for _ in 0..<3 { try writer.append(RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 128, count: 640 * 480 * 3))) }
+        try reader.forEachFrame { index, frame in
+            try writer.append(try scaler.rgb(frame))
+            return index + 1 < 9
+        }
+        try writer.finish()
+        let report = try EncodeJob(analyzer: f.analyzer, options: options()).run(path, output: f.dir.appendingPathComponent("appears.out.mp4").path)
+        #expect(report.frames[0..<3].allSatisfy { $0.faces.isEmpty }, "no face on the grey frames")
+        #expect(report.frames[3..<6].allSatisfy { $0.faces.count == 1 && $0.faces[0].detected == false && $0.faces[0].region != nil },
+                "the face is followed back to frame 3: \(report.frames[3..<6].map(\.faces.count))")
+        #expect(report.frames[6].faces.first?.detected == true)
+        #expect(report.fidelity.faces == 9 && report.unfixed.isEmpty)
+    }
+
+    @Test func verificationCatchesAForcedViolationAndRepairsIt() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("forced.out.mp4").path
+        // Every face QP forced 12 above its JND: the first pass must fail and the repairs must bring it back.
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.faceQPBias = 12 }).run(f.clip, output: out)
+        let first = try #require(report.passes.first)
+        #expect(first.facesOverTau > 0 && !first.repairedTracks.isEmpty)
+        #expect(report.passes.count >= 2)
+        #expect(report.passes.last?.facesOverTau == 0)
+        #expect(report.unfixed.isEmpty && report.fidelity.fractionWithinTau == 1)
+    }
+
+    /// The default JND source of the CLI: the shipped predictor answers every probe without a trial encode, and the
+    /// verification pass still holds every face within τ.
+    @Test func theLearnedPredictorReplacesTheOracleAndVerificationHoldsTau() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("predictor.out.mp4").path
+        let model = try JNDModel.bundled(codec: "libx264")
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model }).run(f.clip, output: out)
+        #expect(report.settings.jndMode == "predictor")
+        let probes = report.tracks.flatMap(\.probes)
+        #expect(!probes.isEmpty && probes.allSatisfy { $0.encodes == 0 && (10...51).contains($0.jndQP) }, "\(probes.map(\.jndQP))")
+        #expect(report.fidelity.faces >= 20 && report.fidelity.fractionWithinTau >= 0.99 && report.unfixed.isEmpty)
+        #expect(try schema.violations(of: Data(JSONOutput.string(report).utf8)) == [])
+        // A predictor trained for another τ is refused rather than silently used.
+        #expect(throws: JNDModelMismatch.tau(trained: 0.12, wanted: 0.2)) {
+            try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model; $0.tau = 0.2 }).run(f.clip, output: out + ".tau.mp4")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out + ".tau.mp4"))
+    }
+
+    /// `--prefilter jnd`: the face pixels are replaced by the predicted JND image; the output differs from the plain
+    /// predictor encode and the verification still holds every face within τ.
+    @Test func thePrefilterChangesTheFacesAndVerificationHoldsTau() throws {
+        let f = try #require(encodeFixture)
+        let model = try JNDModel.bundled(codec: "libx264")
+        let plain = f.dir.appendingPathComponent("plain.out.mp4").path, filtered = f.dir.appendingPathComponent("prefilter.out.mp4").path
+        let a = try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model }).run(f.clip, output: plain)
+        let b = try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model; $0.prefilter = true }).run(f.clip, output: filtered)
+        #expect(a.settings.prefilter == "none" && b.settings.prefilter == "jnd")
+        #expect(b.fidelity.fractionWithinTau >= 0.99 && b.unfixed.isEmpty)
+        // The first pass coded the filtered pixels (later passes may drop the filter for tracks that failed).
+        #expect(a.passes[0].outputBytes != b.passes[0].outputBytes)
+        // Without the predictor the prefilter has nothing to subtract: a clear error, no output.
+        let none = f.dir.appendingPathComponent("prefilter-oracle.out.mp4").path
+        #expect(throws: (any Error).self) { try EncodeJob(analyzer: f.analyzer, options: options { $0.prefilter = true }).run(f.clip, output: none) }
+        #expect(!FileManager.default.fileExists(atPath: none))
+    }
+
+    /// libx265 holds faces within τ too: its face regions reach the inter frames (x265 runs with 32×32 CTUs and
+    /// without recursion skip, which otherwise skips whole CTUs at the background's cost).
+    @Test func libx265KeepsEveryFaceWithinTau() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("x265.out.mp4").path
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.codec = "libx265"; $0.jndPredictor = try? JNDModel.bundled(codec: "libx265") })
+            .run(f.clip, output: out)
+        #expect(report.settings.codec == "libx265" && report.settings.jndMode == "predictor")
+        #expect(report.fidelity.faces >= 20 && report.fidelity.fractionWithinTau >= 0.99 && report.unfixed.isEmpty,
+                "\(report.fidelity.withinTau) of \(report.fidelity.faces) within τ, unfixed \(report.unfixed.count)")
+    }
+
+    @Test func anUnfixableFaceIsNamedInTheReport() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("floor.out.mp4").path
+        // The floor at the background QP leaves nothing to repair: the failures must be reported, not hidden.
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.backgroundQP = 48; $0.floorQP = 48 }).run(f.clip, output: out)
+        #expect(report.passes.count == 1)
+        #expect(!report.unfixed.isEmpty && report.unfixed.allSatisfy { $0.distance > report.settings.tau })
+        #expect(report.fidelity.faces - report.fidelity.withinTau == report.unfixed.count)
+    }
+
+    @Test func unrecognisableFacesFollowTheBackgroundWhenSkipped() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("skip.out.mp4").path
+        // A floor of 1 makes every face "unrecognisable": with skip, no face gets bits and none is held to τ.
+        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.qualityFloor = 1; $0.unrecognizable = .skip }).run(f.clip, output: out)
+        #expect(!report.tracks.isEmpty && report.tracks.allSatisfy { $0.policy == .skip && $0.quality != nil })
+        #expect(report.frames.allSatisfy { $0.faces.allSatisfy { $0.region == nil && $0.qp == 40 } })
+        #expect(report.fidelity.faces == 0 && report.passes.count == 1)
+        let protected = try EncodeJob(analyzer: f.analyzer, options: options { $0.qualityFloor = 1; $0.unrecognizable = .protect })
+            .run(f.clip, output: f.dir.appendingPathComponent("protect.out.mp4").path)
+        #expect(protected.tracks.allSatisfy { $0.policy == .protect })
+        #expect(protected.frames.contains { $0.faces.contains { $0.region != nil } })
+    }
+}
