@@ -21,7 +21,7 @@ let package = Package(
         .library(name: "Studies", targets: ["Studies"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // MARK: - Public API
@@ -34,7 +34,8 @@ let package = Package(
             ]
         ),
         // Research and evaluation: datasets, calibration, baselines, training glue, comparisons. Not the product.
-        .target(name: "Studies", dependencies: ["CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore"]),
+        .target(
+            name: "Studies", dependencies: ["CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore"]),
         // The product: picture source, analysis, JND probes, encode loop, verifier, transcode, reports.
         .target(name: "CompressionPipeline", dependencies: ["Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore"]),
         // The JND: predictor network, model file, trainer, pixel-domain JND, the first-crossing search.
@@ -76,9 +77,14 @@ let package = Package(
             exclude: ["Fixtures"]  // read from the source tree by path, not bundled
         ),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "NeuralNet", "TensorCore"]),
-        .testTarget(name: "CompressionPipelineTests", dependencies: ["CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore", "_TestSupport"]),
-        .testTarget(name: "StudiesTests", dependencies: ["Studies", "CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "NeuralNet", "TensorCore", "_TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["facejnd", "_TestSupport", "Studies", "MediaIO", "CompressionPipeline", "FaceAnalysis", "TensorCore"]),
+        .testTarget(
+            name: "CompressionPipelineTests",
+            dependencies: ["CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore", "_TestSupport"]),
+        .testTarget(
+            name: "StudiesTests",
+            dependencies: ["Studies", "CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "NeuralNet", "TensorCore", "_TestSupport"]),
+        .testTarget(
+            name: "CLITests", dependencies: ["facejnd", "_TestSupport", "Studies", "MediaIO", "CompressionPipeline", "FaceAnalysis", "TensorCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

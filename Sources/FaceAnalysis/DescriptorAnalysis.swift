@@ -50,8 +50,10 @@ public struct DescriptorAnalysis: Sendable {
 
 extension FaceEmbedder {
     /// Runs the network once and returns the descriptor, the pooled penultimate features and region descriptors.
-    public func analyze(chip pixels: [UInt8], regions: [FeatureRegion] = FeatureRegion.standard,
-                        workspace: Workspace = Workspace()) -> DescriptorAnalysis {
+    public func analyze(
+        chip pixels: [UInt8], regions: [FeatureRegion] = FeatureRegion.standard,
+        workspace: Workspace = Workspace()
+    ) -> DescriptorAnalysis {
         precondition(pixels.count == chipSize * chipSize * 3, "FaceEmbedder: chip must be \(chipSize)x\(chipSize) RGB")
         let ops = network.operations
         guard ops.count >= 2, case .linear(let fc) = ops[ops.count - 1], case .pool = ops[ops.count - 2] else {
@@ -83,11 +85,12 @@ extension FaceEmbedder {
             return out
         }
         let all = pooled(0..<h, 0..<w)
-        let result = DescriptorAnalysis(descriptor: project(all), pooled: all,
-                                        regionDescriptors: regions.map { r in
-                                            let s = r.span(height: h, width: w)
-                                            return project(pooled(s.rows, s.cols))
-                                        })
+        let result = DescriptorAnalysis(
+            descriptor: project(all), pooled: all,
+            regionDescriptors: regions.map { r in
+                let s = r.span(height: h, width: w)
+                return project(pooled(s.rows, s.cols))
+            })
         workspace.releaseAll()
         return result
     }

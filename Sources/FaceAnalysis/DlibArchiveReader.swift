@@ -119,7 +119,7 @@ struct DlibArchiveReader {
             }
         }
         #if _endian(big)
-        for i in values.indices { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
+            for i in values.indices { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
         #endif
         offset += 4 * n
         return (shape, values)

@@ -71,10 +71,12 @@ struct DlibNetwork: Sendable {
                 advance(to: tags[n]!)
             case .addPrevious(let n):
                 let t = tags[n]!
-                let out = FeatureMap(channels: max(t.channels, current.channels), height: max(t.height, current.height),
-                                     width: max(t.width, current.width), buffer: workspace.borrow())
-                addZeroPadded(current.pointer, current.channels, current.height, current.width,
-                              t.pointer, t.channels, t.height, t.width, into: out.pointer)
+                let out = FeatureMap(
+                    channels: max(t.channels, current.channels), height: max(t.height, current.height),
+                    width: max(t.width, current.width), buffer: workspace.borrow())
+                addZeroPadded(
+                    current.pointer, current.channels, current.height, current.width,
+                    t.pointer, t.channels, t.height, t.width, into: out.pointer)
                 advance(to: out)
             }
         }
@@ -192,11 +194,13 @@ struct DlibNetworkParser {
             let inCh = fshape[1]
             let nw = filters * inCh * kh * kw
             guard fshape[0] == filters, fshape[2] == kh, fshape[3] == kw, sy > 0, sx > 0,
-                  params.count == nw + (useBias ? filters : 0)
+                params.count == nw + (useBias ? filters : 0)
             else { throw r.fail("convolution parameters matching \(filters)x\(inCh)x\(kh)x\(kw)", at: start) }
             let bias = useBias ? Array(params[nw...]) : [Float](repeating: 0, count: filters)
-            return .conv(Conv2d(inputChannels: inCh, outputChannels: filters, kernelH: kh, kernelW: kw, strideY: sy,
-                                strideX: sx, padY: py, padX: px, weights: Array(params[..<nw]), bias: bias))
+            return .conv(
+                Conv2d(
+                    inputChannels: inCh, outputChannels: filters, kernelH: kh, kernelW: kw, strideY: sy,
+                    strideX: sx, padY: py, padX: px, weights: Array(params[..<nw]), bias: bias))
         case "affine_", "affine_2":
             let params = try r.tensor("affine parameters").values
             let g = try r.aliasTensor()
@@ -220,8 +224,10 @@ struct DlibNetworkParser {
             guard params.count == 2 * k, mean.count == k, variance.count == k else {
                 throw r.fail("batch-norm statistics for \(k) channels", at: start)
             }
-            return .affine(Affine(batchNormGamma: Array(params[..<k]), beta: Array(params[k...]), runningMean: mean,
-                                  runningVariance: variance, epsilon: Float(eps)))
+            return .affine(
+                Affine(
+                    batchNormGamma: Array(params[..<k]), beta: Array(params[k...]), runningMean: mean,
+                    runningVariance: variance, epsilon: Float(eps)))
         case "relu_":
             return .relu
         case "relu_2":
@@ -232,8 +238,10 @@ struct DlibNetworkParser {
             let sy = try r.count("stride_y", limit: 1024), sx = try r.count("stride_x", limit: 1024)
             let py = try r.count("padding_y", limit: 1024), px = try r.count("padding_x", limit: 1024)
             guard sy > 0, sx > 0 else { throw r.fail("positive pooling strides", at: start) }
-            return .pool(Pool2d(kernelH: kh, kernelW: kw, strideY: sy, strideX: sx, padY: py, padX: px,
-                                average: name == "avg_pool_2"))
+            return .pool(
+                Pool2d(
+                    kernelH: kh, kernelW: kw, strideY: sy, strideX: sx, padY: py, padX: px,
+                    average: name == "avg_pool_2"))
         case "add_prev_":
             return .addPrevious(0)
         case "fc_2", "fc_3":
@@ -247,8 +255,10 @@ struct DlibNetworkParser {
             let nw = inputs * outputs
             let hasBias = biasMode == 0
             guard params.count == nw + (hasBias ? outputs : 0) else { throw r.fail("fc parameters for \(inputs)x\(outputs)", at: start) }
-            return .linear(Linear(inputs: inputs, outputs: outputs, weights: Array(params[..<nw]),
-                                  bias: hasBias ? Array(params[nw...]) : nil))
+            return .linear(
+                Linear(
+                    inputs: inputs, outputs: outputs, weights: Array(params[..<nw]),
+                    bias: hasBias ? Array(params[nw...]) : nil))
         default:
             throw r.fail("a known layer, found \"\(name.prefix(40))\"", at: start)
         }

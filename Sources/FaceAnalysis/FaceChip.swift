@@ -35,8 +35,9 @@ public enum FaceChip {
         let scale = (p.x * p.x + p.y * p.y).squareRoot()
         let c = m.apply(Point(x: Double(size) / 2, y: Double(size) / 2))
         let w = Double(size) * scale
-        return Placement(left: c.x - (w - 1) / 2, top: c.y - (w - 1) / 2, right: c.x + (w - 1) / 2,
-                         bottom: c.y + (w - 1) / 2, angle: angle, size: size)
+        return Placement(
+            left: c.x - (w - 1) / 2, top: c.y - (w - 1) / 2, right: c.x + (w - 1) / 2,
+            bottom: c.y + (w - 1) / 2, angle: angle, size: size)
     }
 
     /// The image region `extract` reads for this placement (the rotated chip rectangle grown by the pre-shrink
@@ -54,10 +55,11 @@ public enum FaceChip {
         let corners = [(rect.left, rect.top), (rect.right, rect.top), (rect.left, rect.bottom), (rect.right, rect.bottom)].map {
             (c.x + ca * ($0.0 - c.x) - sa * ($0.1 - c.y), c.y + sa * ($0.0 - c.x) + ca * ($0.1 - c.y))
         }
-        return FaceBox(left: roundHalfAway(max(corners.map(\.0).min()! - grow, 0)),
-                       top: roundHalfAway(max(corners.map(\.1).min()! - grow, 0)),
-                       right: roundHalfAway(min(corners.map(\.0).max()! + grow, Double(imageWidth - 1))),
-                       bottom: roundHalfAway(min(corners.map(\.1).max()! + grow, Double(imageHeight - 1))))
+        return FaceBox(
+            left: roundHalfAway(max(corners.map(\.0).min()! - grow, 0)),
+            top: roundHalfAway(max(corners.map(\.1).min()! - grow, 0)),
+            right: roundHalfAway(min(corners.map(\.0).max()! + grow, Double(imageWidth - 1))),
+            bottom: roundHalfAway(min(corners.map(\.1).max()! + grow, Double(imageHeight - 1))))
     }
 
     /// Extracts the chip (`extract_image_chips`, bilinear): `size × size` interleaved RGB bytes.
@@ -75,8 +77,9 @@ public enum FaceChip {
         // c) the working region and its pyramid.
         var source = image.cropped(to: box)
         var level = -1
-        var rr = DRect(left: rect.left - Double(box.left), top: rect.top - Double(box.top),
-                       right: rect.right - Double(box.left), bottom: rect.bottom - Double(box.top))
+        var rr = DRect(
+            left: rect.left - Double(box.left), top: rect.top - Double(box.top),
+            right: rect.right - Double(box.left), bottom: rect.bottom - Double(box.top))
         // d) level choice
         while rr.down.area > chipArea {
             level += 1
@@ -108,7 +111,8 @@ public enum FaceChip {
                     let o00 = (y0 * sw + x0) * 3, o10 = o00 + 3, o01 = o00 + sw * 3, o11 = o01 + 3
                     let d = (y * size + x) * 3
                     for k in 0..<3 {
-                        let v = (1 - fy) * ((1 - fx) * Double(src[o00 + k]) + fx * Double(src[o10 + k]))
+                        let v =
+                            (1 - fy) * ((1 - fx) * Double(src[o00 + k]) + fx * Double(src[o10 + k]))
                             + fy * ((1 - fx) * Double(src[o01 + k]) + fx * Double(src[o11 + k]))
                         out[d + k] = UInt8(max(0, min(255, v)))
                     }
@@ -130,7 +134,8 @@ public enum FaceChip {
                 for c in 0..<ow {
                     let x = 2 * c
                     for k in 0..<3 {
-                        let s = Int32(p[row + x * 3 + k]) + 4 * Int32(p[row + (x + 1) * 3 + k]) + 6 * Int32(p[row + (x + 2) * 3 + k])
+                        let s =
+                            Int32(p[row + x * 3 + k]) + 4 * Int32(p[row + (x + 1) * 3 + k]) + 6 * Int32(p[row + (x + 2) * 3 + k])
                             + 4 * Int32(p[row + (x + 3) * 3 + k]) + Int32(p[row + (x + 4) * 3 + k])
                         tmp[(y * ow + c) * 3 + k] = s
                     }
@@ -143,7 +148,8 @@ public enum FaceChip {
             for c in 0..<ow {
                 for k in 0..<3 {
                     let i = c * 3 + k
-                    let s = tmp[y * ow * 3 + i] + 4 * tmp[(y + 1) * ow * 3 + i] + 6 * tmp[(y + 2) * ow * 3 + i]
+                    let s =
+                        tmp[y * ow * 3 + i] + 4 * tmp[(y + 1) * ow * 3 + i] + 6 * tmp[(y + 2) * ow * 3 + i]
                         + 4 * tmp[(y + 3) * ow * 3 + i] + tmp[(y + 4) * ow * 3 + i]
                     out[(d * ow + c) * 3 + k] = UInt8(s / 256)
                 }

@@ -41,8 +41,9 @@ public final class FaceDetector: Sendable {
     static let pyramidOuterPadding = 11
 
     public convenience init(models: ModelDirectory = .default, maxPixels: Int = 4096 * 4096) throws {
-        try self.init(bytes: try models.bytes(ModelDirectory.detectorFile), file: models.file(ModelDirectory.detectorFile),
-                      maxPixels: maxPixels)
+        try self.init(
+            bytes: try models.bytes(ModelDirectory.detectorFile), file: models.file(ModelDirectory.detectorFile),
+            maxPixels: maxPixels)
     }
 
     public init(bytes: [UInt8], file: String, maxPixels: Int = 4096 * 4096) throws {
@@ -101,8 +102,9 @@ public final class FaceDetector: Sendable {
         for _ in 0..<upsample {
             dets = dets.map {
                 var d = $0
-                d.box = FaceBox(left: roundHalfAway(Double(d.box.left) / 2 - 1.25), top: roundHalfAway(Double(d.box.top) / 2 - 0.75),
-                                right: roundHalfAway(Double(d.box.right) / 2 - 1.25), bottom: roundHalfAway(Double(d.box.bottom) / 2 - 0.75))
+                d.box = FaceBox(
+                    left: roundHalfAway(Double(d.box.left) / 2 - 1.25), top: roundHalfAway(Double(d.box.top) / 2 - 0.75),
+                    right: roundHalfAway(Double(d.box.right) / 2 - 1.25), bottom: roundHalfAway(Double(d.box.bottom) / 2 - 0.75))
                 return d
             }
         }
@@ -216,11 +218,13 @@ public final class FaceDetector: Sendable {
                     }
                 }
                 let lv = levels[li!]
-                box = DRect(left: box.left - Double(lv.x), top: box.top - Double(lv.y),
-                            right: box.right - Double(lv.x), bottom: box.bottom - Double(lv.y))
+                box = DRect(
+                    left: box.left - Double(lv.x), top: box.top - Double(lv.y),
+                    right: box.right - Double(lv.x), bottom: box.bottom - Double(lv.y))
                 for _ in 0..<li! {
-                    box = DRect(left: 1.2 * box.left + 0.3, top: 1.2 * box.top + 0.3, right: 1.2 * box.right + 0.3,
-                                bottom: 1.2 * box.bottom + 0.3)
+                    box = DRect(
+                        left: 1.2 * box.left + 0.3, top: 1.2 * box.top + 0.3, right: 1.2 * box.right + 0.3,
+                        bottom: 1.2 * box.bottom + 0.3)
                 }
                 candidates.append((v, box.left, box.top, box.right, box.bottom))
             }
@@ -229,8 +233,9 @@ public final class FaceDetector: Sendable {
         candidates.sort { $0.conf > $1.conf }
         var accepted: [Detection] = []
         for cand in candidates {
-            let b = FaceBox(left: roundHalfAway(cand.l), top: roundHalfAway(cand.t), right: roundHalfAway(cand.r),
-                            bottom: roundHalfAway(cand.b))
+            let b = FaceBox(
+                left: roundHalfAway(cand.l), top: roundHalfAway(cand.t), right: roundHalfAway(cand.r),
+                bottom: roundHalfAway(cand.b))
             if accepted.contains(where: { overlaps($0.box, b) }) { continue }
             accepted.append(Detection(box: b, confidence: cand.conf))
         }
@@ -241,8 +246,11 @@ public final class FaceDetector: Sendable {
     func overlaps(_ a: FaceBox, _ b: FaceBox) -> Bool {
         let inner = Double(a.intersection(b).area)
         guard inner > 0 else { return false }
-        let outer = Double(FaceBox(left: min(a.left, b.left), top: min(a.top, b.top), right: max(a.right, b.right),
-                                   bottom: max(a.bottom, b.bottom)).area)
+        let outer = Double(
+            FaceBox(
+                left: min(a.left, b.left), top: min(a.top, b.top), right: max(a.right, b.right),
+                bottom: max(a.bottom, b.bottom)
+            ).area)
         return inner / outer > nmsIoU || inner / Double(a.area) > nmsCovered || inner / Double(b.area) > nmsCovered
     }
 

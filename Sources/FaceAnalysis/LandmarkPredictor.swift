@@ -7,17 +7,17 @@ import TensorCore
 ///
 /// Immutable and `Sendable` after load.
 public final class LandmarkPredictor: Sendable {
-    let initialShape: [Float]     // x0, y0, x1, y1, ... in box-normalised coordinates
+    let initialShape: [Float]  // x0, y0, x1, y1, ... in box-normalised coordinates
     // Every tree is a complete binary tree with the same number of splits (node n has children 2n+1 and 2n+2).
     // Trees are stored flat, cascade after cascade, so inference walks contiguous memory.
     let splitsPerTree: Int
     let treesPerCascade: [Int]
-    let splitFeature1: [Int32]    // [tree][split]
+    let splitFeature1: [Int32]  // [tree][split]
     let splitFeature2: [Int32]
     let splitThreshold: [Float]
-    let leafValues: [Float]       // [tree][leaf][2 · parts]
-    let anchors: [[Int]]          // per cascade, per feature: which landmark the sample point hangs off
-    let deltas: [[Float]]         // per cascade, per feature: (dx, dy) in normalised shape coordinates
+    let leafValues: [Float]  // [tree][leaf][2 · parts]
+    let anchors: [[Int]]  // per cascade, per feature: which landmark the sample point hangs off
+    let deltas: [[Float]]  // per cascade, per feature: (dx, dy) in normalised shape coordinates
     public var partCount: Int { initialShape.count / 2 }
 
     public convenience init(models: ModelDirectory = .default) throws {

@@ -1,4 +1,5 @@
 import TensorCore
+
 /// A baseline (sequential Huffman, 8-bit) JPEG decoder that reproduces libjpeg's default output exactly: the
 /// "islow" integer IDCT (columns first, 13-bit constants, 2 extra bits between passes), then libjpeg's fancy
 /// chroma upsampling and fixed-point colour conversion (`LibjpegColor`). dlib and PIL read JPEGs through libjpeg;
@@ -20,7 +21,7 @@ enum BaselineJPEG {
     }
 
     struct Huffman {
-        var lookup: [Int: (length: Int, value: UInt8)] = [:]   // key: (length << 16) | code
+        var lookup: [Int: (length: Int, value: UInt8)] = [:]  // key: (length << 16) | code
         var maxLength = 0
 
         init?(counts: [Int], symbols: [UInt8]) {
@@ -55,7 +56,7 @@ enum BaselineJPEG {
                         if next == 0x00 {
                             position += 2
                         } else {
-                            hitMarker = true   // a marker: feed zeros, as libjpeg does
+                            hitMarker = true  // a marker: feed zeros, as libjpeg does
                             byte = 0
                         }
                     } else {
@@ -161,21 +162,22 @@ enum BaselineJPEG {
                     components.append(c)
                 }
             case 0xC2, 0xC3, 0xC5...0xC7, 0xC9...0xCB, 0xCD...0xCF:
-                return nil   // progressive, lossless, hierarchical or arithmetic coding
+                return nil  // progressive, lossless, hierarchical or arithmetic coding
             case 0xDD:
                 restartInterval = u16(seg)
             case 0xDA:
                 guard !components.isEmpty else { return nil }
                 let ns = Int(bytes[seg])
-                guard ns == components.count else { return nil }   // one interleaved scan only
+                guard ns == components.count else { return nil }  // one interleaved scan only
                 for i in 0..<ns {
                     let id = Int(bytes[seg + 1 + 2 * i]), tables = bytes[seg + 2 + 2 * i]
                     guard let k = components.firstIndex(where: { $0.id == id }) else { return nil }
                     components[k].dcTable = Int(tables >> 4)
                     components[k].acTable = Int(tables & 15)
                 }
-                return decodeScan(bytes, from: end, width: width, height: height, components: components, quant: quant, dc: dc, ac: ac,
-                                  restartInterval: restartInterval)
+                return decodeScan(
+                    bytes, from: end, width: width, height: height, components: components, quant: quant, dc: dc, ac: ac,
+                    restartInterval: restartInterval)
             default:
                 break
             }
@@ -184,8 +186,10 @@ enum BaselineJPEG {
         return nil
     }
 
-    static func decodeScan(_ bytes: [UInt8], from start: Int, width: Int, height: Int, components inComponents: [Component],
-                           quant: [[Int]], dc: [Huffman?], ac: [Huffman?], restartInterval: Int) -> RGBImage? {
+    static func decodeScan(
+        _ bytes: [UInt8], from start: Int, width: Int, height: Int, components inComponents: [Component],
+        quant: [[Int]], dc: [Huffman?], ac: [Huffman?], restartInterval: Int
+    ) -> RGBImage? {
         var comps = inComponents
         let hmax = comps.map(\.h).max()!, vmax = comps.map(\.v).max()!
         let single = comps.count == 1
@@ -243,10 +247,12 @@ enum BaselineJPEG {
         if single {
             let c = comps[0]
             var out = [UInt8](repeating: 0, count: width * height * 3)
-            for y in 0..<height { for x in 0..<width {
-                let v = c.plane[y * c.stride + x]
-                out[(y * width + x) * 3] = v; out[(y * width + x) * 3 + 1] = v; out[(y * width + x) * 3 + 2] = v
-            } }
+            for y in 0..<height {
+                for x in 0..<width {
+                    let v = c.plane[y * c.stride + x]
+                    out[(y * width + x) * 3] = v; out[(y * width + x) * 3 + 1] = v; out[(y * width + x) * 3 + 2] = v
+                }
+            }
             return RGBImage(width: width, height: height, pixels: out)
         }
         // libjpeg's colour path needs luma at full resolution and both chroma planes at one common subsampling.
@@ -258,8 +264,9 @@ enum BaselineJPEG {
         return cbPlane.withUnsafeMutableBufferPointer { cb in
             crPlane.withUnsafeMutableBufferPointer { cr in
                 yPlane.withUnsafeMutableBufferPointer { y in
-                    LibjpegColor.rgb(y: y.baseAddress!, yStride: yStride, cb: cb.baseAddress!, cr: cr.baseAddress!,
-                                     cStride: cStride, width: width, height: height, hs: hs, vs: vs)
+                    LibjpegColor.rgb(
+                        y: y.baseAddress!, yStride: yStride, cb: cb.baseAddress!, cr: cr.baseAddress!,
+                        cStride: cStride, width: width, height: height, hs: hs, vs: vs)
                 }
             }
         }
@@ -275,7 +282,8 @@ enum BaselineJPEG {
         // Pass 1: columns, results scaled up by 2^pass1Bits.
         for col in 0..<8 {
             if c[8 + col] == 0 && c[16 + col] == 0 && c[24 + col] == 0 && c[32 + col] == 0 && c[40 + col] == 0
-                && c[48 + col] == 0 && c[56 + col] == 0 {
+                && c[48 + col] == 0 && c[56 + col] == 0
+            {
                 let dcval = c[col] << pass1Bits
                 for r in 0..<8 { ws[r * 8 + col] = dcval }
                 continue
@@ -306,7 +314,7 @@ enum BaselineJPEG {
         // limiting as libjpeg's table does (values are masked to 10 bits, then clamped).
         func limit(_ x: Int) -> UInt8 {
             let v = (x & 1023)
-            let centred = v < 512 ? v : v - 1024   // the 10-bit signed value
+            let centred = v < 512 ? v : v - 1024  // the 10-bit signed value
             return UInt8(max(0, min(255, centred + 128)))
         }
         for row in 0..<8 {

@@ -51,7 +51,7 @@ final class VideoEncoder {
 
     init(settings: EncoderSettings, geometry g: Geometry) throws {
         guard let family = CodecFamily(rawValue: settings.codec),
-              let codec = avcodec_find_encoder_by_name(settings.codec)
+            let codec = avcodec_find_encoder_by_name(settings.codec)
         else {
             throw MediaError.unknownEncoder(name: settings.codec, available: VideoEncoder.availableEncoders())
         }
@@ -63,7 +63,8 @@ final class VideoEncoder {
             }
         case .qp(let q):
             guard family.qpRange.contains(q) else {
-                throw MediaError.rateOutOfRange(codec: family.rawValue, reason: "QP \(q) is outside \(family.qpRange.lowerBound)…\(family.qpRange.upperBound)")
+                throw MediaError.rateOutOfRange(
+                    codec: family.rawValue, reason: "QP \(q) is outside \(family.qpRange.lowerBound)…\(family.qpRange.upperBound)")
             }
         case .crf(let c):
             guard c >= 0, c <= Double(family.qpRange.upperBound) else {
@@ -153,8 +154,10 @@ final class VideoEncoder {
         if family == .x265, case .crf = settings.rateControl { o.append(("x265-params", "log-level=error")) }
         if settings.intraOnly {
             // Merge into the codec's params string: a second "x264-params" entry would replace the first.
-            let extra: [CodecFamily: String] = [.x264: "keyint=1:bframes=0:rc-lookahead=0:sync-lookahead=0",
-                                                .x265: "keyint=1:bframes=0:rc-lookahead=0"]
+            let extra: [CodecFamily: String] = [
+                .x264: "keyint=1:bframes=0:rc-lookahead=0:sync-lookahead=0",
+                .x265: "keyint=1:bframes=0:rc-lookahead=0",
+            ]
             if let e = extra[family] {
                 let key = family == .x264 ? "x264-params" : "x265-params"
                 if let i = o.firstIndex(where: { $0.0 == key }) { o[i].1 += ":" + e } else { o.append((key, e)) }
@@ -201,17 +204,19 @@ final class VideoEncoder {
             let left = max(0, r.x), top = max(0, r.y)
             let right = min(w, r.x + r.width), bottom = min(h, r.y + r.height)
             guard right > left, bottom > top else { continue }  // entirely outside the picture: nothing to do
-            regions.append(AVRegionOfInterest(
-                self_size: size, top: Int32(top), bottom: Int32(bottom), left: Int32(left), right: Int32(right),
-                qoffset: AVRational(num: Int32(r.qp - anchor), den: 51)))
+            regions.append(
+                AVRegionOfInterest(
+                    self_size: size, top: Int32(top), bottom: Int32(bottom), left: Int32(left), right: Int32(right),
+                    qoffset: AVRational(num: Int32(r.qp - anchor), den: 51)))
         }
         guard (0...51).contains(qp.qp) else { throw MediaError.invalidRegion("frame QP \(qp.qp) outside 0…51") }
         // Always attach the full-frame entry, even at offset 0: x265 recycles its frame objects and allocates the
         // per-block offset buffer only for frames created with offsets, so a frame without them crashes it later.
         do {
-            regions.append(AVRegionOfInterest(
-                self_size: size, top: 0, bottom: Int32(h), left: 0, right: Int32(w),
-                qoffset: AVRational(num: Int32(qp.qp - anchor), den: 51)))
+            regions.append(
+                AVRegionOfInterest(
+                    self_size: size, top: 0, bottom: Int32(h), left: 0, right: Int32(w),
+                    qoffset: AVRational(num: Int32(qp.qp - anchor), den: 51)))
         }
         let bytes = regions.count * Int(size)
         guard let sd = av_frame_new_side_data(frame, AV_FRAME_DATA_REGIONS_OF_INTEREST, bytes) else {
@@ -243,7 +248,8 @@ final class VideoEncoder {
             let c = av_get_picture_type_char(AVPictureType(rawValue: UInt32(pict)))
             type = String(UnicodeScalar(UInt8(bitPattern: c)))
         }
-        return EncodedFrameStats(pts: packet.pointer.pointee.pts, bytes: Int(packet.pointer.pointee.size),
-                                 pictureType: type, encoderQP: qp)
+        return EncodedFrameStats(
+            pts: packet.pointer.pointee.pts, bytes: Int(packet.pointer.pointee.size),
+            pictureType: type, encoderQP: qp)
     }
 }

@@ -1,4 +1,5 @@
 import RateControl
+
 /// How the encoder spends bits.
 public enum RateControlMode: Sendable, Equatable {
     /// Constant rate factor (x264/x265/libsvtav1 `crf`, libvpx-vp9 `crf` with `b:v 0`).
@@ -25,8 +26,10 @@ public struct EncoderSettings: Sendable, Equatable {
     /// Every frame an independent intra picture, output as soon as it is sent (no B-frames, no lookahead).
     public var intraOnly: Bool
 
-    public init(codec: String = "libx264", preset: String? = "medium", rateControl: RateControlMode = .crf(23),
-                gopSize: Int? = nil, threads: Int = 0, intraOnly: Bool = false) {
+    public init(
+        codec: String = "libx264", preset: String? = "medium", rateControl: RateControlMode = .crf(23),
+        gopSize: Int? = nil, threads: Int = 0, intraOnly: Bool = false
+    ) {
         self.codec = codec
         self.preset = preset
         self.rateControl = rateControl
@@ -51,7 +54,8 @@ public enum CodecFamily: String, Sendable, CaseIterable {
         switch self {
         case .x264, .x265: return nil
         case .vp9:
-            return "FFmpeg 5.1's libvpx-vp9 applies regions only in realtime mode with at most 7 distinct offsets per frame and has no frame-accurate per-frame QP; use libx264 or libx265 for QP plans"
+            return
+                "FFmpeg 5.1's libvpx-vp9 applies regions only in realtime mode with at most 7 distinct offsets per frame and has no frame-accurate per-frame QP; use libx264 or libx265 for QP plans"
         case .svtav1:
             return "FFmpeg 5.1's libsvtav1 ignores regions of interest and cannot change QP per frame; use libx264 or libx265 for QP plans"
         }

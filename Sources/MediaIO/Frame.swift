@@ -24,7 +24,8 @@ public final class Frame {
 
     /// The presentation timestamp in the stream's time base (best effort), or nil.
     public var pts: Int64? {
-        let v = pointer.pointee.best_effort_timestamp != cffmpeg_nopts_value()
+        let v =
+            pointer.pointee.best_effort_timestamp != cffmpeg_nopts_value()
             ? pointer.pointee.best_effort_timestamp : pointer.pointee.pts
         return v == cffmpeg_nopts_value() ? nil : v
     }
@@ -58,4 +59,3 @@ final class Packet {
 
     func unref() { av_packet_unref(pointer) }
 }
-

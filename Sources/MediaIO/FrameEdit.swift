@@ -15,7 +15,8 @@ extension Frame {
     public func subtractRGBDifference(at positions: [(x: Int, y: Int)], rgb: [Float]) throws {
         precondition(rgb.count == positions.count * 3, "subtractRGBDifference: three values per position")
         guard isEditable420 else {
-            throw MediaError.frameNotEditable(pixelFormat: av_get_pix_fmt_name(AVPixelFormat(rawValue: pointer.pointee.format)).map { String(cString: $0) } ?? "?")
+            throw MediaError.frameNotEditable(
+                pixelFormat: av_get_pix_fmt_name(AVPixelFormat(rawValue: pointer.pointee.format)).map { String(cString: $0) } ?? "?")
         }
         try check(av_frame_make_writable(pointer), "av_frame_make_writable")
         let f = pointer.pointee

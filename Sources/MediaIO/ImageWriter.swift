@@ -1,6 +1,6 @@
 internal import CFFmpeg
-import TensorCore
 import Foundation
+import TensorCore
 
 extension ImageFile {
     /// Pixel layouts a PNG can be written in.
@@ -43,8 +43,10 @@ extension ImageFile {
         return (w, h, out)
     }
 
-    private static func encodePNG(width: Int, height: Int, format: AVPixelFormat, to path: String,
-                                  fill: (UnsafeMutablePointer<UInt8>, Int) -> Void) throws {
+    private static func encodePNG(
+        width: Int, height: Int, format: AVPixelFormat, to path: String,
+        fill: (UnsafeMutablePointer<UInt8>, Int) -> Void
+    ) throws {
         guard let codec = avcodec_find_encoder(AV_CODEC_ID_PNG) else {
             throw MediaError.unknownEncoder(name: "png", available: [])
         }

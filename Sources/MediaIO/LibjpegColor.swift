@@ -15,15 +15,18 @@ enum LibjpegColor {
         case AV_PIX_FMT_YUVJ444P: (hs, vs) = (1, 1)
         default: return nil
         }
-        return rgb(y: f.pointee.data.0!, yStride: Int(f.pointee.linesize.0), cb: f.pointee.data.1!, cr: f.pointee.data.2!,
-                   cStride: Int(f.pointee.linesize.1), chromaStrideCr: Int(f.pointee.linesize.2), width: frame.width, height: frame.height,
-                   hs: hs, vs: vs)
+        return rgb(
+            y: f.pointee.data.0!, yStride: Int(f.pointee.linesize.0), cb: f.pointee.data.1!, cr: f.pointee.data.2!,
+            cStride: Int(f.pointee.linesize.1), chromaStrideCr: Int(f.pointee.linesize.2), width: frame.width, height: frame.height,
+            hs: hs, vs: vs)
     }
 
     /// RGB from full-range YCbCr planes with chroma subsampled by `hs`×`vs`.
-    static func rgb(y yPlane: UnsafeMutablePointer<UInt8>, yStride: Int, cb cbPlane: UnsafeMutablePointer<UInt8>,
-                    cr crPlane: UnsafeMutablePointer<UInt8>, cStride: Int, chromaStrideCr: Int? = nil, width w: Int, height h: Int,
-                    hs: Int, vs: Int) -> RGBImage {
+    static func rgb(
+        y yPlane: UnsafeMutablePointer<UInt8>, yStride: Int, cb cbPlane: UnsafeMutablePointer<UInt8>,
+        cr crPlane: UnsafeMutablePointer<UInt8>, cStride: Int, chromaStrideCr: Int? = nil, width w: Int, height h: Int,
+        hs: Int, vs: Int
+    ) -> RGBImage {
         let cw = (w + hs - 1) / hs, ch = (h + vs - 1) / vs
         let cb = upsample(cbPlane, stride: cStride, width: cw, height: ch, hs: hs, vs: vs)
         let cr = upsample(crPlane, stride: chromaStrideCr ?? cStride, width: cw, height: ch, hs: hs, vs: vs)

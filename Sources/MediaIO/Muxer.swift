@@ -6,8 +6,11 @@ import Foundation
 /// Nothing appears at `path` until `finish()` succeeds: the file is written to a temporary name in the same
 /// directory and renamed at the end, so an error or interruption never leaves a half-written output.
 ///
+/// A noncopyable owner: exactly one value holds the `AVFormatContext`, and `finish()` consumes it, so nothing can
+/// write to a muxer that has been finished (or has failed to finish).
+///
 /// - Note: Not thread-safe; do not share between tasks.
-final class Muxer {
+struct Muxer: ~Copyable {
     let context: UnsafeMutablePointer<AVFormatContext>
     let path: String
     let temporaryPath: String
@@ -32,7 +35,8 @@ final class Muxer {
             throw MediaError.outputNotWritable(path: path, reason: "it is a directory")
         }
         guard let format = av_guess_format(nil, path, nil) else {
-            throw MediaError.unsupportedContainer(path: path, reason: "no container matches the extension '.\(url.pathExtension)' (try .mp4, .mkv or .mov)")
+            throw MediaError.unsupportedContainer(
+                path: path, reason: "no container matches the extension '.\(url.pathExtension)' (try .mp4, .mkv or .mov)")
         }
         let ext = url.pathExtension
         let base = url.deletingPathExtension().lastPathComponent
@@ -127,7 +131,7 @@ final class Muxer {
     }
 
     /// Opens the temporary file and writes the container header.
-    func writeHeader(metadataFrom input: Demuxer?) throws {
+    mutating func writeHeader(metadataFrom input: Demuxer?) throws {
         if let input { av_dict_copy(&context.pointee.metadata, input.context.pointee.metadata, 0) }
         if (context.pointee.oformat.pointee.flags & AVFMT_NOFILE) == 0 {
             let status = avio_open(&context.pointee.pb, temporaryPath, AVIO_FLAG_WRITE)
@@ -144,7 +148,8 @@ final class Muxer {
         }
         let status = avformat_write_header(context, &options)
         if status < 0 {
-            throw MediaError.unsupportedContainer(path: path, reason: "the \(formatName) muxer refused the streams: \(FFmpegError(rawValue: status).message)")
+            throw MediaError.unsupportedContainer(
+                path: path, reason: "the \(formatName) muxer refused the streams: \(FFmpegError(rawValue: status).message)")
         }
         headerWritten = true
     }
@@ -159,8 +164,9 @@ final class Muxer {
         try check(av_interleaved_write_frame(context, packet.pointer), "av_interleaved_write_frame")
     }
 
-    /// Writes the trailer, closes the file and renames it to its final name.
-    func finish() throws {
+    /// Writes the trailer, closes the file and renames it to its final name. Consumes the muxer: on success or
+    /// failure it is gone, and its deinit removes the temporary file unless the rename happened.
+    consuming func finish() throws {
         try check(av_write_trailer(context), "av_write_trailer")
         headerWritten = false
         if context.pointee.pb != nil { try check(avio_closep(&context.pointee.pb), "avio_closep") }

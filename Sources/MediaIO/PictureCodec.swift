@@ -34,13 +34,16 @@ public final class PictureCodec {
         self.width = width
         self.height = height
         self.codec = codec
-        let settings = EncoderSettings(codec: codec, preset: preset, rateControl: .planned(anchorQP: 26), threads: 1,
-                                       intraOnly: true)
-        encoder = try VideoEncoder(settings: settings, geometry: VideoEncoder.Geometry(
-            width: Int32(width), height: Int32(height), timeBase: AVRational(num: 1, den: 25),
-            frameRate: AVRational(num: 25, den: 1), sampleAspectRatio: AVRational(num: 1, den: 1),
-            colorRange: AVCOL_RANGE_MPEG, colorPrimaries: AVCOL_PRI_UNSPECIFIED, colorTransfer: AVCOL_TRC_UNSPECIFIED,
-            colorSpace: AVCOL_SPC_UNSPECIFIED, chromaLocation: AVCHROMA_LOC_LEFT, globalHeader: false))
+        let settings = EncoderSettings(
+            codec: codec, preset: preset, rateControl: .planned(anchorQP: 26), threads: 1,
+            intraOnly: true)
+        encoder = try VideoEncoder(
+            settings: settings,
+            geometry: VideoEncoder.Geometry(
+                width: Int32(width), height: Int32(height), timeBase: AVRational(num: 1, den: 25),
+                frameRate: AVRational(num: 25, den: 1), sampleAspectRatio: AVRational(num: 1, den: 1),
+                colorRange: AVCOL_RANGE_MPEG, colorPrimaries: AVCOL_PRI_UNSPECIFIED, colorTransfer: AVCOL_TRC_UNSPECIFIED,
+                colorSpace: AVCOL_SPC_UNSPECIFIED, chromaLocation: AVCHROMA_LOC_LEFT, globalHeader: false))
         decoder = try VideoDecoder(decoderName: decoderName, threads: 1)
         input = try Frame()
         input.pointer.pointee.width = Int32(width)
@@ -69,7 +72,9 @@ public final class PictureCodec {
         // Intra-only with no lookahead: the packet comes out at once; drain defensively all the same.
         while try encoder.receive(into: packet) == .produced {
             bytes += Int(packet.pointer.pointee.size)
-            guard try decoder.send(packet) else { throw MediaError.decodeFailed(path: "<memory>", frame: Int(pts), reason: "decoder rejected the picture") }
+            guard try decoder.send(packet) else {
+                throw MediaError.decodeFailed(path: "<memory>", frame: Int(pts), reason: "decoder rejected the picture")
+            }
             while true {
                 decoded.unref()
                 let step = try decoder.receive(into: decoded)
@@ -88,7 +93,8 @@ public final class PictureCodec {
             decoder.reset()
         }
         guard let result else {
-            throw MediaError.decodeFailed(path: "<memory>", frame: Int(pts), reason: bytes == 0 ? "the encoder held the picture back" : "the decoder returned no picture")
+            throw MediaError.decodeFailed(
+                path: "<memory>", frame: Int(pts), reason: bytes == 0 ? "the encoder held the picture back" : "the decoder returned no picture")
         }
         return (result, bytes)
     }

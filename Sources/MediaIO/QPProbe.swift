@@ -2,7 +2,6 @@ internal import CFFmpeg
 import RateControl
 import TensorCore
 
-
 /// What the bitstream says about one decoded frame.
 public struct FrameQPReadback: Sendable, Equatable {
     /// Index in presentation order.
@@ -74,15 +73,17 @@ public enum QPProbe {
         }
         try decoder.send(nil)
         try drain()
-        return Report(video: video, streams: demuxer.streams, formatName: demuxer.formatName,
-                      durationSeconds: video.durationSeconds ?? demuxer.durationSeconds,
-                      bitRate: video.bitRate ?? demuxer.bitRate, frames: frames)
+        return Report(
+            video: video, streams: demuxer.streams, formatName: demuxer.formatName,
+            durationSeconds: video.durationSeconds ?? demuxer.durationSeconds,
+            bitRate: video.bitRate ?? demuxer.bitRate, frames: frames)
     }
 
     static func readback(_ frame: Frame, regions: [PixelRect]) -> FrameQPReadback {
-        var out = FrameQPReadback(index: 0, ptsSeconds: nil, pictureType: frame.pictureType, bytes: frame.codedBytes,
-                                  qpMean: nil, qpMin: nil, qpMax: nil,
-                                  regionQPMeans: Array(repeating: nil, count: regions.count), outsideQPMean: nil)
+        var out = FrameQPReadback(
+            index: 0, ptsSeconds: nil, pictureType: frame.pictureType, bytes: frame.codedBytes,
+            qpMean: nil, qpMin: nil, qpMax: nil,
+            regionQPMeans: Array(repeating: nil, count: regions.count), outsideQPMean: nil)
         guard let sd = av_frame_get_side_data(frame.pointer, AV_FRAME_DATA_VIDEO_ENC_PARAMS) else { return out }
         let par = UnsafeMutableRawPointer(sd.pointee.data!).assumingMemoryBound(to: AVVideoEncParams.self)
         let base = Int(par.pointee.qp)

@@ -1,6 +1,6 @@
 internal import CFFmpeg
-import RateControl
 import Foundation
+import RateControl
 
 /// What a transcode reports.
 public struct TranscodeResult: Sendable {
@@ -58,7 +58,7 @@ public struct Transcoder {
     ) throws -> TranscodeResult {
         let demuxer = try Demuxer(path: input)
         let video = try demuxer.bestVideoStream()
-        let muxer = try Muxer(path: output)
+        var muxer = try Muxer(path: output)
         let inStream = demuxer.stream(video.index)
         let decoder = try VideoDecoder(stream: inStream, exportQP: false)
         let par = inStream.pointee.codecpar!.pointee
@@ -81,7 +81,9 @@ public struct Transcoder {
                 _ = try muxer.addEncoded(videoEncoder, like: inStream)
             } else if copyOtherStreams {
                 _ = try muxer.addCopy(of: demuxer.stream(info.index))
-            } else { continue }
+            } else {
+                continue
+            }
             outIndex[info.index] = Int(muxer.context.pointee.nb_streams) - 1
         }
         muxer.movieTimescale = geometry.timeBase.den
@@ -101,13 +103,14 @@ public struct Transcoder {
             return max(1, av_rescale_q(1, AVRational(num: fr.den, den: fr.num), geometry.timeBase))
         }()
 
-        func drainEncoder() throws {
+        // The muxer is passed in rather than captured: a captured noncopyable value could not be consumed by `finish()`.
+        func drainEncoder(_ muxer: borrowing Muxer) throws {
             while try videoEncoder.receive(into: outPacket) == .produced {
                 stats.append(VideoEncoder.stats(of: outPacket))
                 try muxer.write(outPacket, from: geometry.timeBase, to: videoOut)
             }
         }
-        func drainDecoder() throws {
+        func drainDecoder(_ muxer: borrowing Muxer) throws {
             while true {
                 let step = try decoder.receive(into: frame)
                 if step == .corrupt {
@@ -125,7 +128,7 @@ public struct Transcoder {
                 frame.unref()
                 frameIndex += 1
                 progress(TranscodeProgress(framesDone: frameIndex, framesExpected: video.frameCount))
-                try drainEncoder()
+                try drainEncoder(muxer)
             }
         }
 
@@ -137,15 +140,15 @@ public struct Transcoder {
                     corrupt += 1
                     continue
                 }
-                try drainDecoder()
+                try drainDecoder(muxer)
             } else if let o = outIndex[si] {
                 try muxer.write(packet, from: demuxer.stream(si).pointee.time_base, to: o)
             }
         }
         try decoder.send(nil)
-        try drainDecoder()
+        try drainDecoder(muxer)
         try videoEncoder.send(nil, pts: 0, qp: nil)
-        try drainEncoder()
+        try drainEncoder(muxer)
         if isCancelled() { throw CancellationError() }
         guard frameIndex > 0 else {
             throw MediaError.decodeFailed(path: input, frame: 0, reason: "no video frame could be decoded")
@@ -154,7 +157,8 @@ public struct Transcoder {
         try muxer.finish()
         stats.sort { $0.pts < $1.pts }
         let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-        return TranscodeResult(inputVideo: video, frameCount: frameIndex, frames: stats, outputBytes: size,
-                               corruptPackets: corrupt)
+        return TranscodeResult(
+            inputVideo: video, frameCount: frameIndex, frames: stats, outputBytes: size,
+            corruptPackets: corrupt)
     }
 }

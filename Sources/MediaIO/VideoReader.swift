@@ -1,6 +1,6 @@
 internal import CFFmpeg
-import TensorCore
 import Foundation
+import TensorCore
 
 /// One compressed packet as stored in the file, for inspection.
 public struct PacketRecord: Sendable, Equatable {
@@ -81,8 +81,10 @@ public final class VideoReader {
             let pk = p.pointer.pointee
             guard Int(pk.stream_index) == index else { continue }
             let data = pk.size > 0 ? Array(UnsafeBufferPointer(start: pk.data, count: Int(pk.size))) : []
-            out.append(PacketRecord(streamIndex: index, pts: pk.pts == nopts ? nil : pk.pts, dts: pk.dts == nopts ? nil : pk.dts,
-                                    duration: pk.duration, isKeyframe: (pk.flags & AV_PKT_FLAG_KEY) != 0, data: data))
+            out.append(
+                PacketRecord(
+                    streamIndex: index, pts: pk.pts == nopts ? nil : pk.pts, dts: pk.dts == nopts ? nil : pk.dts,
+                    duration: pk.duration, isKeyframe: (pk.flags & AV_PKT_FLAG_KEY) != 0, data: data))
         }
         return out
     }
@@ -100,7 +102,8 @@ public enum ImageFile {
     public static func loadRGB(path: String) throws -> RGBImage {
         let reader = try VideoReader(path: path, libjpegCompatible: true)
         if reader.video.codecName == "mjpeg", let bytes = FileManager.default.contents(atPath: path),
-           let rgb = BaselineJPEG.decode([UInt8](bytes)) {
+            let rgb = BaselineJPEG.decode([UInt8](bytes))
+        {
             return rgb
         }
         guard let frame = try reader.next() else {

@@ -1,7 +1,7 @@
 internal import CFFmpeg
+import Foundation
 import RateControl
 import TensorCore
-import Foundation
 
 /// Encodes RGB images into a video file, optionally with a raw PCM audio track.
 ///
@@ -10,7 +10,8 @@ import Foundation
 ///
 /// - Note: Not thread-safe; do not share between tasks.
 public final class VideoWriter {
-    private let muxer: Muxer
+    /// Nil once `finish()` has consumed it.
+    private var muxer: Muxer?
     private let encoder: VideoEncoder
     private let rgbFrame: Frame
     private let packet: Packet
@@ -29,12 +30,14 @@ public final class VideoWriter {
     ///   - framesPerSecond: nominal rate (also the default spacing of frames appended without a pts).
     ///   - rotationDegrees: display rotation to record in the container (0: none).
     ///   - audio: sample rate and channel count of a PCM s16 track, or nil for none.
-    public init(path: String, width: Int, height: Int, framesPerSecond: Int = 25, timeBaseDenominator: Int? = nil,
-                settings: EncoderSettings, rotationDegrees: Double = 0, audio: (sampleRate: Int, channels: Int)? = nil) throws {
+    public init(
+        path: String, width: Int, height: Int, framesPerSecond: Int = 25, timeBaseDenominator: Int? = nil,
+        settings: EncoderSettings, rotationDegrees: Double = 0, audio: (sampleRate: Int, channels: Int)? = nil
+    ) throws {
         guard width > 1, height > 1 else {
             throw MediaError.pictureSizeUnsupported(codec: settings.codec, width: width, height: height)
         }
-        muxer = try Muxer(path: path)
+        var muxer = try Muxer(path: path)
         timeBase = AVRational(num: 1, den: Int32(timeBaseDenominator ?? framesPerSecond))
         let geometry = VideoEncoder.Geometry(
             width: Int32(width & ~1), height: Int32(height & ~1), timeBase: timeBase,
@@ -56,6 +59,7 @@ public final class VideoWriter {
             channels = 0
         }
         try muxer.writeHeader(metadataFrom: nil)
+        self.muxer = consume muxer
         rgbFrame = try Frame()
         rgbFrame.pointer.pointee.width = Int32(width)
         rgbFrame.pointer.pointee.height = Int32(height)
@@ -70,7 +74,8 @@ public final class VideoWriter {
     ///   - qp: the frame's QP and regions (required when the settings are `.planned`).
     public func append(_ image: RGBImage, pts: Int64? = nil, qp: FrameQP? = nil) throws {
         let f = rgbFrame.pointer
-        precondition(image.width == Int(f.pointee.width) && image.height == Int(f.pointee.height), "VideoWriter: image size differs from the writer's")
+        precondition(
+            image.width == Int(f.pointee.width) && image.height == Int(f.pointee.height), "VideoWriter: image size differs from the writer's")
         try check(av_frame_make_writable(f), "av_frame_make_writable")
         let stride = Int(f.pointee.linesize.0)
         let dst = f.pointee.data.0!
@@ -101,13 +106,13 @@ public final class VideoWriter {
         packet.pointer.pointee.duration = n
         packet.pointer.pointee.flags |= AV_PKT_FLAG_KEY
         audioSamplesWritten += n
-        try muxer.write(packet, from: AVRational(num: 1, den: Int32(sampleRate)), to: audioIndex)
+        try muxer!.write(packet, from: AVRational(num: 1, den: Int32(sampleRate)), to: audioIndex)
     }
 
     private func drain() throws {
         while try encoder.receive(into: packet) == .produced {
             packetStats.append(VideoEncoder.stats(of: packet))
-            try muxer.write(packet, from: timeBase, to: videoIndex)
+            try muxer!.write(packet, from: timeBase, to: videoIndex)
         }
     }
 
@@ -115,6 +120,7 @@ public final class VideoWriter {
     public func finish() throws {
         try encoder.send(nil, pts: 0, qp: nil)
         try drain()
+        guard let muxer = muxer.take() else { preconditionFailure("VideoWriter.finish called twice") }
         try muxer.finish()
     }
 }

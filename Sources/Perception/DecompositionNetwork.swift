@@ -30,8 +30,10 @@ public struct DecompositionNetwork: Sendable, Equatable {
         public var scalars: Int
         public var qpHidden: Int
 
-        public init(inputSize: Int = 64, inputChannels: Int = 5, channels: [Int] = [16, 32, 64], embedding: Int = 128, scalars: Int = 2,
-                    qpHidden: Int = 32) {
+        public init(
+            inputSize: Int = 64, inputChannels: Int = 5, channels: [Int] = [16, 32, 64], embedding: Int = 128, scalars: Int = 2,
+            qpHidden: Int = 32
+        ) {
             self.inputSize = inputSize
             self.inputChannels = inputChannels
             self.channels = channels
@@ -56,8 +58,9 @@ public struct DecompositionNetwork: Sendable, Equatable {
     public let parameterCount: Int
 
     public init(config: Config) {
-        precondition(config.channels.count >= 2 && config.inputSize % (1 << config.channels.count) == 0,
-                     "DecompositionNetwork: input size must be divisible by 2^stages, at least 2 stages")
+        precondition(
+            config.channels.count >= 2 && config.inputSize % (1 << config.channels.count) == 0,
+            "DecompositionNetwork: input size must be divisible by 2^stages, at least 2 stages")
         self.config = config
         let c = config.channels, k = c.count
         var at = 0
@@ -183,12 +186,18 @@ public struct DecompositionNetwork: Sendable, Equatable {
 
     /// Adds the gradients of one sample's loss to `gradients`, given the loss's gradients with respect to the outputs
     /// (`dPooledIdentity`/`dPooledResidual` per stage, from the batch decorrelation loss; empty arrays for none).
-    public func backward(_ act: Activations, dEmbedding: [Float], dResidual: [Float], dQP: Float,
-                         dPooledIdentity: [[Float]], dPooledResidual: [[Float]],
-                         parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+    public func backward(
+        _ act: Activations, dEmbedding: [Float], dResidual: [Float], dQP: Float,
+        dPooledIdentity: [[Float]], dPooledResidual: [[Float]],
+        parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>
+    ) {
         let c = config.channels, k = c.count
-        var dPooledId = (0..<k).map { s in dPooledIdentity.count > s && !dPooledIdentity[s].isEmpty ? dPooledIdentity[s] : [Float](repeating: 0, count: c[s]) }
-        var dPooledRes = (0..<k).map { s in dPooledResidual.count > s && !dPooledResidual[s].isEmpty ? dPooledResidual[s] : [Float](repeating: 0, count: c[s]) }
+        var dPooledId = (0..<k).map { s in
+            dPooledIdentity.count > s && !dPooledIdentity[s].isEmpty ? dPooledIdentity[s] : [Float](repeating: 0, count: c[s])
+        }
+        var dPooledRes = (0..<k).map { s in
+            dPooledResidual.count > s && !dPooledResidual[s].isEmpty ? dPooledResidual[s] : [Float](repeating: 0, count: c[s])
+        }
         // Heads.
         var dh = TrainingOps.denseBackward(act.qpHidden, [dQP], parameters: parameters + offQP2, gradients: gradients + offQP2)
         ReLU.backward(output: act.qpHidden, &dh)
@@ -199,15 +208,17 @@ public struct DecompositionNetwork: Sendable, Equatable {
         let de = TrainingOps.denseBackward(act.pooledIdentity[k - 1], dEmbedding, parameters: parameters + offEmbed, gradients: gradients + offEmbed)
         for i in 0..<c[k - 1] { dPooledId[k - 1][i] += de[i] }
         // Decoder, from the output back to each stage's residual features.
-        var dUp = ConvTraining.backward(outputConv, parameters: parameters + offOut, cols: act.outCols, dy: dResidual,
-                                        height: config.inputSize, width: config.inputSize, gradients: gradients + offOut)
+        var dUp = ConvTraining.backward(
+            outputConv, parameters: parameters + offOut, cols: act.outCols, dy: dResidual,
+            height: config.inputSize, width: config.inputSize, gradients: gradients + offOut)
         var dRes = (0..<k).map { s in [Float](repeating: 0, count: act.split[s].residual.count) }
         for s in 0..<k {
             let side = act.size[s]
             var dOut = TrainingOps.upsample2Backward(dUp, channels: decoderConv[s].outputs, height: side, width: side)
             ReLU.backward(output: act.decOut[s], &dOut)
-            let dIn = ConvTraining.backward(decoderConv[s], parameters: parameters + offDec[s], cols: act.decCols[s], dy: dOut,
-                                            height: side, width: side, gradients: gradients + offDec[s])
+            let dIn = ConvTraining.backward(
+                decoderConv[s], parameters: parameters + offDec[s], cols: act.decCols[s], dy: dOut,
+                height: side, width: side, gradients: gradients + offDec[s])
             if s == k - 1 {
                 for i in dIn.indices { dRes[s][i] += dIn[i] }
             } else {
@@ -221,15 +232,18 @@ public struct DecompositionNetwork: Sendable, Equatable {
         for s in stride(from: k - 1, through: 0, by: -1) {
             TrainingOps.globalAveragePoolBackward(dPooledId[s], into: &dId)
             TrainingOps.globalAveragePoolBackward(dPooledRes[s], into: &dRes[s])
-            var df = decomposition[s].backward(act.features[s], act.split[s], dIdentity: dId, dResidual: dRes[s],
-                                               parameters: parameters + offD[s], gradients: gradients + offD[s])
+            var df = decomposition[s].backward(
+                act.features[s], act.split[s], dIdentity: dId, dResidual: dRes[s],
+                parameters: parameters + offD[s], gradients: gradients + offD[s])
             ReLU.backward(output: act.features[s], &df)
             let side = act.size[s]
-            var da = ConvTraining.backward(stageConvB[s], parameters: parameters + offB[s], cols: act.colsB[s], dy: df,
-                                           height: side, width: side, gradients: gradients + offB[s])
+            var da = ConvTraining.backward(
+                stageConvB[s], parameters: parameters + offB[s], cols: act.colsB[s], dy: df,
+                height: side, width: side, gradients: gradients + offB[s])
             ReLU.backward(output: act.outA[s], &da)
-            dId = ConvTraining.backward(stageConvA[s], parameters: parameters + offA[s], cols: act.colsA[s], dy: da,
-                                        height: 2 * side, width: 2 * side, gradients: gradients + offA[s], inputGradient: s > 0)
+            dId = ConvTraining.backward(
+                stageConvA[s], parameters: parameters + offA[s], cols: act.colsA[s], dy: da,
+                height: 2 * side, width: 2 * side, gradients: gradients + offA[s], inputGradient: s > 0)
         }
     }
 }

@@ -32,8 +32,10 @@ public struct JNDModel: Sendable {
         /// Free-text summary of the training run (dataset, split, sizes, epochs, seed, validation figures).
         public var training: [String: String]
 
-        public init(network: DecompositionNetwork.Config, codec: String, tau: Double, preset: String, qpCentre: Float, qpScale: Float,
-                    safetyShift: Float, quantile: Float, scalarMean: [Float], scalarScale: [Float], residualScale: Float, training: [String: String]) {
+        public init(
+            network: DecompositionNetwork.Config, codec: String, tau: Double, preset: String, qpCentre: Float, qpScale: Float,
+            safetyShift: Float, quantile: Float, scalarMean: [Float], scalarScale: [Float], residualScale: Float, training: [String: String]
+        ) {
             architecture = JNDModel.architecture
             self.network = network
             self.codec = codec
@@ -81,14 +83,16 @@ public struct JNDModel: Sendable {
     }
 
     public init(path: String) throws {
-        let (header, payload) = try WeightsFile.read(path: path, signature: JNDModel.signature, version: JNDModel.formatVersion,
-                                                     kind: "JND model", header: Header.self)
+        let (header, payload) = try WeightsFile.read(
+            path: path, signature: JNDModel.signature, version: JNDModel.formatVersion,
+            kind: "JND model", header: Header.self)
         try self.init(header: header, payload: payload, path: path)
     }
 
     public init(data: Data, path: String = "<memory>") throws {
-        let (header, payload) = try WeightsFile.decode(data, signature: JNDModel.signature, version: JNDModel.formatVersion, path: path,
-                                                       kind: "JND model", header: Header.self)
+        let (header, payload) = try WeightsFile.decode(
+            data, signature: JNDModel.signature, version: JNDModel.formatVersion, path: path,
+            kind: "JND model", header: Header.self)
         try self.init(header: header, payload: payload, path: path)
     }
 
@@ -100,9 +104,10 @@ public struct JNDModel: Sendable {
         }
         let c = header.network
         guard c.channels.count >= 2, c.channels.allSatisfy({ $0 > 0 && $0 <= 1024 }), c.inputSize > 0, c.inputSize <= 1024,
-              (3...5).contains(c.inputChannels),
-              c.inputSize % (1 << c.channels.count) == 0, c.embedding > 0, c.scalars == 2, c.qpHidden > 0,
-              header.scalarMean.count == 2, header.scalarScale.count == 2 else {
+            (3...5).contains(c.inputChannels),
+            c.inputSize % (1 << c.channels.count) == 0, c.embedding > 0, c.scalars == 2, c.qpHidden > 0,
+            header.scalarMean.count == 2, header.scalarScale.count == 2
+        else {
             throw fail("network configuration \(c) is not one this facejnd can build")
         }
         let net = DecompositionNetwork(config: c)
@@ -148,8 +153,9 @@ public struct JNDModel: Sendable {
         // −1 is the oracle's "even QP 0 is noticeable".
         let qp = max(-1, min(51, Int((raw - Double(header.safetyShift)).rounded())))
         guard maps else { return Prediction(qp: qp, rawQP: raw, residual: [], jndImage: crop) }
-        let residual = JNDInput.upsampleResidual(act.residual, size: header.network.inputSize, width: crop.width, height: crop.height,
-                                                 scale: header.residualScale)
+        let residual = JNDInput.upsampleResidual(
+            act.residual, size: header.network.inputSize, width: crop.width, height: crop.height,
+            scale: header.residualScale)
         var jnd = crop
         for i in jnd.pixels.indices { jnd.pixels[i] = UInt8(clamping: Int((Float(crop.pixels[i]) - residual[i]).rounded())) }
         return Prediction(qp: qp, rawQP: raw, residual: residual, jndImage: jnd)
@@ -169,7 +175,9 @@ public enum JNDInput {
     /// face survives quantisation; the detail planes keep a measure of it.
     public static func networkInput(_ img: RGBImage, size: Int, channels: Int = 5) -> [Float] {
         let n = img.width * img.height
-        var out = (0..<3).flatMap { c in areaResize((0..<n).map { Float(img.pixels[3 * $0 + c]) / 255 - 0.5 }, width: img.width, height: img.height, to: size) }
+        var out = (0..<3).flatMap { c in
+            areaResize((0..<n).map { Float(img.pixels[3 * $0 + c]) / 255 - 0.5 }, width: img.width, height: img.height, to: size)
+        }
         guard channels > 3 else { return out }
         var grey = [Float](repeating: 0, count: n)
         for i in 0..<n {
@@ -205,10 +213,12 @@ public enum JNDInput {
         for y in 0..<oh {
             for x in 0..<ow {
                 var s: Float = 0, k: Float = 0
-                for dy in 0..<2 { for dx in 0..<2 {
-                    let sy = min(h - 1, 2 * y + dy), sx = min(w - 1, 2 * x + dx)
-                    s += plane[sy * w + sx]; k += 1
-                } }
+                for dy in 0..<2 {
+                    for dx in 0..<2 {
+                        let sy = min(h - 1, 2 * y + dy), sx = min(w - 1, 2 * x + dx)
+                        s += plane[sy * w + sx]; k += 1
+                    }
+                }
                 out[y * ow + x] = s / k
             }
         }
@@ -282,10 +292,12 @@ public enum JNDInput {
         var g = [Double](repeating: 0, count: w * h)
         for i in 0..<(w * h) { g[i] = (Double(img.pixels[3 * i]) + Double(img.pixels[3 * i + 1]) + Double(img.pixels[3 * i + 2])) / 3 }
         var sum = 0.0, sq = 0.0, n = 0.0
-        for y in 1..<(h - 1) { for x in 1..<(w - 1) {
-            let l = g[(y - 1) * w + x] + g[(y + 1) * w + x] + g[y * w + x - 1] + g[y * w + x + 1] - 4 * g[y * w + x]
-            sum += l; sq += l * l; n += 1
-        } }
+        for y in 1..<(h - 1) {
+            for x in 1..<(w - 1) {
+                let l = g[(y - 1) * w + x] + g[(y + 1) * w + x] + g[y * w + x - 1] + g[y * w + x + 1] - 4 * g[y * w + x]
+                sum += l; sq += l * l; n += 1
+            }
+        }
         return sq / n - (sum / n) * (sum / n)
     }
 }
@@ -297,8 +309,9 @@ extension JNDModel {
     /// The model shipped with facejnd for `codec` (docs/jnd-predictor.md says how it was trained).
     public static func bundled(codec: String) throws -> JNDModel {
         guard let url = Bundle.module.url(forResource: bundledName(codec: codec), withExtension: "fjnd", subdirectory: "Resources") else {
-            throw WeightsFileError(path: "\(bundledName(codec: codec)).fjnd", kind: "JND model",
-                                   reason: "no predictor is shipped for \(codec); train one with facejnd jnd train and pass it with --jnd-model, or use --jnd oracle")
+            throw WeightsFileError(
+                path: "\(bundledName(codec: codec)).fjnd", kind: "JND model",
+                reason: "no predictor is shipped for \(codec); train one with facejnd jnd train and pass it with --jnd-model, or use --jnd oracle")
         }
         return try JNDModel(path: url.path)
     }

@@ -58,10 +58,13 @@ public struct JNDEpochLog: Sendable, Codable {
     public var validationAbsoluteError: Double
     public var seconds: Double
 
-    public static let csvHeader = "epoch,train_total,train_identity,train_residual,train_qp,train_decorrelation,val_identity,val_residual,val_qp,val_abs_error,seconds"
+    public static let csvHeader =
+        "epoch,train_total,train_identity,train_residual,train_qp,train_decorrelation,val_identity,val_residual,val_qp,val_abs_error,seconds"
     public var csvLine: String {
-        [Double(epoch), trainTotal, trainIdentity, trainResidual, trainQP, trainDecorrelation, validationIdentity, validationResidual,
-         validationQP, validationAbsoluteError, seconds].map { String(format: "%.6g", $0) }.joined(separator: ",")
+        [
+            Double(epoch), trainTotal, trainIdentity, trainResidual, trainQP, trainDecorrelation, validationIdentity, validationResidual,
+            validationQP, validationAbsoluteError, seconds,
+        ].map { String(format: "%.6g", $0) }.joined(separator: ",")
     }
 }
 
@@ -131,8 +134,9 @@ public struct JNDTrainer: Sendable {
                 var g = [Float](repeating: 0, count: net.parameterCount)
                 g.withUnsafeMutableBufferPointer { gp in
                     for i in stride(from: t, to: n, by: threads) {
-                        net.backward(act[i]!, dEmbedding: gEmb[i], dResidual: gRes[i], dQP: gQP[i], dPooledIdentity: gPid[i],
-                                     dPooledResidual: gPres[i], parameters: p, gradients: gp.baseAddress!)
+                        net.backward(
+                            act[i]!, dEmbedding: gEmb[i], dResidual: gRes[i], dQP: gQP[i], dPooledIdentity: gPid[i],
+                            dPooledResidual: gPres[i], parameters: p, gradients: gp.baseAddress!)
                     }
                 }
                 grads.withLock { total in for j in total.indices { total[j] += g[j] } }
@@ -177,8 +181,10 @@ public struct JNDTrainer: Sendable {
     /// Trains from `initial` on the `training` samples, keeping the parameters of the epoch with the lowest
     /// validation QP loss (the last epoch's without validation samples). `epochDone` is called after every epoch
     /// with the log and the current best parameters (for checkpoints and progress).
-    public func train(_ samples: [JNDTrainingSample], training: [Int], validation: [Int], initial: [Float],
-                      epochDone: (JNDEpochLog, [Float]) throws -> Void = { _, _ in }) rethrows -> (parameters: [Float], log: [JNDEpochLog], bestEpoch: Int) {
+    public func train(
+        _ samples: [JNDTrainingSample], training: [Int], validation: [Int], initial: [Float],
+        epochDone: (JNDEpochLog, [Float]) throws -> Void = { _, _ in }
+    ) rethrows -> (parameters: [Float], log: [JNDEpochLog], bestEpoch: Int) {
         BLAS.setThreads(1)
         var rng = SplitMix(seed: options.seed)
         var params = initial
@@ -216,9 +222,10 @@ public struct JNDTrainer: Sendable {
                 vr += Double(e.residual) / nv
             }
             let b = max(1, batches)
-            let entry = JNDEpochLog(epoch: epoch, trainTotal: sums.total / b, trainIdentity: sums.id / b, trainResidual: sums.res / b,
-                                    trainQP: sums.qp / b, trainDecorrelation: sums.dec / b, validationIdentity: vi, validationResidual: vr,
-                                    validationQP: vq, validationAbsoluteError: vabs, seconds: Date().timeIntervalSince(start))
+            let entry = JNDEpochLog(
+                epoch: epoch, trainTotal: sums.total / b, trainIdentity: sums.id / b, trainResidual: sums.res / b,
+                trainQP: sums.qp / b, trainDecorrelation: sums.dec / b, validationIdentity: vi, validationResidual: vr,
+                validationQP: vq, validationAbsoluteError: vabs, seconds: Date().timeIntervalSince(start))
             log.append(entry)
             if validation.isEmpty || vq < best.loss { best = (vq, params, epoch) }
             try epochDone(entry, validation.isEmpty ? params : best.parameters)

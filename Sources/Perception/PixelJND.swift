@@ -43,24 +43,30 @@ public enum PixelJND {
         }
         // Edge weight from a Sobel magnitude, dilated by one pixel.
         var edge = [Bool](repeating: false, count: w * h)
-        for yy in 0..<h { for x in 0..<w {
-            let gx = at(x + 1, yy - 1) + 2 * at(x + 1, yy) + at(x + 1, yy + 1) - at(x - 1, yy - 1) - 2 * at(x - 1, yy) - at(x - 1, yy + 1)
-            let gy = at(x - 1, yy + 1) + 2 * at(x, yy + 1) + at(x + 1, yy + 1) - at(x - 1, yy - 1) - 2 * at(x, yy - 1) - at(x + 1, yy - 1)
-            edge[yy * w + x] = (gx * gx + gy * gy).squareRoot() > 48
-        } }
+        for yy in 0..<h {
+            for x in 0..<w {
+                let gx = at(x + 1, yy - 1) + 2 * at(x + 1, yy) + at(x + 1, yy + 1) - at(x - 1, yy - 1) - 2 * at(x - 1, yy) - at(x - 1, yy + 1)
+                let gy = at(x - 1, yy + 1) + 2 * at(x, yy + 1) + at(x + 1, yy + 1) - at(x - 1, yy - 1) - 2 * at(x, yy - 1) - at(x + 1, yy - 1)
+                edge[yy * w + x] = (gx * gx + gy * gy).squareRoot() > 48
+            }
+        }
         var out = [Double](repeating: 0, count: w * h)
-        for yy in 0..<h { for x in 0..<w {
-            var nearEdge = false
-            for dy in -1...1 { for dx in -1...1 {
-                let xx = x + dx, ty = yy + dy
-                if xx >= 0, xx < w, ty >= 0, ty < h, edge[ty * w + xx] { nearEdge = true }
-            } }
-            let bg = apply(background, x, yy) / 32
-            let tl = bg <= 127 ? 17 * (1 - (bg / 127).squareRoot()) + 3 : 3.0 / 128 * (bg - 127) + 3
-            let g = gradients.map { abs(apply($0, x, yy)) / 16 }.max()!
-            let tt = 0.117 * g * (nearEdge ? 0.1 : 1)
-            out[yy * w + x] = tl + tt - 0.3 * min(tl, tt)
-        } }
+        for yy in 0..<h {
+            for x in 0..<w {
+                var nearEdge = false
+                for dy in -1...1 {
+                    for dx in -1...1 {
+                        let xx = x + dx, ty = yy + dy
+                        if xx >= 0, xx < w, ty >= 0, ty < h, edge[ty * w + xx] { nearEdge = true }
+                    }
+                }
+                let bg = apply(background, x, yy) / 32
+                let tl = bg <= 127 ? 17 * (1 - (bg / 127).squareRoot()) + 3 : 3.0 / 128 * (bg - 127) + 3
+                let g = gradients.map { abs(apply($0, x, yy)) / 16 }.max()!
+                let tt = 0.117 * g * (nearEdge ? 0.1 : 1)
+                out[yy * w + x] = tl + tt - 0.3 * min(tl, tt)
+            }
+        }
         return out
     }
 

@@ -74,9 +74,11 @@ public struct PlannedFrame: Sendable, Equatable {
 
     /// What the encoder takes. Overlapping rectangles: the lowest QP is listed first and wins.
     public var frameQP: FrameQP {
-        FrameQP(qp: backgroundQP, regions: faces.sorted { $0.qp < $1.qp }.map {
-            RegionQP(x: $0.encodedRegion.left, y: $0.encodedRegion.top, width: $0.encodedRegion.width, height: $0.encodedRegion.height, qp: $0.qp)
-        })
+        FrameQP(
+            qp: backgroundQP,
+            regions: faces.sorted { $0.qp < $1.qp }.map {
+                RegionQP(x: $0.encodedRegion.left, y: $0.encodedRegion.top, width: $0.encodedRegion.width, height: $0.encodedRegion.height, qp: $0.qp)
+            })
     }
 
     /// The QP a track's face got in this frame (the background QP when it has no region of its own).
@@ -110,7 +112,7 @@ public struct FacePlanner: Sendable {
 
     /// Repairs: extra QP reduction per track over frame ranges.
     public struct Repairs: Sendable, Equatable {
-        var offsets: [Int: [Int: Int]] = [:]   // track → frame → offset
+        var offsets: [Int: [Int: Int]] = [:]  // track → frame → offset
         public init() {}
         public mutating func lower(track: Int, frames: Range<Int>, by step: Int) {
             for f in frames { offsets[track, default: [:]][f, default: 0] += step }
@@ -152,9 +154,10 @@ public struct FacePlanner: Sendable {
                 var coded = input.orientation.codedBox(region, codedWidth: codedWidth, codedHeight: codedHeight)
                 if input.orientation != .upright {
                     // Back on the coded picture's block grid.
-                    coded = FaceBox(left: coded.left / 16 * 16, top: coded.top / 16 * 16,
-                                    right: min(codedWidth - 1, (coded.right / 16 + 1) * 16 - 1),
-                                    bottom: min(codedHeight - 1, (coded.bottom / 16 + 1) * 16 - 1))
+                    coded = FaceBox(
+                        left: coded.left / 16 * 16, top: coded.top / 16 * 16,
+                        right: min(codedWidth - 1, (coded.right / 16 + 1) * 16 - 1),
+                        bottom: min(codedHeight - 1, (coded.bottom / 16 + 1) * 16 - 1))
                 }
                 return PlannedFace(track: f.track, region: region, encodedRegion: coded, qp: q)
             }

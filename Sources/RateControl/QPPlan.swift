@@ -36,7 +36,8 @@ public struct QPPlan: Sendable, Equatable, Codable {
                 to = f
             } else {
                 guard let f = try c.decodeIfPresent(Int.self, forKey: .from) else {
-                    throw DecodingError.keyNotFound(CodingKeys.from, .init(codingPath: c.codingPath, debugDescription: "an entry needs \"frame\" or \"from\""))
+                    throw DecodingError.keyNotFound(
+                        CodingKeys.from, .init(codingPath: c.codingPath, debugDescription: "an entry needs \"frame\" or \"from\""))
                 }
                 from = f
                 to = try c.decodeIfPresent(Int.self, forKey: .to) ?? f
@@ -47,7 +48,9 @@ public struct QPPlan: Sendable, Equatable, Codable {
 
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
-            if from == to { try c.encode(from, forKey: .frame) } else {
+            if from == to {
+                try c.encode(from, forKey: .frame)
+            } else {
                 try c.encode(from, forKey: .from)
                 try c.encode(to, forKey: .to)
             }

@@ -24,10 +24,14 @@ public enum RepairAction: Sendable, Equatable {
     case lower(track: Int, frames: Range<Int>, step: Int)
 
     public var track: Int {
-        switch self { case .unfilter(let t, _), .widen(let t, _), .lower(let t, _, _): return t }
+        switch self {
+        case .unfilter(let t, _), .widen(let t, _), .lower(let t, _, _): return t
+        }
     }
     public var frames: Range<Int> {
-        switch self { case .unfilter(_, let f), .widen(_, let f), .lower(_, let f, _): return f }
+        switch self {
+        case .unfilter(_, let f), .widen(_, let f), .lower(_, let f, _): return f
+        }
     }
 }
 
@@ -68,8 +72,10 @@ public struct RepairRules: Sendable {
     ///   - gops: the pass's GOPs (`gops(_:count:)`).
     ///   - prefiltered: tracks still encoded through the JND-image prefilter.
     ///   - upperOnly: tracks protected only in their upper face.
-    public func actions(failing: [FaceFailure], plan: [PlannedFrame], gops: [Range<Int>],
-                        prefiltered: Set<Int> = [], upperOnly: Set<Int> = []) -> [RepairAction] {
+    public func actions(
+        failing: [FaceFailure], plan: [PlannedFrame], gops: [Range<Int>],
+        prefiltered: Set<Int> = [], upperOnly: Set<Int> = []
+    ) -> [RepairAction] {
         struct Key: Hashable, Comparable {
             var track: Int, start: Int
             static func < (a: Key, b: Key) -> Bool { (a.track, a.start) < (b.track, b.start) }

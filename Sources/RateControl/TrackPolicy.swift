@@ -18,8 +18,10 @@ public enum TrackPolicy: String, Sendable, Codable {
     /// - Parameters:
     ///   - score: the combined quality score, 0…1.
     ///   - consistency: sub-decision consistency, 0…1 (low for masked or occluded faces).
-    public static func decide(score: Double?, consistency: Double?, qualityFloor: Double, unrecognizable: UnrecognizablePolicy,
-                              occlusionConsistency: Double) -> TrackPolicy {
+    public static func decide(
+        score: Double?, consistency: Double?, qualityFloor: Double, unrecognizable: UnrecognizablePolicy,
+        occlusionConsistency: Double
+    ) -> TrackPolicy {
         guard let score, let consistency else { return .protect }
         if score < qualityFloor { return unrecognizable == .skip ? .skip : .protect }
         return consistency < occlusionConsistency ? .upper : .protect

@@ -20,12 +20,14 @@ public func im2col(
         nonisolated(unsafe) let s = src, d = cols
         DispatchQueue.concurrentPerform(iterations: threads) { t in
             let c0 = channels * t / threads, c1 = channels * (t + 1) / threads
-            im2colChannels(s, c0..<c1, height: height, width: width, kh: kh, kw: kw, sy: sy, sx: sx, py: py, px: px,
-                           ow: ow, rowStart: rowStart, rowCount: rowCount, cols: d)
+            im2colChannels(
+                s, c0..<c1, height: height, width: width, kh: kh, kw: kw, sy: sy, sx: sx, py: py, px: px,
+                ow: ow, rowStart: rowStart, rowCount: rowCount, cols: d)
         }
     } else {
-        im2colChannels(src, 0..<channels, height: height, width: width, kh: kh, kw: kw, sy: sy, sx: sx, py: py, px: px,
-                       ow: ow, rowStart: rowStart, rowCount: rowCount, cols: cols)
+        im2colChannels(
+            src, 0..<channels, height: height, width: width, kh: kh, kw: kw, sy: sy, sx: sx, py: py, px: px,
+            ow: ow, rowStart: rowStart, rowCount: rowCount, cols: cols)
     }
 }
 
@@ -72,8 +74,10 @@ private func im2colChannels(
 }
 
 /// Applies `y = x·scale[c] + shift[c]` per channel, in place.
-public func affineInPlace(_ x: UnsafeMutablePointer<Float>, channels: Int, planeSize: Int,
-                          scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
+public func affineInPlace(
+    _ x: UnsafeMutablePointer<Float>, channels: Int, planeSize: Int,
+    scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
+) {
     for c in 0..<channels {
         let p = x + c * planeSize
         let s = scale[c], b = shift[c]
@@ -88,8 +92,10 @@ public func reluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
 }
 
 /// `y = max(x·scale[c] + shift[c], 0)` per channel, in place: affine and relu in one pass over memory.
-public func affineReluInPlace(_ x: UnsafeMutablePointer<Float>, channels: Int, planeSize: Int,
-                              scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
+public func affineReluInPlace(
+    _ x: UnsafeMutablePointer<Float>, channels: Int, planeSize: Int,
+    scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
+) {
     for c in 0..<channels {
         let p = x + c * planeSize
         let s = scale[c], b = shift[c]

@@ -1,4 +1,3 @@
-
 /// How a video's coded pictures turn into upright ones: a multiple of 90° clockwise, from the container's display
 /// matrix. Faces are found in the upright picture (the detector and the shape predictor expect upright faces); the
 /// encoder works on coded pictures, so rectangles are mapped back.

@@ -15,8 +15,9 @@ public struct Tensor: Sendable, Equatable {
     }
 
     public init(channels: Int, height: Int, width: Int, repeating value: Float = 0) {
-        self.init(channels: channels, height: height, width: width,
-                  data: [Float](repeating: value, count: channels * height * width))
+        self.init(
+            channels: channels, height: height, width: width,
+            data: [Float](repeating: value, count: channels * height * width))
     }
 
     public var count: Int { channels * height * width }

@@ -1,6 +1,6 @@
 import Foundation
-import NeuralNet
 import MediaIO
+import NeuralNet
 import TensorCore
 
 /// Shared helpers for the test targets: temporary directories, synthetic clips, the bundled sample.
@@ -51,8 +51,10 @@ public enum Fixtures {
     ///   - ptsTicks: explicit timestamps in 1/1000 s (variable frame rate); default: constant rate.
     ///   - audio: add a 48 kHz stereo PCM track with a distinct tone.
     @discardableResult
-    public static func makeClip(at path: String, width: Int = 320, height: Int = 240, frames: Int = 40, fps: Int = 25,
-                                ptsTicks: [Int64]? = nil, audio: Bool = false, rotation: Double = 0) throws -> String {
+    public static func makeClip(
+        at path: String, width: Int = 320, height: Int = 240, frames: Int = 40, fps: Int = 25,
+        ptsTicks: [Int64]? = nil, audio: Bool = false, rotation: Double = 0
+    ) throws -> String {
         let writer = try VideoWriter(
             path: path, width: width, height: height, framesPerSecond: fps,
             timeBaseDenominator: ptsTicks == nil ? fps : 1000,

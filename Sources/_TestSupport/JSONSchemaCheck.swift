@@ -22,7 +22,7 @@ public struct JSONSchemaCheck {
 
     private func resolve(_ schema: [String: Any]) -> [String: Any] {
         guard let ref = schema["$ref"] as? String, ref.hasPrefix("#/$defs/"),
-              let defs = root["$defs"] as? [String: Any], let target = defs[String(ref.dropFirst(8))] as? [String: Any]
+            let defs = root["$defs"] as? [String: Any], let target = defs[String(ref.dropFirst(8))] as? [String: Any]
         else { return schema }
         return target
     }

@@ -31,27 +31,37 @@ public func referenceConvolution(
 /// Triple-loop row-major matrix product `C = A(m×k) · B(k×n)`.
 public func referenceMatrixProduct(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int) -> [Float] {
     var c = [Float](repeating: 0, count: m * n)
-    for i in 0..<m { for j in 0..<n {
-        var s = 0.0
-        for p in 0..<k { s += Double(a[i * k + p]) * Double(b[p * n + j]) }
-        c[i * n + j] = Float(s)
-    } }
+    for i in 0..<m {
+        for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k { s += Double(a[i * k + p]) * Double(b[p * n + j]) }
+            c[i * n + j] = Float(s)
+        }
+    }
     return c
 }
 
 /// Pooling with windows clipped to the input; average over the clipped window.
-public func referencePool(_ x: [Float], channels: Int, height: Int, width: Int, kernel: Int, stride: Int, pad: Int,
-                          average: Bool) -> (data: [Float], height: Int, width: Int) {
+public func referencePool(
+    _ x: [Float], channels: Int, height: Int, width: Int, kernel: Int, stride: Int, pad: Int,
+    average: Bool
+) -> (data: [Float], height: Int, width: Int) {
     let oh = (height + 2 * pad - kernel) / stride + 1, ow = (width + 2 * pad - kernel) / stride + 1
     var out = [Float](repeating: 0, count: channels * oh * ow)
-    for ch in 0..<channels { for r in 0..<oh { for c in 0..<ow {
-        var vals: [Float] = []
-        for ky in 0..<kernel { for kx in 0..<kernel {
-            let y = r * stride - pad + ky, xx = c * stride - pad + kx
-            if y >= 0, y < height, xx >= 0, xx < width { vals.append(x[(ch * height + y) * width + xx]) }
-        } }
-        out[(ch * oh + r) * ow + c] = average ? vals.reduce(0, +) / Float(vals.count) : vals.max()!
-    } } }
+    for ch in 0..<channels {
+        for r in 0..<oh {
+            for c in 0..<ow {
+                var vals: [Float] = []
+                for ky in 0..<kernel {
+                    for kx in 0..<kernel {
+                        let y = r * stride - pad + ky, xx = c * stride - pad + kx
+                        if y >= 0, y < height, xx >= 0, xx < width { vals.append(x[(ch * height + y) * width + xx]) }
+                    }
+                }
+                out[(ch * oh + r) * ow + c] = average ? vals.reduce(0, +) / Float(vals.count) : vals.max()!
+            }
+        }
+    }
     return (out, oh, ow)
 }
 

@@ -54,7 +54,9 @@ struct Compare: ParsableCommand {
 
     func taus() throws -> [Double] {
         let v = sweepTau.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !v.isEmpty, v.allSatisfy({ $0 != nil && $0! > 0 }) else { throw ValidationError("--sweep-tau takes positive numbers separated by commas") }
+        guard !v.isEmpty, v.allSatisfy({ $0 != nil && $0! > 0 }) else {
+            throw ValidationError("--sweep-tau takes positive numbers separated by commas")
+        }
         return v.map { $0! }
     }
 
@@ -78,12 +80,14 @@ struct Compare: ParsableCommand {
                 let m = try comparison.matchedReference(input, target: ours.fidelity.fractionWithinTau, isCancelled: { Interrupt.requested })
                 (reference, kind, evaluated) = (m.best, "matched", m.evaluated)
             }
-            var report = ComparisonReport(input: input, codec: job.options.codec, tau: job.options.tau, referenceKind: kind,
-                                          reference: reference, facejnd: ours,
-                                          savingsPercent: Comparison.savingsPercent(ours: ours.bytes, reference: reference.bytes))
+            var report = ComparisonReport(
+                input: input, codec: job.options.codec, tau: job.options.tau, referenceKind: kind,
+                reference: reference, facejnd: ours,
+                savingsPercent: Comparison.savingsPercent(ours: ours.bytes, reference: reference.bytes))
             if sweep {
-                report.sweep = try comparison.sweep(input, qps: try QPSteps(sweepQP).values, taus: try taus(), evaluated: evaluated,
-                                                    progress: { bar.update(.reference, $0, $1) }, isCancelled: { Interrupt.requested })
+                report.sweep = try comparison.sweep(
+                    input, qps: try QPSteps(sweepQP).values, taus: try taus(), evaluated: evaluated,
+                    progress: { bar.update(.reference, $0, $1) }, isCancelled: { Interrupt.requested })
             }
             bar.finish()
             if let html { try AtomicFile.write(Data(ComparisonHTML.render(report).utf8), to: html) }
@@ -91,8 +95,10 @@ struct Compare: ParsableCommand {
                 print(try JSONOutput.string(report))
             } else {
                 for p in [report.reference, report.facejnd] {
-                    print(String(format: "%@: %d bytes, %.1f kbit/s, %.2f%% of %d faces within tau, mean %.4f, max %.4f", p.label, p.bytes,
-                                 p.bitrateKbps, 100 * p.fidelity.fractionWithinTau, p.fidelity.faces, p.fidelity.meanDistance, p.fidelity.maxDistance))
+                    print(
+                        String(
+                            format: "%@: %d bytes, %.1f kbit/s, %.2f%% of %d faces within tau, mean %.4f, max %.4f", p.label, p.bytes,
+                            p.bitrateKbps, 100 * p.fidelity.fractionWithinTau, p.fidelity.faces, p.fidelity.meanDistance, p.fidelity.maxDistance))
                 }
                 print(String(format: "savings: %.1f%%", report.savingsPercent))
                 if let bd = report.sweep?.bdRatePercent { print(String(format: "BD-rate: %.1f%%", bd)) }

@@ -45,9 +45,11 @@ struct Encode: ParsableCommand {
                 print(try JSONOutput.string(r))
             } else {
                 let f = r.fidelity
-                print(String(format: "%@: %d frames, %d bytes, %.1f kbit/s; %d/%d faces within tau %.3f (max %.3f), %d pass(es)%@",
-                             output, r.frameCount, r.outputBytes, r.bitrateKbps, f.withinTau, f.faces, r.settings.tau, f.maxDistance,
-                             r.passes.count, r.unfixed.isEmpty ? "" : "; \(r.unfixed.count) face(s) could not be fixed"))
+                print(
+                    String(
+                        format: "%@: %d frames, %d bytes, %.1f kbit/s; %d/%d faces within tau %.3f (max %.3f), %d pass(es)%@",
+                        output, r.frameCount, r.outputBytes, r.bitrateKbps, f.withinTau, f.faces, r.settings.tau, f.maxDistance,
+                        r.passes.count, r.unfixed.isEmpty ? "" : "; \(r.unfixed.count) face(s) could not be fixed"))
             }
         }
     }

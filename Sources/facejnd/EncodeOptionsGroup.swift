@@ -3,8 +3,8 @@ import CompressionPipeline
 import FaceAnalysis
 import Foundation
 import Perception
-import Synchronization
 import RateControl
+import Synchronization
 
 /// The options `encode`, `compare` and `sweep` share.
 struct EncodeOptionsGroup: ParsableArguments {
@@ -42,10 +42,11 @@ struct EncodeOptionsGroup: ParsableArguments {
     @Option(help: "Measure each face's JND every N frames.")
     var jndEvery: Int = 30
 
-    @Option(help: """
-        JND source: predictor (the learned network, one pass per face; default when one is shipped for the codec and \
-        --tau is its tau, otherwise the oracle is used with a note) or oracle (trial encodes, exact).
-        """)
+    @Option(
+        help: """
+            JND source: predictor (the learned network, one pass per face; default when one is shipped for the codec and \
+            --tau is its tau, otherwise the oracle is used with a note) or oracle (trial encodes, exact).
+            """)
     var jnd: JNDSource?
 
     @Option(help: "A JND predictor file (facejnd jnd train) instead of the one shipped for --codec.")
@@ -118,7 +119,10 @@ extension EncodeOptionsGroup {
             } catch {
                 // Asked for explicitly (or given a file): an error. By default: the exact oracle, with a note.
                 if jnd == .predictor || jndModel != nil || prefilter == .jnd {
-                    if error is JNDModelMismatch { throw ValidationError("\(error); pass --jnd-model with a model trained for \(codec.rawValue) at τ \(effectiveTau), or --jnd oracle") }
+                    if error is JNDModelMismatch {
+                        throw ValidationError(
+                            "\(error); pass --jnd-model with a model trained for \(codec.rawValue) at τ \(effectiveTau), or --jnd oracle")
+                    }
                     throw error
                 }
                 FileHandle.standardError.write(Data("facejnd: note: \(error); measuring JNDs with the oracle\n".utf8))

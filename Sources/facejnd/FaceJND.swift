@@ -9,7 +9,10 @@ struct FaceJND: ParsableCommand {
         commandName: "facejnd",
         abstract: "Re-encode video so that faces stay recognisable to face recognition at the fewest bits.",
         version: "0.1.0",
-        subcommands: [Encode.self, Compare.self, Sweep.self, Quality.self, QualityTrain.self, Transcode.self, Probe.self, Faces.self, Verify.self, JND.self, JNDDatasetCommand.self]
+        subcommands: [
+            Encode.self, Compare.self, Sweep.self, Quality.self, QualityTrain.self, Transcode.self, Probe.self, Faces.self, Verify.self, JND.self,
+            JNDDatasetCommand.self,
+        ]
     )
 }
 

@@ -52,7 +52,8 @@ struct Faces: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let analyzer = try FaceAnalyzer(models: modelOptions.directory)
-            try FaceScan(analyzer: analyzer, upsample: scan.upsample, every: scan.every).run(path: input, isCancelled: { Interrupt.requested }) { record in
+            try FaceScan(analyzer: analyzer, upsample: scan.upsample, every: scan.every).run(path: input, isCancelled: { Interrupt.requested }) {
+                record in
                 print(try JSONOutput.string(record))
             }
         }

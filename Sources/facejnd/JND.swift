@@ -3,8 +3,8 @@ import CompressionPipeline
 import FaceAnalysis
 import Foundation
 import Perception
-import TensorCore
 import Studies
+import TensorCore
 
 struct JND: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,16 +48,21 @@ struct JND: ParsableCommand {
                     let first = try JNDBaselines.loadEntries(dataset: dataset).first
                     let oracle = JNDOracle(analyzer: analyzer, codec: first?.codec ?? "libx264", tau: first?.tau ?? JNDOracle.defaultTau, mode: .crop)
                     BLAS.setThreads(1)
-                    let (entries, again, moved) = try JNDRepeatability.measure(dataset: dataset, oracle: oracle, limit: n,
-                                                                               progress: { bar.update(done: $0, total: $1) })
+                    let (entries, again, moved) = try JNDRepeatability.measure(
+                        dataset: dataset, oracle: oracle, limit: n,
+                        progress: { bar.update(done: $0, total: $1) })
                     bar.finish()
                     let report = RepeatabilityReport(entries: entries, again: again, moved: moved)
                     if json { print(try JSONOutput.string(report, pretty: true)); return }
                     for row in report.rows {
-                        print(String(format: "%-40@ MAE %.2f  over JND %.1f%%  3+ below %.1f%%  mean QP %.1f  (%d faces)", row.predictor as NSString,
-                                     row.meanAbsoluteError, 100 * row.overshootRate, 100 * row.undershootRate, row.meanPredictedQP, report.faces))
+                        print(
+                            String(
+                                format: "%-40@ MAE %.2f  over JND %.1f%%  3+ below %.1f%%  mean QP %.1f  (%d faces)", row.predictor as NSString,
+                                row.meanAbsoluteError, 100 * row.overshootRate, 100 * row.undershootRate, row.meanPredictedQP, report.faces))
                     }
-                    print(String(format: "std(unmoved - moved) %.2f QP -> per-measurement noise sigma %.2f QP", report.differenceStd, report.noiseSigma))
+                    print(
+                        String(format: "std(unmoved - moved) %.2f QP -> per-measurement noise sigma %.2f QP", report.differenceStd, report.noiseSigma)
+                    )
                     return
                 }
                 let bar = Progress("baselines")
@@ -70,9 +75,10 @@ struct JND: ParsableCommand {
                         throw ValidationError("\(predictor) was trained for \(model.header.codec), the dataset is \(r.codec)")
                     }
                     let load = Progress("predictor")
-                    let prepared = try JNDPredictorTraining.prepare(dataset: dataset, analyzer: analyzer, config: model.header.network,
-                                                                    seed: UInt64(model.header.training["seed"] ?? "") ?? 2026,
-                                                                    progress: { load.update(done: $0, total: $1) })
+                    let prepared = try JNDPredictorTraining.prepare(
+                        dataset: dataset, analyzer: analyzer, config: model.header.network,
+                        seed: UInt64(model.header.training["seed"] ?? "") ?? 2026,
+                        progress: { load.update(done: $0, total: $1) })
                     load.finish()
                     let e = JNDPredictorTraining.evaluate(model, on: prepared)
                     r.rows += e.rows
@@ -84,11 +90,16 @@ struct JND: ParsableCommand {
                 } else {
                     print("\(r.codec), tau \(r.tau): \(r.testFaces) test faces (\(r.testIdentities) identities), \(r.trainFaces) training faces")
                     for row in r.rows {
-                        print(String(format: "%-50@ MAE %.2f  over JND %.1f%%  3+ below %.1f%%  mean QP %.1f", row.predictor as NSString,
-                                     row.meanAbsoluteError, 100 * row.overshootRate, 100 * row.undershootRate, row.meanPredictedQP))
+                        print(
+                            String(
+                                format: "%-50@ MAE %.2f  over JND %.1f%%  3+ below %.1f%%  mean QP %.1f", row.predictor as NSString,
+                                row.meanAbsoluteError, 100 * row.overshootRate, 100 * row.undershootRate, row.meanPredictedQP))
                     }
                     if let x = r.predictorResidualExplained, let c = r.predictorIdentityCosine {
-                        print(String(format: "predictor: residual map explains %.1f%% of the oracle's residual energy; identity branch cosine %.3f", 100 * x, c))
+                        print(
+                            String(
+                                format: "predictor: residual map explains %.1f%% of the oracle's residual energy; identity branch cosine %.3f",
+                                100 * x, c))
                     }
                 }
             }
@@ -135,8 +146,9 @@ struct JND: ParsableCommand {
         func run() throws {
             try runReportingErrors {
                 let analyzer = try FaceAnalyzer(models: modelOptions.directory)
-                let oracle = JNDOracle(analyzer: analyzer, codec: codec.rawValue, tau: tau, mode: mode, backgroundQP: backgroundQP,
-                                       exhaustive: exhaustive)
+                let oracle = JNDOracle(
+                    analyzer: analyzer, codec: codec.rawValue, tau: tau, mode: mode, backgroundQP: backgroundQP,
+                    exhaustive: exhaustive)
                 try JNDScan(oracle: oracle, upsample: scan.upsample, every: scan.every)
                     .run(path: input, isCancelled: { Interrupt.requested }) { print(try JSONOutput.string($0)) }
             }

@@ -64,8 +64,10 @@ extension JND {
                 } else {
                     print(String(format: "uncompressed accuracy %.4f over %d pairs", report.uncompressedAccuracy, report.pairs))
                     for r in report.rows {
-                        print(String(format: "tau %.3f  accuracy %.4f  mean JND QP %.1f  mean bytes %.0f", r.tau, r.accuracy,
-                                     r.meanJNDQP, r.meanBytes))
+                        print(
+                            String(
+                                format: "tau %.3f  accuracy %.4f  mean JND QP %.1f  mean bytes %.0f", r.tau, r.accuracy,
+                                r.meanJNDQP, r.meanBytes))
                     }
                     print("calibrated tau: \(report.calibratedTau.map { String($0) } ?? "none within tolerance")")
                 }

@@ -71,12 +71,15 @@ struct JNDDatasetCommand: ParsableCommand {
                 if let limit { list = Array(list!.prefix(limit)) }
             }
             let bar = Progress("jnd-dataset")
-            let summary = try builder.run(images: list, video: video, out: out,
-                                          progress: { bar.update(done: $0, total: $1 > 0 ? $1 : nil) },
-                                          isCancelled: { Interrupt.requested })
+            let summary = try builder.run(
+                images: list, video: video, out: out,
+                progress: { bar.update(done: $0, total: $1 > 0 ? $1 : nil) },
+                isCancelled: { Interrupt.requested })
             bar.finish()
-            print(String(format: "%d faces, mean JND QP %.1f (tau %.3f, %@) in %@", summary.faces, summary.jndMean, summary.tau,
-                         summary.codec, out))
+            print(
+                String(
+                    format: "%d faces, mean JND QP %.1f (tau %.3f, %@) in %@", summary.faces, summary.jndMean, summary.tau,
+                    summary.codec, out))
         }
     }
 }

@@ -2,11 +2,11 @@ import ArgumentParser
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
-import Perception
 import MediaIO
 import NeuralNet
-import TensorCore
+import Perception
 import Studies
+import TensorCore
 
 extension JND {
     struct Train: ParsableCommand {
@@ -56,8 +56,9 @@ extension JND {
                 let analyzer = try FaceAnalyzer(models: modelOptions.directory)
                 let config = DecompositionNetwork.Config()
                 let bar = Progress("loading faces")
-                let prepared = try JNDPredictorTraining.prepare(dataset: dataset, analyzer: analyzer, config: config, seed: seed, limit: limit,
-                                                                progress: { bar.update(done: $0, total: $1) })
+                let prepared = try JNDPredictorTraining.prepare(
+                    dataset: dataset, analyzer: analyzer, config: config, seed: seed, limit: limit,
+                    progress: { bar.update(done: $0, total: $1) })
                 bar.finish()
                 var options = JNDTrainingOptions()
                 options.epochs = epochs
@@ -70,13 +71,19 @@ extension JND {
                 options.qpWeight = qpWeight
                 options.seed = seed
                 let name = (dataset as NSString).lastPathComponent
-                let (model, r) = try JNDPredictorTraining.train(prepared, config: config, options: options, overshootTarget: overshootTarget,
-                                                                lossCSV: lossCSV, checkpoint: checkpoint, datasetName: name) { e in
+                let (model, r) = try JNDPredictorTraining.train(
+                    prepared, config: config, options: options, overshootTarget: overshootTarget,
+                    lossCSV: lossCSV, checkpoint: checkpoint, datasetName: name
+                ) { e in
                     if Interrupt.requested { return }
-                    FileHandle.standardError.write(Data(String(format: "epoch %d/%d: train %.4f (id %.4f res %.4f qp %.4f dec %.4f)  val qp %.4f |err| %.2f QP  %.0f s\n",
-                                                               e.epoch, epochs, e.trainTotal, e.trainIdentity, e.trainResidual, e.trainQP,
-                                                               e.trainDecorrelation, e.validationQP, e.validationAbsoluteError * Double(JNDPredictorTraining.qpScale),
-                                                               e.seconds).utf8))
+                    FileHandle.standardError.write(
+                        Data(
+                            String(
+                                format: "epoch %d/%d: train %.4f (id %.4f res %.4f qp %.4f dec %.4f)  val qp %.4f |err| %.2f QP  %.0f s\n",
+                                e.epoch, epochs, e.trainTotal, e.trainIdentity, e.trainResidual, e.trainQP,
+                                e.trainDecorrelation, e.validationQP, e.validationAbsoluteError * Double(JNDPredictorTraining.qpScale),
+                                e.seconds
+                            ).utf8))
                 }
                 if Interrupt.requested { throw CancellationError() }
                 try model.write(to: out)
@@ -84,10 +91,14 @@ extension JND {
                 if json {
                     print(try JSONOutput.string(r, pretty: true))
                 } else {
-                    print("\(r.codec), tau \(r.tau): trained on \(r.trainFaces) faces, best epoch \(r.bestEpoch) of \(r.epochs), safety shift \(String(format: "%.1f", r.safetyShift)) QP")
+                    print(
+                        "\(r.codec), tau \(r.tau): trained on \(r.trainFaces) faces, best epoch \(r.bestEpoch) of \(r.epochs), safety shift \(String(format: "%.1f", r.safetyShift)) QP"
+                    )
                     for row in r.rows {
-                        print(String(format: "%-50@ MAE %.2f  over JND %.1f%%  3+ below %.1f%%  mean QP %.1f", row.predictor as NSString,
-                                     row.meanAbsoluteError, 100 * row.overshootRate, 100 * row.undershootRate, row.meanPredictedQP))
+                        print(
+                            String(
+                                format: "%-50@ MAE %.2f  over JND %.1f%%  3+ below %.1f%%  mean QP %.1f", row.predictor as NSString,
+                                row.meanAbsoluteError, 100 * row.overshootRate, 100 * row.undershootRate, row.meanPredictedQP))
                     }
                     print("wrote \(out)")
                 }

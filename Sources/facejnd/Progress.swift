@@ -27,7 +27,8 @@ final class Progress: Sendable {
             let width = 30
             let filled = Int(f * Double(width))
             let eta = f > 0 ? elapsed / f - elapsed : 0
-            line = "\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total) ETA \(Int(eta.rounded()))s"
+            line =
+                "\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total) ETA \(Int(eta.rounded()))s"
         } else {
             line += String(format: " frames, %.1f fps", Double(done) / max(elapsed, 1e-3))
         }

@@ -4,8 +4,8 @@ import FaceAnalysis
 import Foundation
 import MediaIO
 import NeuralNet
-import TensorCore
 import Studies
+import TensorCore
 
 struct Quality: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,11 +46,13 @@ struct Quality: ParsableCommand {
             let analyzer = try FaceAnalyzer(models: modelOptions.directory)
             let scorer = QualityScorer(model: try model.map { try QualityModel(path: $0) } ?? QualityModel.bundled())
             let workspace = Workspace()
-            try FaceScan(analyzer: analyzer, upsample: scan.upsample, every: scan.every).runImages(path: input, isCancelled: { Interrupt.requested }) { index, image, faces in
+            try FaceScan(analyzer: analyzer, upsample: scan.upsample, every: scan.every).runImages(path: input, isCancelled: { Interrupt.requested })
+            { index, image, faces in
                 for f in faces {
                     let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.landmarks, size: analyzer.embedder.chipSize))
                     let s = scorer.scores(analyzer.embedder.analyze(chip: chip, workspace: workspace))
-                    print(try JSONOutput.string(Row(source: input, frame: index, box: [f.box.left, f.box.top, f.box.right, f.box.bottom], scores: s)))
+                    print(
+                        try JSONOutput.string(Row(source: input, frame: index, box: [f.box.left, f.box.top, f.box.right, f.box.bottom], scores: s)))
                 }
             }
         }
@@ -121,33 +123,46 @@ struct QualityTrain: ParsableCommand {
             let trainImages = LFWFolds.images(of: trainPairs, limit: limitImages)
             let study = QualityStudy(analyzer: analyzer)
             let bar = Progress("quality-train")
-            let train = try study.observe(images: trainImages, degradations: QualityStudy.trainingDegradations(image:),
-                                          progress: { bar.update(done: $0, total: $1) })
+            let train = try study.observe(
+                images: trainImages, degradations: QualityStudy.trainingDegradations(image:),
+                progress: { bar.update(done: $0, total: $1) })
             bar.finish()
             var settings = QualityStudy.TrainingSettings()
             settings.epochs = epochs
             settings.temperature = temperature
-            let (model, losses) = QualityStudy.train(train, settings: settings, description: [
-                "data": "LFW dev pairs folds \(trainFolds) (\(pairs)), images \(trainImages.count)",
-                "degradations": "one per family per image: blur 1-6, downscale 64-16 px, x264 QP 32-51",
-            ])
+            let (model, losses) = QualityStudy.train(
+                train, settings: settings,
+                description: [
+                    "data": "LFW dev pairs folds \(trainFolds) (\(pairs)), images \(trainImages.count)",
+                    "degradations": "one per family per image: blur 1-6, downscale 64-16 px, x264 QP 32-51",
+                ])
             try model.write(to: out)
             if let lossCSV {
-                let csv = "epoch,train_mse,validation_mse\n" + losses.map { "\($0.epoch),\($0.train),\($0.validation)" }.joined(separator: "\n") + "\n"
+                let csv =
+                    "epoch,train_mse,validation_mse\n" + losses.map { "\($0.epoch),\($0.train),\($0.validation)" }.joined(separator: "\n") + "\n"
                 try AtomicFile.write(Data(csv.utf8), to: lossCSV)
             }
             let scorer = QualityScorer(model: model)
             let evalImages = LFWFolds.images(of: evalPairs, limit: limitImages)
             let bar2 = Progress("quality-eval")
-            let evalObs = try study.observe(images: evalImages, degradations: QualityStudy.evaluationDegradations(image:),
-                                            progress: { bar2.update(done: $0, total: $1) })
+            let evalObs = try study.observe(
+                images: evalImages, degradations: QualityStudy.evaluationDegradations(image:),
+                progress: { bar2.update(done: $0, total: $1) })
             bar2.finish()
-            let report = QualityStudyReport.make(pairs: evalPairs, observations: evalObs, scorer: scorer, losses: losses,
-                                                 trainImages: trainImages.count, trainObservations: train.count)
+            let report = QualityStudyReport.make(
+                pairs: evalPairs, observations: evalObs, scorer: scorer, losses: losses,
+                trainImages: trainImages.count, trainObservations: train.count)
             let text = try JSONOutput.string(report, pretty: true)
             if let path = self.report { try AtomicFile.write(Data((text + "\n").utf8), to: path) }
-            for c in report.curves { print(String(format: "%-12@ AUC %.5f  FNMR@FMR1e-3 %.4f → %.4f at 20%% rejected", c.measure as NSString, c.auc, c.points[0][1], c.points[20][1])) }
-            for m in report.degradationMeans { print("\(m.degradation): cr \(m.cr) ri \(m.ri) consistency \(m.consistency) score \(m.score) (n \(m.faces))") }
+            for c in report.curves {
+                print(
+                    String(
+                        format: "%-12@ AUC %.5f  FNMR@FMR1e-3 %.4f → %.4f at 20%% rejected", c.measure as NSString, c.auc, c.points[0][1],
+                        c.points[20][1]))
+            }
+            for m in report.degradationMeans {
+                print("\(m.degradation): cr \(m.cr) ri \(m.ri) consistency \(m.consistency) score \(m.score) (n \(m.faces))")
+            }
         }
     }
 }

@@ -52,8 +52,10 @@ struct Sweep: ParsableCommand {
                     line(try JSONOutput.string(Row(mode: mode, qp: q, point: p)))
                 } else {
                     let f = p.fidelity
-                    line(String(format: "%@,%d,%d,%.2f,%d,%.4f,%.5f,%.5f", mode, q, p.bytes, p.bitrateKbps, f.faces, f.fractionWithinTau,
-                                 f.meanDistance, f.maxDistance))
+                    line(
+                        String(
+                            format: "%@,%d,%d,%.2f,%d,%.4f,%.5f,%.5f", mode, q, p.bytes, p.bitrateKbps, f.faces, f.fractionWithinTau,
+                            f.meanDistance, f.maxDistance))
                 }
             }
             let qps = try QPSteps(qp).values

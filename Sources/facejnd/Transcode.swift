@@ -45,19 +45,28 @@ struct Transcode: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let quality: TranscodeJob.Quality
-            if let qp { quality = .qp(qp) } else if let crf { quality = .crf(crf) } else if let qpPlan {
+            if let qp {
+                quality = .qp(qp)
+            } else if let crf {
+                quality = .crf(crf)
+            } else if let qpPlan {
                 quality = .plan(try QPPlan.load(path: qpPlan))
-            } else { quality = .crf(23) }
+            } else {
+                quality = .crf(23)
+            }
             let job = TranscodeJob(input: input, output: output, codec: codec, preset: preset, quality: quality)
             let bar = Progress("transcode")
-            let summary = try job.run(progress: { bar.update(done: $0.framesDone, total: $0.framesExpected) },
-                                      isCancelled: { Interrupt.requested })
+            let summary = try job.run(
+                progress: { bar.update(done: $0.framesDone, total: $0.framesExpected) },
+                isCancelled: { Interrupt.requested })
             bar.finish()
             if json {
                 print(try JSONOutput.string(summary))
             } else {
-                print(String(format: "%@: %d frames, %d bytes, %.1f kbit/s (%@)", output, summary.frameCount,
-                             summary.outputBytes, summary.bitrateKbps, codec))
+                print(
+                    String(
+                        format: "%@: %d frames, %d bytes, %.1f kbit/s (%@)", output, summary.frameCount,
+                        summary.outputBytes, summary.bitrateKbps, codec))
             }
         }
     }

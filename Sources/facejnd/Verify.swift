@@ -45,9 +45,12 @@ struct Verify: ParsableCommand {
             if json {
                 print(try JSONOutput.string(report, pretty: true))
             } else {
-                print(String(format: "pairs %d: accuracy %.4f at threshold %.2f; best %.4f at %.3f; TAR %.4f @FAR 1e-2, %.4f @FAR 1e-3; %d images without a face",
-                             report.pairs, report.accuracy, report.threshold, report.bestAccuracy, report.bestThreshold,
-                             report.tarAtFAR1e2, report.tarAtFAR1e3, report.imagesWithoutFace))
+                print(
+                    String(
+                        format:
+                            "pairs %d: accuracy %.4f at threshold %.2f; best %.4f at %.3f; TAR %.4f @FAR 1e-2, %.4f @FAR 1e-3; %d images without a face",
+                        report.pairs, report.accuracy, report.threshold, report.bestAccuracy, report.bestThreshold,
+                        report.tarAtFAR1e2, report.tarAtFAR1e3, report.imagesWithoutFace))
             }
         }
     }

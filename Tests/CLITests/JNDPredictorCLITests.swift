@@ -1,9 +1,9 @@
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
+import Studies
 import Testing
 import _TestSupport
-import Studies
 
 @Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
 struct JNDPredictorCLITests {
@@ -20,7 +20,9 @@ struct JNDPredictorCLITests {
         let test = try #require(names.first { JNDBaselines.isTest(identity: $0) })
         let train = names.filter { !JNDBaselines.isTest(identity: $0) }.prefix(2)
         let images = dir.appendingPathComponent("images")
-        for (name, file) in zip([test] + train, ["openmpf_group_video_01_01.png", "openmpf_hikers_video_02_01.png", "openmpf_hikers_video_02_03.png"]) {
+        for (name, file) in zip(
+            [test] + train, ["openmpf_group_video_01_01.png", "openmpf_hikers_video_02_01.png", "openmpf_hikers_video_02_03.png"])
+        {
             let d = images.appendingPathComponent(name)
             try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: fixture(file), toPath: d.appendingPathComponent(file).path)

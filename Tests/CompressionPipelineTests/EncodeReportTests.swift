@@ -1,18 +1,22 @@
-@testable import CompressionPipeline
 import FaceAnalysis
 import Foundation
+import RateControl
 import TensorCore
 import Testing
 import _TestSupport
-import RateControl
+
+@testable import CompressionPipeline
 
 /// The planner's input from a timeline, and report rendering, on synthetic data (no models, no encodes).
 @Suite struct EncodeReportTests {
     /// A face of about 100 px whose landmarks sit at `x`.
     private func face(at x: Double, track: Int) -> TrackedFace {
         let pts = [Point(x: x + 60, y: 100), Point(x: x + 45, y: 100), Point(x: x, y: 100), Point(x: x + 15, y: 100), Point(x: x + 30, y: 140)]
-        return TrackedFace(track: track, face: Face(box: FaceBox(left: Int(x) - 20, top: 60, right: Int(x) + 80, bottom: 160),
-                                                    confidence: 1, landmarks: pts, embedding: []), detected: true)
+        return TrackedFace(
+            track: track,
+            face: Face(
+                box: FaceBox(left: Int(x) - 20, top: 60, right: Int(x) + 80, bottom: 160),
+                confidence: 1, landmarks: pts, embedding: []), detected: true)
     }
 
     /// A d(q) curve crossing τ = 0.1 after `jnd`.
@@ -21,8 +25,9 @@ import RateControl
     }
 
     private func timeline(frames: Int, jnds: [(frame: Int, jnd: Int)]) -> FaceTimeline {
-        FaceTimeline(width: 640, height: 480, frames: (0..<frames).map { _ in [face(at: 200, track: 0)] },
-                     probes: jnds.map { JNDProbe(track: 0, frame: $0.frame, curve: curve(jnd: $0.jnd)) }, framesPerSecond: 25)
+        FaceTimeline(
+            width: 640, height: 480, frames: (0..<frames).map { _ in [face(at: 200, track: 0)] },
+            probes: jnds.map { JNDProbe(track: 0, frame: $0.frame, curve: curve(jnd: $0.jnd)) }, framesPerSecond: 25)
     }
 
     @Test func plannerInputHasBlockAlignedRegionsCoveringTheFaceAndTheProbesJND() throws {
@@ -37,8 +42,9 @@ import RateControl
     }
 
     @Test func htmlChartIsSelfContainedSVG() {
-        let html = HTMLReport.chart(id: "t", title: "a < b", xLabel: "x", yLabel: "y",
-                                    series: [.init(name: "s", color: "#123456", points: [(0, 1), (1, 3), (2, 2)])])
+        let html = HTMLReport.chart(
+            id: "t", title: "a < b", xLabel: "x", yLabel: "y",
+            series: [.init(name: "s", color: "#123456", points: [(0, 1), (1, 3), (2, 2)])])
         #expect(html.contains("<svg") && html.contains("<polyline") && html.contains("a &lt; b"))
         #expect(!html.contains("<script") && !html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http"))
     }

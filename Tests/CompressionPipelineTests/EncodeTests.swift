@@ -1,8 +1,8 @@
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
-import Perception
 import MediaIO
+import Perception
 import TensorCore
 import Testing
 import _TestSupport
@@ -22,9 +22,10 @@ private func shortSample(frames: Int, in dir: URL, storedTurned: Bool = false) t
             rgb = RGBImage(width: t.width, height: t.height, pixels: t.pixels)
         }
         if writer == nil {
-            writer = try VideoWriter(path: path, width: rgb.width, height: rgb.height, framesPerSecond: 30,
-                                     settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)),
-                                     rotationDegrees: storedTurned ? -90 : 0)
+            writer = try VideoWriter(
+                path: path, width: rgb.width, height: rgb.height, framesPerSecond: 30,
+                settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)),
+                rotationDegrees: storedTurned ? -90 : 0)
         }
         try writer!.append(rgb)
         return index + 1 < frames
@@ -36,7 +37,8 @@ private func shortSample(frames: Int, in dir: URL, storedTurned: Bool = false) t
 /// One analyser and one analysed short clip for the whole suite (detection and JND probes are the slow part).
 private let encodeFixture: (analyzer: FaceAnalyzer, clip: String, dir: URL)? = {
     guard ModelDirectory.default.isComplete, let analyzer = try? FaceAnalyzer(),
-          let dir = try? Fixtures.temporaryDirectory("EncodeTests"), let clip = try? shortSample(frames: 24, in: dir) else { return nil }
+        let dir = try? Fixtures.temporaryDirectory("EncodeTests"), let clip = try? shortSample(frames: 24, in: dir)
+    else { return nil }
     return (analyzer, clip, dir)
 }()
 
@@ -67,8 +69,9 @@ struct EncodeTests {
             #expect(abs(mean - 37) < 0.5, "frame \(frame.index) QP \(mean)")
         }
         #expect(try schema.violations(of: Data(JSONOutput.string(report).utf8)) == [])
-        #expect(Set(Fixtures.listing(f.dir)) == ["noface.mp4", "noface.out.mp4", "sample-24.mp4"].reduce(into: Set<String>()) { $0.insert($1) },
-                "no scratch files left: \(Fixtures.listing(f.dir))")
+        #expect(
+            Set(Fixtures.listing(f.dir)) == ["noface.mp4", "noface.out.mp4", "sample-24.mp4"].reduce(into: Set<String>()) { $0.insert($1) },
+            "no scratch files left: \(Fixtures.listing(f.dir))")
     }
 
     @Test func matchCRFTakesEachFramesBackgroundQPFromACRFEncode() throws {
@@ -133,8 +136,9 @@ struct EncodeTests {
         let path = f.dir.appendingPathComponent("appears.mp4").path
         let reader = try VideoReader(path: Fixtures.sampleClip)
         let scaler = try Scaler()
-        let writer = try VideoWriter(path: path, width: 640, height: 480, framesPerSecond: 30,
-                                     settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)))
+        let writer = try VideoWriter(
+            path: path, width: 640, height: 480, framesPerSecond: 30,
+            settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)))
         for _ in 0..<3 { try writer.append(RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 128, count: 640 * 480 * 3))) }
         try reader.forEachFrame { index, frame in
             try writer.append(try scaler.rgb(frame))
@@ -143,8 +147,9 @@ struct EncodeTests {
         try writer.finish()
         let report = try EncodeJob(analyzer: f.analyzer, options: options()).run(path, output: f.dir.appendingPathComponent("appears.out.mp4").path)
         #expect(report.frames[0..<3].allSatisfy { $0.faces.isEmpty }, "no face on the grey frames")
-        #expect(report.frames[3..<6].allSatisfy { $0.faces.count == 1 && $0.faces[0].detected == false && $0.faces[0].region != nil },
-                "the face is followed back to frame 3: \(report.frames[3..<6].map(\.faces.count))")
+        #expect(
+            report.frames[3..<6].allSatisfy { $0.faces.count == 1 && $0.faces[0].detected == false && $0.faces[0].region != nil },
+            "the face is followed back to frame 3: \(report.frames[3..<6].map(\.faces.count))")
         #expect(report.frames[6].faces.first?.detected == true)
         #expect(report.fidelity.faces == 9 && report.unfixed.isEmpty)
     }
@@ -175,7 +180,12 @@ struct EncodeTests {
         #expect(try schema.violations(of: Data(JSONOutput.string(report).utf8)) == [])
         // A predictor trained for another τ is refused rather than silently used.
         #expect(throws: JNDModelMismatch.tau(trained: 0.12, wanted: 0.2)) {
-            try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model; $0.tau = 0.2 }).run(f.clip, output: out + ".tau.mp4")
+            try EncodeJob(
+                analyzer: f.analyzer,
+                options: options {
+                    $0.jndPredictor = model; $0.tau = 0.2
+                }
+            ).run(f.clip, output: out + ".tau.mp4")
         }
         #expect(!FileManager.default.fileExists(atPath: out + ".tau.mp4"))
     }
@@ -187,7 +197,12 @@ struct EncodeTests {
         let model = try JNDModel.bundled(codec: "libx264")
         let plain = f.dir.appendingPathComponent("plain.out.mp4").path, filtered = f.dir.appendingPathComponent("prefilter.out.mp4").path
         let a = try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model }).run(f.clip, output: plain)
-        let b = try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model; $0.prefilter = true }).run(f.clip, output: filtered)
+        let b = try EncodeJob(
+            analyzer: f.analyzer,
+            options: options {
+                $0.jndPredictor = model; $0.prefilter = true
+            }
+        ).run(f.clip, output: filtered)
         #expect(a.settings.prefilter == "none" && b.settings.prefilter == "jnd")
         #expect(b.fidelity.fractionWithinTau >= 0.99 && b.unfixed.isEmpty)
         // The first pass coded the filtered pixels (later passes may drop the filter for tracks that failed).
@@ -203,18 +218,29 @@ struct EncodeTests {
     @Test func libx265KeepsEveryFaceWithinTau() throws {
         let f = try #require(encodeFixture)
         let out = f.dir.appendingPathComponent("x265.out.mp4").path
-        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.codec = "libx265"; $0.jndPredictor = try? JNDModel.bundled(codec: "libx265") })
-            .run(f.clip, output: out)
+        let report = try EncodeJob(
+            analyzer: f.analyzer,
+            options: options {
+                $0.codec = "libx265"; $0.jndPredictor = try? JNDModel.bundled(codec: "libx265")
+            }
+        )
+        .run(f.clip, output: out)
         #expect(report.settings.codec == "libx265" && report.settings.jndMode == "predictor")
-        #expect(report.fidelity.faces >= 20 && report.fidelity.fractionWithinTau >= 0.99 && report.unfixed.isEmpty,
-                "\(report.fidelity.withinTau) of \(report.fidelity.faces) within τ, unfixed \(report.unfixed.count)")
+        #expect(
+            report.fidelity.faces >= 20 && report.fidelity.fractionWithinTau >= 0.99 && report.unfixed.isEmpty,
+            "\(report.fidelity.withinTau) of \(report.fidelity.faces) within τ, unfixed \(report.unfixed.count)")
     }
 
     @Test func anUnfixableFaceIsNamedInTheReport() throws {
         let f = try #require(encodeFixture)
         let out = f.dir.appendingPathComponent("floor.out.mp4").path
         // The floor at the background QP leaves nothing to repair: the failures must be reported, not hidden.
-        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.backgroundQP = 48; $0.floorQP = 48 }).run(f.clip, output: out)
+        let report = try EncodeJob(
+            analyzer: f.analyzer,
+            options: options {
+                $0.backgroundQP = 48; $0.floorQP = 48
+            }
+        ).run(f.clip, output: out)
         #expect(report.passes.count == 1)
         #expect(!report.unfixed.isEmpty && report.unfixed.allSatisfy { $0.distance > report.settings.tau })
         #expect(report.fidelity.faces - report.fidelity.withinTau == report.unfixed.count)
@@ -224,12 +250,22 @@ struct EncodeTests {
         let f = try #require(encodeFixture)
         let out = f.dir.appendingPathComponent("skip.out.mp4").path
         // A floor of 1 makes every face "unrecognisable": with skip, no face gets bits and none is held to τ.
-        let report = try EncodeJob(analyzer: f.analyzer, options: options { $0.qualityFloor = 1; $0.unrecognizable = .skip }).run(f.clip, output: out)
+        let report = try EncodeJob(
+            analyzer: f.analyzer,
+            options: options {
+                $0.qualityFloor = 1; $0.unrecognizable = .skip
+            }
+        ).run(f.clip, output: out)
         #expect(!report.tracks.isEmpty && report.tracks.allSatisfy { $0.policy == .skip && $0.quality != nil })
         #expect(report.frames.allSatisfy { $0.faces.allSatisfy { $0.region == nil && $0.qp == 40 } })
         #expect(report.fidelity.faces == 0 && report.passes.count == 1)
-        let protected = try EncodeJob(analyzer: f.analyzer, options: options { $0.qualityFloor = 1; $0.unrecognizable = .protect })
-            .run(f.clip, output: f.dir.appendingPathComponent("protect.out.mp4").path)
+        let protected = try EncodeJob(
+            analyzer: f.analyzer,
+            options: options {
+                $0.qualityFloor = 1; $0.unrecognizable = .protect
+            }
+        )
+        .run(f.clip, output: f.dir.appendingPathComponent("protect.out.mp4").path)
         #expect(protected.tracks.allSatisfy { $0.policy == .protect })
         #expect(protected.frames.contains { $0.faces.contains { $0.region != nil } })
     }

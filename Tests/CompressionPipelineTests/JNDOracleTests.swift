@@ -27,7 +27,9 @@ struct JNDOracleTests {
         }
         let cropped = RGBImage(width: region.width, height: region.height, pixels: crop)
         let shifted = face.landmarks.map { Point(x: $0.x - Double(region.left), y: $0.y - Double(region.top)) }
-        #expect(FaceChip.extract(cropped, FaceChip.placement(landmarks: shifted)) == FaceChip.extract(image, FaceChip.placement(landmarks: face.landmarks)))
+        #expect(
+            FaceChip.extract(cropped, FaceChip.placement(landmarks: shifted))
+                == FaceChip.extract(image, FaceChip.placement(landmarks: face.landmarks)))
         _ = analyzer
     }
 

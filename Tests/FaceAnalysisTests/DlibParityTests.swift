@@ -30,8 +30,10 @@ private func references() throws -> [Reference] {
 @Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
 struct DlibParityTests {
     /// PNG frames, and JPEGs (4:2:0, 4:4:4, greyscale at an odd size) that dlib read through its own libjpeg.
-    @Test(arguments: ["openmpf_group_video_01_01.png", "openmpf_hikers_video_02_03.png", "openmpf_hikers_video_02_01.png",
-                      "openmpf_group_video_01_01_q85.jpg", "openmpf_group_video_01_01_444.jpg", "openmpf_group_video_01_01_gray.jpg"])
+    @Test(arguments: [
+        "openmpf_group_video_01_01.png", "openmpf_hikers_video_02_03.png", "openmpf_hikers_video_02_01.png",
+        "openmpf_group_video_01_01_q85.jpg", "openmpf_group_video_01_01_444.jpg", "openmpf_group_video_01_01_gray.jpg",
+    ])
     func facesMatchDlib(image: String) throws {
         let analyzer = try #require(sharedAnalyzer)
         let ref = try #require(try references().first { $0.image == image })
@@ -55,9 +57,11 @@ struct DlibParityTests {
         // An identity check on the geometry: landmarks placed exactly on the scaled template give an unrotated
         // chip of scale 1 centred at (75, 75): dlib's centred rectangle is centre ± (150 − 1)/2.
         let size = 150.0, pad = 0.25
-        let t: [(Double, Double)] = [(0.8595674595992, 0.2134981538014), (0.6460604764104, 0.2289674387677),
-                                     (0.1205750620789, 0.2137274526848), (0.3340850613712, 0.2290642403242),
-                                     (0.4901123135679, 0.6277975316475)]
+        let t: [(Double, Double)] = [
+            (0.8595674595992, 0.2134981538014), (0.6460604764104, 0.2289674387677),
+            (0.1205750620789, 0.2137274526848), (0.3340850613712, 0.2290642403242),
+            (0.4901123135679, 0.6277975316475),
+        ]
         let pts = t.map { Point(x: (pad + $0.0) / (1 + 2 * pad) * size, y: (pad + $0.1) / (1 + 2 * pad) * size) }
         let p = FaceChip.placement(landmarks: pts)
         #expect(abs(p.angle) < 1e-9)

@@ -4,7 +4,6 @@ import MediaIO
 import Testing
 import _TestSupport
 
-
 @Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
 struct EmbedderTraceTests {
     @Test func resnetMatchesDlibLayerByLayer() throws {

@@ -1,8 +1,8 @@
+import FaceAnalysis
 import Foundation
 import NeuralNet
 import Testing
 import _TestSupport
-import FaceAnalysis
 
 /// The weights file and the measures, on a small synthetic model.
 @Suite struct QualityModelTests {
@@ -10,11 +10,13 @@ import FaceAnalysis
         var rng = SeededGenerator(seed: 1)
         let head = MLPRegressor(inputs: 4, hiddenUnits: 3, using: &rng)
         func v(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &rng) } }
-        let header = QualityModel.Header(architecture: QualityModel.architecture, inputs: 4, hidden: 3, embedding: 128, prototypes: 3,
-                                         temperature: 20, regions: ["upper", "lower"], quantiles: 5, training: ["data": "synthetic"])
-        return QualityModel(header: header, featureMean: v(4), featureScale: v(4), descriptorMean: v(128), crHead: head,
-                            unrecognisableCentre: QualityMeasures.unit(v(128)), prototypes: (0..<3).map { _ in QualityMeasures.unit(v(128)) },
-                            crQuantiles: [0, 1, 2, 3, 4], riQuantiles: [0, 0.5, 1, 1.5, 2], consistencyQuantiles: [0, 0.25, 0.5, 0.75, 1])
+        let header = QualityModel.Header(
+            architecture: QualityModel.architecture, inputs: 4, hidden: 3, embedding: 128, prototypes: 3,
+            temperature: 20, regions: ["upper", "lower"], quantiles: 5, training: ["data": "synthetic"])
+        return QualityModel(
+            header: header, featureMean: v(4), featureScale: v(4), descriptorMean: v(128), crHead: head,
+            unrecognisableCentre: QualityMeasures.unit(v(128)), prototypes: (0..<3).map { _ in QualityMeasures.unit(v(128)) },
+            crQuantiles: [0, 1, 2, 3, 4], riQuantiles: [0, 0.5, 1, 1.5, 2], consistencyQuantiles: [0, 0.25, 0.5, 0.75, 1])
     }
 
     @Test func weightsRoundTripExactly() throws {
@@ -66,8 +68,10 @@ import FaceAnalysis
         let (mean, scale) = QualityMeasures.standardization(of: [[1, 5, 0], [3, 5, 4]])
         #expect(mean == [2, 5, 2] && scale == [1, 1, 0.5])
         #expect(QualityMeasures.standardize([3, 7, 0], mean: mean, scale: scale) == [1, 2, -1])
-        let m = QualityScores.mean([QualityScores(certaintyRatio: 1, recognizabilityIndex: 2, consistency: 0.5, score: 0.2),
-                                    QualityScores(certaintyRatio: 3, recognizabilityIndex: 0, consistency: 0.7, score: 0.4)])
+        let m = QualityScores.mean([
+            QualityScores(certaintyRatio: 1, recognizabilityIndex: 2, consistency: 0.5, score: 0.2),
+            QualityScores(certaintyRatio: 3, recognizabilityIndex: 0, consistency: 0.7, score: 0.4),
+        ])
         #expect(m == QualityScores(certaintyRatio: 2, recognizabilityIndex: 1, consistency: 0.6, score: 0.30000000000000004))
         #expect(QualityScores.mean([]) == nil)
     }

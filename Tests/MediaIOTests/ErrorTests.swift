@@ -6,8 +6,10 @@ import Testing
 import _TestSupport
 
 @Suite struct ErrorTests {
-    private func transcodeFails(input: String, output: String, codec: String = "libx264",
-                                quality: TranscodeJob.Quality = .qp(30), _ matches: (Error) -> Bool) throws {
+    private func transcodeFails(
+        input: String, output: String, codec: String = "libx264",
+        quality: TranscodeJob.Quality = .qp(30), _ matches: (Error) -> Bool
+    ) throws {
         #expect(throws: (any Error).self) {
             _ = try TranscodeJob(input: input, output: output, codec: codec, preset: "ultrafast", quality: quality).run()
         }
@@ -97,7 +99,9 @@ import _TestSupport
         var polls = 0
         #expect(throws: CancellationError.self) {
             _ = try TranscodeJob(input: input, output: output, preset: "ultrafast", quality: .qp(30))
-                .run(isCancelled: { polls += 1; return polls > 5 })
+                .run(isCancelled: {
+                    polls += 1; return polls > 5
+                })
         }
         #expect(Fixtures.listing(dir) == ["in.mp4"])
     }

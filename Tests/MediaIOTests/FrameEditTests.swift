@@ -1,8 +1,8 @@
 import Foundation
 import MediaIO
+import TensorCore
 import Testing
 import _TestSupport
-import TensorCore
 
 /// `--prefilter jnd` edits decoded frames in place: an RGB difference must land on the listed pixels only, with
 /// the right size after the Y′CbCr round trip.

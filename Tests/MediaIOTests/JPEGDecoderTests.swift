@@ -35,8 +35,10 @@ import _TestSupport
         var flipped = good
         var rng = SeededGenerator(seed: 3)
         for _ in 0..<40 { flipped[Int.random(in: 700..<(good.count - 2), using: &rng)] ^= 0x5A }
-        let cases: [String: [UInt8]] = ["truncated.jpg": Array(good.prefix(good.count / 2)), "flipped.jpg": flipped,
-                                        "headeronly.jpg": Array(good.prefix(600))]
+        let cases: [String: [UInt8]] = [
+            "truncated.jpg": Array(good.prefix(good.count / 2)), "flipped.jpg": flipped,
+            "headeronly.jpg": Array(good.prefix(600)),
+        ]
         for (name, bytes) in cases {
             // The decoder itself must return (an image or nil) without trapping on any of them.
             _ = ImageFile.decodeBaselineJPEG(bytes)

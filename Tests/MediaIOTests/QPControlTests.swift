@@ -2,9 +2,9 @@ import CompressionPipeline
 import Foundation
 import MediaIO
 import RateControl
+import TensorCore
 import Testing
 import _TestSupport
-import TensorCore
 
 /// The plan the foundation issue asks for: frames 10–19 at QP 38, everything else at 24.
 private let stepPlan = QPPlan(defaultQP: 24, frames: [.init(from: 10, to: 19, qp: 38)])

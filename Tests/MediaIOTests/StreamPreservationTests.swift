@@ -35,7 +35,9 @@ import _TestSupport
     private func presentationTimes(_ path: String) throws -> [Double] {
         let r = try VideoReader(path: path)
         var t: [Double] = []
-        try r.forEachFrame { _, f in t.append(r.seconds(f) ?? -1); return true }
+        try r.forEachFrame { _, f in
+            t.append(r.seconds(f) ?? -1); return true
+        }
         return t
     }
 
@@ -59,8 +61,9 @@ import _TestSupport
         var t: Int64 = 0
         for i in 0..<24 { ticks.append(t); t += [40, 80, 20, 40, 120][i % 5] }
         // .mov: it holds PCM audio, millisecond timestamps and a display matrix (Matroska in 5.1 stores no rotation).
-        let input = try Fixtures.makeClip(at: dir.appendingPathComponent("vfr.mov").path, frames: 24, ptsTicks: ticks,
-                                          audio: true, rotation: 90)
+        let input = try Fixtures.makeClip(
+            at: dir.appendingPathComponent("vfr.mov").path, frames: 24, ptsTicks: ticks,
+            audio: true, rotation: 90)
         let output = dir.appendingPathComponent("out.mov").path
         let s = try TranscodeJob(input: input, output: output, preset: "ultrafast", quality: .qp(28)).run()
         #expect(s.frameCount == 24)

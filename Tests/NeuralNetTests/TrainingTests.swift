@@ -19,15 +19,21 @@ import _TestSupport
         let h: Float = 1e-2
         func numeric(_ f: (Float) -> Double) -> Double { (f(h) - f(-h)) / Double(2 * h) }
         for i in 0..<(inputs * outputs) {
-            let g = numeric { d in var l = layer; l.weights[i] += d; return weightedSum(l.forward(x, batch: batch), c) }
+            let g = numeric { d in
+                var l = layer; l.weights[i] += d; return weightedSum(l.forward(x, batch: batch), c)
+            }
             #expect(abs(g - Double(probe.weightGradient[i])) < 1e-3, "dW[\(i)]")
         }
         for j in 0..<outputs {
-            let g = numeric { d in var l = layer; l.bias[j] += d; return weightedSum(l.forward(x, batch: batch), c) }
+            let g = numeric { d in
+                var l = layer; l.bias[j] += d; return weightedSum(l.forward(x, batch: batch), c)
+            }
             #expect(abs(g - Double(probe.biasGradient[j])) < 1e-3, "db[\(j)]")
         }
         for i in x.indices {
-            let g = numeric { d in var xx = x; xx[i] += d; return weightedSum(layer.forward(xx, batch: batch), c) }
+            let g = numeric { d in
+                var xx = x; xx[i] += d; return weightedSum(layer.forward(xx, batch: batch), c)
+            }
             #expect(abs(g - Double(dx[i])) < 1e-3, "dx[\(i)]")
         }
     }
@@ -90,8 +96,9 @@ import _TestSupport
         let targets = inputs.map { $0[0] + Float.random(in: -1...1, using: &rng) }
         var mlp = MLPRegressor(inputs: 4, hiddenUnits: 32, using: &rng)
         var adam = Adam(learningRate: 3e-2)
-        let curve = mlp.fit(inputs, targets, training: Array(0..<40), validation: Array(40..<60), epochs: 80, batch: 8,
-                            optimizer: &adam, using: &rng)
+        let curve = mlp.fit(
+            inputs, targets, training: Array(0..<40), validation: Array(40..<60), epochs: 80, batch: 8,
+            optimizer: &adam, using: &rng)
         #expect(curve.count == 80)
         let best = curve.map(\.validation).min()!
         #expect(abs(mlp.meanSquaredError(inputs, targets, rows: Array(40..<60)) - best) < 1e-9)

@@ -1,8 +1,8 @@
 import Foundation
-import Perception
 import NeuralNet
-import Testing
+import Perception
 import TensorCore
+import Testing
 
 /// Every backward pass of the JND predictor checked against central finite differences of its forward pass.
 @Suite struct GradientCheckTests {
@@ -40,7 +40,9 @@ import TensorCore
         var g = [Float](repeating: 0, count: shape.parameterCount)
         let cols = p.withUnsafeBufferPointer { ConvTraining.forward(shape, parameters: $0.baseAddress!, x: x, height: h, width: w).cols }
         let dx = p.withUnsafeBufferPointer { pp in
-            g.withUnsafeMutableBufferPointer { ConvTraining.backward(shape, parameters: pp.baseAddress!, cols: cols, dy: r, height: h, width: w, gradients: $0.baseAddress!) }
+            g.withUnsafeMutableBufferPointer {
+                ConvTraining.backward(shape, parameters: pp.baseAddress!, cols: cols, dy: r, height: h, width: w, gradients: $0.baseAddress!)
+            }
         }
         let e: Float = 1e-2
         for i in p.indices {
@@ -66,7 +68,9 @@ import TensorCore
         let out = p.withUnsafeBufferPointer { shape.forward(f, parameters: $0.baseAddress!) }
         #expect(zip(zip(out.identity, out.residual), f).allSatisfy { abs($0.0 + $0.1 - $1) < 1e-6 }, "identity + residual = features")
         let df = p.withUnsafeBufferPointer { pp in
-            g.withUnsafeMutableBufferPointer { shape.backward(f, out, dIdentity: ri, dResidual: rr, parameters: pp.baseAddress!, gradients: $0.baseAddress!) }
+            g.withUnsafeMutableBufferPointer {
+                shape.backward(f, out, dIdentity: ri, dResidual: rr, parameters: pp.baseAddress!, gradients: $0.baseAddress!)
+            }
         }
         let e: Float = 1e-2
         for i in p.indices {
@@ -121,8 +125,9 @@ import TensorCore
         var rng = SplitMix(seed: seed)
         let s = config.inputSize * config.inputSize * 3
         return (0..<n).map { _ in
-            JNDTrainingSample(input: random(s / 3 * config.inputChannels, &rng, scale: 0.5), scalars: random(2, &rng), residual: random(s, &rng, scale: 0.3),
-                              embedding: random(config.embedding, &rng), target: Float.random(in: -1...1, using: &rng))
+            JNDTrainingSample(
+                input: random(s / 3 * config.inputChannels, &rng, scale: 0.5), scalars: random(2, &rng), residual: random(s, &rng, scale: 0.3),
+                embedding: random(config.embedding, &rng), target: Float.random(in: -1...1, using: &rng))
         }
     }
 

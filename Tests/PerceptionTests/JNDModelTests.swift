@@ -1,6 +1,6 @@
 import Foundation
-import Perception
 import NeuralNet
+import Perception
 import TensorCore
 import Testing
 
@@ -9,9 +9,10 @@ import Testing
         let config = GradientCheckTests.tiny
         var rng = SplitMix(seed: seed)
         let net = DecompositionNetwork(config: config)
-        let header = JNDModel.Header(network: config, codec: "libx264", tau: 0.12, preset: "medium", qpCentre: 27, qpScale: 4, safetyShift: 1.5,
-                                     quantile: 0.5, scalarMean: [6.5, 8], scalarScale: [0.5, 1.5], residualScale: 8,
-                                     training: ["dataset": "unit test"])
+        let header = JNDModel.Header(
+            network: config, codec: "libx264", tau: 0.12, preset: "medium", qpCentre: 27, qpScale: 4, safetyShift: 1.5,
+            quantile: 0.5, scalarMean: [6.5, 8], scalarScale: [0.5, 1.5], residualScale: 8,
+            training: ["dataset": "unit test"])
         return JNDModel(header: header, parameters: net.initialParameters(using: &rng))
     }
 
@@ -52,8 +53,10 @@ import Testing
         let samples = GradientCheckTests.samples(8, config: config, seed: 6)
         func run() throws -> [Float] {
             var rng = SplitMix(seed: 3)
-            return try JNDTrainer(network: net, options: o).train(samples, training: Array(0..<6), validation: [6, 7],
-                                                               initial: net.initialParameters(using: &rng)).parameters
+            return try JNDTrainer(network: net, options: o).train(
+                samples, training: Array(0..<6), validation: [6, 7],
+                initial: net.initialParameters(using: &rng)
+            ).parameters
         }
         #expect(try run() == run())
     }

@@ -22,8 +22,8 @@ import Testing
 
     @Test func aLaterDipBelowTauDoesNotRaiseTheJND() {
         var curve = (0...51).map { Double($0) / 200 }
-        curve[21] = 0.2        // first crossing at 21
-        curve[22] = 0.05       // noise dips back under τ: the JND stays at 20
+        curve[21] = 0.2  // first crossing at 21
+        curve[22] = 0.05  // noise dips back under τ: the JND stays at 20
         #expect(run(curve, step: 1).jnd == 20)
         #expect(run(curve, step: 4).jnd == 20)
     }

@@ -7,9 +7,10 @@ import Testing
     private let region = FaceBox(left: 176, top: 48, right: 287, bottom: 175)
 
     private func input(frames: Int, jnds: [(frame: Int, jnd: Int)], tracks: [Int] = [0]) -> PlannerInput {
-        PlannerInput(width: 640, height: 480,
-                     frames: (0..<frames).map { _ in tracks.map { PlannerFace(track: $0, region: region) } },
-                     jnd: Dictionary(uniqueKeysWithValues: tracks.map { ($0, jnds.map { JNDSample(frame: $0.frame, jndQP: $0.jnd) }) }))
+        PlannerInput(
+            width: 640, height: 480,
+            frames: (0..<frames).map { _ in tracks.map { PlannerFace(track: $0, region: region) } },
+            jnd: Dictionary(uniqueKeysWithValues: tracks.map { ($0, jnds.map { JNDSample(frame: $0.frame, jndQP: $0.jnd) }) }))
     }
 
     @Test func faceQPIsTheJNDMinusTheMarginInsideTheFaceRegion() {
@@ -26,7 +27,7 @@ import Testing
     @Test func theLowerOfTheSurroundingSamplesWins() {
         let planner = FacePlanner(margin: 0, smoothingFrames: 0, floorQP: 10, backgroundQP: Array(repeating: 40, count: 30))
         let qps = planner.plan(input(frames: 30, jnds: [(0, 30), (10, 20), (20, 35)])).map { $0.faces.first?.qp }
-        #expect(qps[0..<10].allSatisfy { $0 == 20 })   // min(30, 20)
+        #expect(qps[0..<10].allSatisfy { $0 == 20 })  // min(30, 20)
         #expect(qps[10..<20].allSatisfy { $0 == 20 })  // min(20, 35)
         #expect(qps[20..<30].allSatisfy { $0 == 35 })  // the last sample only
     }
@@ -65,21 +66,24 @@ import Testing
 
     @Test func rotatedVideoGetsRegionsOnTheCodedBlockGrid() throws {
         // Upright 480×640 from a coded 640×480 picture turned a quarter clockwise.
-        let t = PlannerInput(width: 480, height: 640, orientation: Orientation(quarterTurns: 1),
-                             frames: [[PlannerFace(track: 0, region: FaceBox(left: 16, top: 32, right: 127, bottom: 159))]],
-                             jnd: [0: [JNDSample(frame: 0, jndQP: 30)]])
+        let t = PlannerInput(
+            width: 480, height: 640, orientation: Orientation(quarterTurns: 1),
+            frames: [[PlannerFace(track: 0, region: FaceBox(left: 16, top: 32, right: 127, bottom: 159))]],
+            jnd: [0: [JNDSample(frame: 0, jndQP: 30)]])
         let f = try #require(FacePlanner(margin: 0, smoothingFrames: 0, floorQP: 10, backgroundQP: [40]).plan(t)[0].faces.first)
         let c = f.encodedRegion
         #expect(c.left % 16 == 0 && c.top % 16 == 0 && (c.right + 1) % 16 == 0 && (c.bottom + 1) % 16 == 0, "\(c)")
-        #expect(c.width >= f.region.height && c.height >= f.region.width)   // the box turned with the picture
+        #expect(c.width >= f.region.height && c.height >= f.region.width)  // the box turned with the picture
         #expect(c.right < 640 && c.bottom < 480)
     }
 
     @Test func overlappingRegionsListTheLowestQPFirst() {
-        let f = PlannedFrame(backgroundQP: 40, faces: [
-            PlannedFace(track: 0, region: FaceBox(left: 0, top: 0, right: 31, bottom: 31), qp: 30),
-            PlannedFace(track: 1, region: FaceBox(left: 16, top: 16, right: 47, bottom: 47), qp: 22),
-        ])
+        let f = PlannedFrame(
+            backgroundQP: 40,
+            faces: [
+                PlannedFace(track: 0, region: FaceBox(left: 0, top: 0, right: 31, bottom: 31), qp: 30),
+                PlannedFace(track: 1, region: FaceBox(left: 16, top: 16, right: 47, bottom: 47), qp: 22),
+            ])
         #expect(f.frameQP.regions.map(\.qp) == [22, 30])
     }
 
@@ -107,29 +111,43 @@ import Testing
     }
 
     @Test func aRepairTouchesOnlyTheFailingGOPAndTrackByTheWorstOvershoot() {
-        let plan = (0..<20).map { _ in PlannedFrame(backgroundQP: 40, faces: [
-            PlannedFace(track: 0, region: region, qp: 26), PlannedFace(track: 1, region: region, qp: 26)]) }
+        let plan = (0..<20).map { _ in
+            PlannedFrame(
+                backgroundQP: 40,
+                faces: [
+                    PlannedFace(track: 0, region: region, qp: 26), PlannedFace(track: 1, region: region, qp: 26),
+                ])
+        }
         let gops = [0..<10, 10..<20]
         let rules = RepairRules(tau: 0.1, floorQP: 10)
-        let actions = rules.actions(failing: [FaceFailure(frame: 12, track: 1, distance: 0.15), FaceFailure(frame: 15, track: 1, distance: 0.4)],
-                                    plan: plan, gops: gops)
+        let actions = rules.actions(
+            failing: [FaceFailure(frame: 12, track: 1, distance: 0.15), FaceFailure(frame: 15, track: 1, distance: 0.4)],
+            plan: plan, gops: gops)
         #expect(actions == [.lower(track: 1, frames: 10..<20, step: 14)])
         var repairs = FacePlanner.Repairs()
         for case .lower(let t, let f, let s) in actions { repairs.lower(track: t, frames: f, by: s) }
         let input = input(frames: 20, jnds: [(0, 28)], tracks: [0, 1])
-        let replanned = FacePlanner(margin: 2, smoothingFrames: 0, floorQP: 10, backgroundQP: Array(repeating: 40, count: 20)).plan(input, repairs: repairs)
+        let replanned = FacePlanner(margin: 2, smoothingFrames: 0, floorQP: 10, backgroundQP: Array(repeating: 40, count: 20)).plan(
+            input, repairs: repairs)
         #expect(replanned[0..<10].allSatisfy { $0.qp(track: 1) == 26 } && replanned.allSatisfy { $0.qp(track: 0) == 26 })
         #expect(replanned[10..<20].allSatisfy { $0.qp(track: 1) == 12 })
     }
 
     @Test func facesAtTheFloorAreNotRepairedAndCheaperRepairsComeFirst() {
-        let plan = (0..<10).map { _ in PlannedFrame(backgroundQP: 40, faces: [PlannedFace(track: 0, region: region, qp: 10),
-                                                                                PlannedFace(track: 1, region: region, qp: 30)]) }
+        let plan = (0..<10).map { _ in
+            PlannedFrame(
+                backgroundQP: 40,
+                faces: [
+                    PlannedFace(track: 0, region: region, qp: 10),
+                    PlannedFace(track: 1, region: region, qp: 30),
+                ])
+        }
         let rules = RepairRules(tau: 0.1, floorQP: 10)
         let failing = [FaceFailure(frame: 3, track: 0, distance: 0.3), FaceFailure(frame: 4, track: 1, distance: 0.3)]
         #expect(rules.actions(failing: failing, plan: plan, gops: [0..<10]) == [.lower(track: 1, frames: 0..<10, step: 12)])
         // A prefiltered face at the floor can still be encoded unfiltered; an upper-face-only track is widened first.
-        #expect(rules.actions(failing: failing, plan: plan, gops: [0..<10], prefiltered: [0], upperOnly: [1])
+        #expect(
+            rules.actions(failing: failing, plan: plan, gops: [0..<10], prefiltered: [0], upperOnly: [1])
                 == [.unfilter(track: 0, frames: 0..<10), .widen(track: 1, frames: 0..<10)])
     }
 }

@@ -19,7 +19,9 @@ import Testing
     }
 
     @Test func roundTripsThroughJSON() throws {
-        let plan = QPPlan(defaultQP: 30, frames: [.init(from: 3, to: 3, qp: 20), .init(from: 5, to: 9, regions: [.init(x: 0, y: 0, width: 16, height: 16, qp: 12)])])
+        let plan = QPPlan(
+            defaultQP: 30,
+            frames: [.init(from: 3, to: 3, qp: 20), .init(from: 5, to: 9, regions: [.init(x: 0, y: 0, width: 16, height: 16, qp: 12)])])
         let data = try JSONEncoder().encode(plan)
         #expect(try QPPlan.parse(data) == plan)
     }

@@ -1,11 +1,12 @@
-@testable import Studies
 import Foundation
 import MediaIO
 import NeuralNet
-import Testing
-import TensorCore
 import Perception
 import Studies
+import TensorCore
+import Testing
+
+@testable import Studies
 
 @Suite struct JNDBaselineTests {
     private func flat(_ level: UInt8, size: Int = 16) -> RGBImage {
@@ -42,9 +43,10 @@ import Studies
 
     @Test func rowsCountErrorsOvershootsAndMeasuredExceptions() {
         func entry(jnd: Int, curve: [(Int, Double)] = []) -> JNDDatasetEntry {
-            JNDDatasetEntry(id: "x", source: "/a/P/P_0001.jpg", frame: 0, face: 0, box: [0, 0, 9, 9], crop: [0, 0, 15, 15], codec: "libx264",
-                            tau: 0.12, jndQP: jnd, curve: curve.map { .init(qp: $0.0, d: $0.1, bytes: 0) }, faceWidth: 10, sharpness: 1,
-                            original: "o.png", jndImage: "j.png", residual: "r.png")
+            JNDDatasetEntry(
+                id: "x", source: "/a/P/P_0001.jpg", frame: 0, face: 0, box: [0, 0, 9, 9], crop: [0, 0, 15, 15], codec: "libx264",
+                tau: 0.12, jndQP: jnd, curve: curve.map { .init(qp: $0.0, d: $0.1, bytes: 0) }, faceWidth: 10, sharpness: 1,
+                original: "o.png", jndImage: "j.png", residual: "r.png")
         }
         let entries = [entry(jnd: 20), entry(jnd: 30), entry(jnd: 25, curve: [(27, 0.1)]), entry(jnd: 25)]
         let r = JNDBaselines.row("t", predictions: [22, 26, 27, 25], entries: entries)

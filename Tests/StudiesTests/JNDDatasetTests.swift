@@ -2,9 +2,9 @@ import CompressionPipeline
 import FaceAnalysis
 import Foundation
 import MediaIO
+import Studies
 import Testing
 import _TestSupport
-import Studies
 
 @Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
 struct JNDDatasetTests {
@@ -19,8 +19,9 @@ struct JNDDatasetTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let images = dir.appendingPathComponent("images")
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("openmpf_hikers_video_02_03.png"),
-                                         to: images.appendingPathComponent("hikers.png"))
+        try FileManager.default.copyItem(
+            at: fixtures.appendingPathComponent("openmpf_hikers_video_02_03.png"),
+            to: images.appendingPathComponent("hikers.png"))
         let files = try JNDDatasetBuilder.imageFiles(under: images.path)
         #expect(files.count == 1)
         let builder = JNDDatasetBuilder(oracle: JNDOracle(analyzer: analyzer, preset: "veryfast"), upsample: 0, threads: 1)
@@ -45,8 +46,9 @@ struct JNDDatasetTests {
         // Deterministic: a second build from scratch gives the same entry.
         _ = try builder.run(images: files, out: out2.path)
         #expect(try index(out2) == entries)
-        let summaryFile = try #require(try JSONSerialization.jsonObject(
-            with: Data(contentsOf: out1.appendingPathComponent("summary.json"))) as? [String: Any])
+        let summaryFile = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: out1.appendingPathComponent("summary.json"))) as? [String: Any])
         #expect(summaryFile["faces"] as? Int == 1)
     }
 }

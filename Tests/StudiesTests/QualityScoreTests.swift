@@ -3,10 +3,10 @@ import FaceAnalysis
 import Foundation
 import MediaIO
 import NeuralNet
-import Testing
-import TensorCore
-import _TestSupport
 import Studies
+import TensorCore
+import Testing
+import _TestSupport
 
 /// Chips of the faces in the bundled sample (every 10th frame) and in two committed test frames.
 private let faceChips: [[UInt8]] = {
@@ -52,8 +52,10 @@ struct QualityScoreTests {
         let levels = ChipDegradation.families[family]
         let original = try meanScores(faceChips)
         let byLevel = try levels.map { level in try meanScores(faceChips.map { try level.apply($0, size: 150) }) }
-        let measures: [(String, (QualityScores) -> Double)] = [("cr", \.certaintyRatio), ("ri", \.recognizabilityIndex),
-                                                               ("consistency", \.consistency), ("score", \.score)]
+        let measures: [(String, (QualityScores) -> Double)] = [
+            ("cr", \.certaintyRatio), ("ri", \.recognizabilityIndex),
+            ("consistency", \.consistency), ("score", \.score),
+        ]
         for (name, value) in measures {
             let v = byLevel.map(value)
             #expect(v[3] < value(original), "\(name): original \(value(original)), strongest \(levels[3]) \(v[3])")

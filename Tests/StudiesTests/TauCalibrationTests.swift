@@ -1,9 +1,9 @@
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
+import Studies
 import Testing
 import _TestSupport
-import Studies
 
 @Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
 struct TauCalibrationTests {
@@ -14,8 +14,9 @@ struct TauCalibrationTests {
         // LFW layout; FFmpeg recognises the PNG content whatever the extension.
         for (name, frame) in [("A", "openmpf_hikers_video_02_03.png"), ("B", "openmpf_group_video_01_01.png")] {
             try FileManager.default.createDirectory(at: dir.appendingPathComponent(name), withIntermediateDirectories: true)
-            try FileManager.default.copyItem(at: fixtures.appendingPathComponent(frame),
-                                             to: dir.appendingPathComponent("\(name)/\(name)_0001.jpg"))
+            try FileManager.default.copyItem(
+                at: fixtures.appendingPathComponent(frame),
+                to: dir.appendingPathComponent("\(name)/\(name)_0001.jpg"))
         }
         let pairsFile = dir.appendingPathComponent("pairs.txt").path
         try "1\t2\nA\t1\t1\nA\t1\tB\t1\n".write(toFile: pairsFile, atomically: true, encoding: .utf8)

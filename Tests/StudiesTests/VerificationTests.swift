@@ -1,8 +1,8 @@
 import CompressionPipeline
 import Foundation
+import Studies
 import Testing
 import _TestSupport
-import Studies
 
 @Suite struct VerificationTests {
     @Test func parsesBothPairFormsAndSkipsTheHeader() throws {
@@ -11,10 +11,11 @@ import Studies
         let path = dir.appendingPathComponent("pairs.txt").path
         try "2\t1\nAlice\t1\t3\nBob 2 Carol 10\n".write(toFile: path, atomically: true, encoding: .utf8)
         let pairs = try Verification.parsePairs(path: path, imageDirectory: "/img")
-        #expect(pairs == [
-            ImagePair(first: "/img/Alice/Alice_0001.jpg", second: "/img/Alice/Alice_0003.jpg", sameIdentity: true),
-            ImagePair(first: "/img/Bob/Bob_0002.jpg", second: "/img/Carol/Carol_0010.jpg", sameIdentity: false),
-        ])
+        #expect(
+            pairs == [
+                ImagePair(first: "/img/Alice/Alice_0001.jpg", second: "/img/Alice/Alice_0003.jpg", sameIdentity: true),
+                ImagePair(first: "/img/Bob/Bob_0002.jpg", second: "/img/Carol/Carol_0010.jpg", sameIdentity: false),
+            ])
         #expect(throws: PairsFileError.malformed(line: 3, text: "Bob Smith_x 2 Carol 10")) {
             // 5 fields: not a valid line.
             try "h\nAlice 1 3\nBob Smith_x 2 Carol 10\n".write(toFile: path, atomically: true, encoding: .utf8)

@@ -22,15 +22,17 @@ import _TestSupport
         let x = randomFloats(t.c * t.h * t.w, seed: 1)
         let w = randomFloats(t.o * t.c * t.k * t.k, seed: 2)
         let b = randomFloats(t.o, seed: 3)
-        let conv = Conv2d(inputChannels: t.c, outputChannels: t.o, kernelH: t.k, kernelW: t.k, strideY: t.s, strideX: t.s,
-                          padY: t.p, padX: t.p, weights: w, bias: b)
+        let conv = Conv2d(
+            inputChannels: t.c, outputChannels: t.o, kernelH: t.k, kernelW: t.k, strideY: t.s, strideX: t.s,
+            padY: t.p, padX: t.p, weights: w, bias: b)
         let ws = Workspace()
         let input = FeatureMap(channels: t.c, height: t.h, width: t.w, buffer: ws.borrow())
         input.pointer.update(from: x, count: x.count)
         var out = FeatureMap(channels: 0, height: 0, width: 0, buffer: ws.borrow())
         conv.forward(input, into: &out, workspace: ws)
-        let ref = referenceConvolution(input: x, channels: t.c, height: t.h, width: t.w, weights: w, bias: b, outputs: t.o,
-                                       kernelH: t.k, kernelW: t.k, strideY: t.s, strideX: t.s, padY: t.p, padX: t.p)
+        let ref = referenceConvolution(
+            input: x, channels: t.c, height: t.h, width: t.w, weights: w, bias: b, outputs: t.o,
+            kernelH: t.k, kernelW: t.k, strideY: t.s, strideX: t.s, padY: t.p, padX: t.p)
         #expect(out.height == ref.height && out.width == ref.width && out.channels == t.o)
         let d = maxAbsDifference(out.tensor().data, ref.data)
         #expect(d.value < 1e-4, "worst difference \(d.value) at \(d.index)")
@@ -41,8 +43,9 @@ import _TestSupport
         let c = 3, h = 700, w = 1500, o = 2, k = 5
         let x = randomFloats(c * h * w, seed: 4)
         let wt = randomFloats(o * c * k * k, seed: 5)
-        let conv = Conv2d(inputChannels: c, outputChannels: o, kernelH: k, kernelW: k, strideY: 2, strideX: 2, padY: 0, padX: 0,
-                          weights: wt, bias: [0.5, -0.25])
+        let conv = Conv2d(
+            inputChannels: c, outputChannels: o, kernelH: k, kernelW: k, strideY: 2, strideX: 2, padY: 0, padX: 0,
+            weights: wt, bias: [0.5, -0.25])
         let ws = Workspace()
         let input = FeatureMap(channels: c, height: h, width: w, buffer: ws.borrow())
         input.pointer.update(from: x, count: x.count)
@@ -52,9 +55,13 @@ import _TestSupport
         // Spot-check rows from several bands against the direct formula.
         for (oc, r, cc) in [(0, 0, 0), (1, 100, 700), (0, out.height - 1, out.width - 1), (1, 200, 3)] {
             var s = Double(conv.bias[oc])
-            for i in 0..<c { for ky in 0..<k { for kx in 0..<k {
-                s += Double(wt[((oc * c + i) * k + ky) * k + kx]) * Double(x[(i * h + r * 2 + ky) * w + cc * 2 + kx])
-            } } }
+            for i in 0..<c {
+                for ky in 0..<k {
+                    for kx in 0..<k {
+                        s += Double(wt[((oc * c + i) * k + ky) * k + kx]) * Double(x[(i * h + r * 2 + ky) * w + cc * 2 + kx])
+                    }
+                }
+            }
             #expect(abs(Double(out.pointer[(oc * out.height + r) * out.width + cc]) - s) < 1e-4)
         }
     }
@@ -67,8 +74,10 @@ import _TestSupport
         #expect(maxAbsDifference(c, referenceMatrixProduct(a, b, m: m, n: n, k: k)).value < 1e-4)
     }
 
-    @Test(arguments: [(3, 11, 9, 3, 2, 0, false), (3, 11, 9, 3, 2, 0, true), (2, 35, 35, 2, 2, 0, true),
-                      (4, 7, 6, 3, 1, 1, true), (4, 7, 6, 3, 1, 1, false), (1, 72, 72, 3, 2, 0, false)])
+    @Test(arguments: [
+        (3, 11, 9, 3, 2, 0, false), (3, 11, 9, 3, 2, 0, true), (2, 35, 35, 2, 2, 0, true),
+        (4, 7, 6, 3, 1, 1, true), (4, 7, 6, 3, 1, 1, false), (1, 72, 72, 3, 2, 0, false),
+    ])
     func poolingMatchesReference(c: Int, h: Int, w: Int, k: Int, s: Int, p: Int, average: Bool) {
         let x = randomFloats(c * h * w, seed: 7)
         let ws = Workspace()
@@ -97,10 +106,14 @@ import _TestSupport
         let a = randomFloats(2 * 3 * 3, seed: 8), b = randomFloats(4 * 4 * 4, seed: 9)
         var out = [Float](repeating: .nan, count: 64)
         addZeroPadded(a, 2, 3, 3, b, 4, 4, 4, into: &out)
-        for k in 0..<4 { for y in 0..<4 { for x in 0..<4 {
-            let expected = b[(k * 4 + y) * 4 + x] + ((k < 2 && y < 3 && x < 3) ? a[(k * 3 + y) * 3 + x] : 0)
-            #expect(out[(k * 4 + y) * 4 + x] == expected)
-        } } }
+        for k in 0..<4 {
+            for y in 0..<4 {
+                for x in 0..<4 {
+                    let expected = b[(k * 4 + y) * 4 + x] + ((k < 2 && y < 3 && x < 3) ? a[(k * 3 + y) * 3 + x] : 0)
+                    #expect(out[(k * 4 + y) * 4 + x] == expected)
+                }
+            }
+        }
     }
 
     @Test func linearAffineAndReluMatchFormulas() {
@@ -121,8 +134,9 @@ import _TestSupport
     }
 
     @Test func steadyStateInferenceReusesWorkspaceMemory() {
-        let conv = Conv2d(inputChannels: 3, outputChannels: 4, kernelH: 3, kernelW: 3, strideY: 1, strideX: 1, padY: 1, padX: 1,
-                          weights: randomFloats(108, seed: 1), bias: [0, 0, 0, 0])
+        let conv = Conv2d(
+            inputChannels: 3, outputChannels: 4, kernelH: 3, kernelW: 3, strideY: 1, strideX: 1, padY: 1, padX: 1,
+            weights: randomFloats(108, seed: 1), bias: [0, 0, 0, 0])
         let ws = Workspace()
         let inBuf = ws.borrow(), outBuf = ws.borrow()
         var pointers: [UnsafeMutablePointer<Float>] = []

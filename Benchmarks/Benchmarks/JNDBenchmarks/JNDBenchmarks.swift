@@ -2,8 +2,8 @@ import Benchmark
 import CompressionPipeline
 import FaceAnalysis
 import Foundation
-import Perception
 import MediaIO
+import Perception
 import TensorCore
 
 // The learned JND predictor against the oracle it replaces, on the same faces, in the same run.

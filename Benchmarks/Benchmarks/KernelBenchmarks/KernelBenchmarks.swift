@@ -8,9 +8,10 @@ let benchmarks: @Sendable () -> Void = {
     func conv(_ c: Int, _ h: Int, _ w: Int, _ o: Int, _ k: Int, _ s: Int, _ p: Int) {
         Benchmark("Conv2d.forward \(c)x\(h)x\(w)->\(o) k\(k) s\(s)") { benchmark in
             var g = SystemRandomNumberGenerator()
-            let layer = Conv2d(inputChannels: c, outputChannels: o, kernelH: k, kernelW: k, strideY: s, strideX: s, padY: p, padX: p,
-                               weights: (0..<(o * c * k * k)).map { _ in Float.random(in: -1...1, using: &g) },
-                               bias: [Float](repeating: 0, count: o))
+            let layer = Conv2d(
+                inputChannels: c, outputChannels: o, kernelH: k, kernelW: k, strideY: s, strideX: s, padY: p, padX: p,
+                weights: (0..<(o * c * k * k)).map { _ in Float.random(in: -1...1, using: &g) },
+                bias: [Float](repeating: 0, count: o))
             let ws = Workspace()
             let input = FeatureMap(channels: c, height: h, width: w, buffer: ws.borrow())
             var out = FeatureMap(channels: 0, height: 0, width: 0, buffer: ws.borrow())

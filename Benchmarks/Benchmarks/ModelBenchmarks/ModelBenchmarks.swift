@@ -36,13 +36,16 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
-    Benchmark("FaceDetector.detect 640x480 upsample 0, batch of \(cores) frames, one pass per core",
-              configuration: .init(maxDuration: .seconds(10), maxIterations: 20)) { benchmark in
+    Benchmark(
+        "FaceDetector.detect 640x480 upsample 0, batch of \(cores) frames, one pass per core",
+        configuration: .init(maxDuration: .seconds(10), maxIterations: 20)
+    ) { benchmark in
         BLAS.setThreads(1)
         nonisolated(unsafe) let spaces = (0..<cores).map { _ in Workspace() }
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            DispatchQueue.concurrentPerform(iterations: cores) { w in blackHole(try! analyzer.detector.detect(vga, upsample: 0, workspace: spaces[w])) }
+            DispatchQueue.concurrentPerform(iterations: cores) { w in blackHole(try! analyzer.detector.detect(vga, upsample: 0, workspace: spaces[w]))
+            }
         }
     }
 
@@ -57,8 +60,10 @@ let benchmarks: @Sendable () -> Void = {
         }
         for (name, image) in [("640x480", vga), ("1280x720", hd)] {
             for upsample in [0, 1] {
-                Benchmark("FaceDetector.detect \(name) upsample \(upsample) (\(label))",
-                          configuration: .init(maxDuration: .seconds(10), maxIterations: upsample == 0 ? 20 : 5)) { benchmark in
+                Benchmark(
+                    "FaceDetector.detect \(name) upsample \(upsample) (\(label))",
+                    configuration: .init(maxDuration: .seconds(10), maxIterations: upsample == 0 ? 20 : 5)
+                ) { benchmark in
                     BLAS.setThreads(threads)
                     let ws = Workspace()
                     _ = try analyzer.detector.detect(image, upsample: upsample, workspace: ws)

@@ -25,8 +25,9 @@ public struct FaceRecord: Sendable, Encodable {
         self.width = width
         self.height = height
         self.faces = faces.map {
-            FaceEntry(box: [$0.box.left, $0.box.top, $0.box.right, $0.box.bottom], confidence: $0.confidence,
-                      landmarks: $0.landmarks.map { [$0.x, $0.y] }, embedding: $0.embedding)
+            FaceEntry(
+                box: [$0.box.left, $0.box.top, $0.box.right, $0.box.bottom], confidence: $0.confidence,
+                landmarks: $0.landmarks.map { [$0.x, $0.y] }, embedding: $0.embedding)
         }
     }
 }
@@ -51,8 +52,10 @@ public struct FaceScan {
     }
 
     /// Calls `body` with each analysed picture's index, pixels and faces.
-    public func runImages(path: String, isCancelled: () -> Bool = { false },
-                          body: (Int, RGBImage, [Face]) throws -> Void) throws {
+    public func runImages(
+        path: String, isCancelled: () -> Bool = { false },
+        body: (Int, RGBImage, [Face]) throws -> Void
+    ) throws {
         let source = try PictureSource(path: path, libjpegCompatible: true)
         let workspace = Workspace()
         // A JPEG picture: decoded exactly as libjpeg does when it is baseline (see ImageFile.loadRGB).

@@ -1,9 +1,9 @@
 import FaceAnalysis
 import Foundation
-import Perception
 import MediaIO
-import RateControl
 import NeuralNet
+import Perception
+import RateControl
 import Synchronization
 import TensorCore
 
@@ -39,8 +39,9 @@ public final class JNDProbe: @unchecked Sendable {
             picture = image
             self.face = face
         case .crop:
-            let r = JNDOracle.cropRegion(for: face, imageWidth: image.width, imageHeight: image.height,
-                                         chipSize: oracle.analyzer.embedder.chipSize)
+            let r = JNDOracle.cropRegion(
+                for: face, imageWidth: image.width, imageHeight: image.height,
+                chipSize: oracle.analyzer.embedder.chipSize)
             picture = image.cropped(to: r)
             var f = face
             f.landmarks = face.landmarks.map { Point(x: $0.x - Double(r.left), y: $0.y - Double(r.top)) }
@@ -145,8 +146,10 @@ public struct FaceAnalysisPass {
     /// The learned JND predictor (nil: the oracle's trial encodes).
     public var predictor: JNDModel? = nil
 
-    public init(analyzer: FaceAnalyzer, oracle: JNDOracle, upsample: Int = 0, detectEvery: Int = 5, jndEvery: Int = 30,
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    public init(
+        analyzer: FaceAnalyzer, oracle: JNDOracle, upsample: Int = 0, detectEvery: Int = 5, jndEvery: Int = 30,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) {
         self.analyzer = analyzer
         self.oracle = oracle
         self.upsample = upsample
@@ -180,9 +183,9 @@ public struct FaceAnalysisPass {
             var current = face
             for (idx, img) in history.reversed() {
                 guard let previous = tracker.follow(current, in: img),
-                      !frames[idx].contains(where: { $0.face.box.iou(previous.face.box) >= 0.3 }),
-                      // Stop where the face is not there yet: its chip no longer shows the same person.
-                      descriptorDistance(reference, descriptor(previous.face, in: img)) < 0.4
+                    !frames[idx].contains(where: { $0.face.box.iou(previous.face.box) >= 0.3 }),
+                    // Stop where the face is not there yet: its chip no longer shows the same person.
+                    descriptorDistance(reference, descriptor(previous.face, in: img)) < 0.4
                 else { return }
                 var back = previous
                 back.detected = false
@@ -251,8 +254,10 @@ public struct FaceAnalysisPass {
 
 extension FaceTimeline {
     /// Measures every probe's JND for `tau` in parallel (the oracle's trial encodes).
-    public func measure(tau: Double, threads: Int, progress: @Sendable (Int, Int) -> Void = { _, _ in },
-                        isCancelled: @Sendable @escaping () -> Bool = { false }) throws {
+    public func measure(
+        tau: Double, threads: Int, progress: @Sendable (Int, Int) -> Void = { _, _ in },
+        isCancelled: @Sendable @escaping () -> Bool = { false }
+    ) throws {
         let probes = self.probes
         try ParallelWork.forEach(count: probes.count, threads: threads, progress: progress) { i, _ in
             if isCancelled() { throw CancellationError() }
@@ -265,9 +270,11 @@ extension FaceTimeline {
     /// What the planner needs, as plain values: each face's region (the crop the oracle encodes, on the block grid)
     /// and each track's JND samples for `tau` (measured here if `measure` has not run).
     public func plannerInput(tau: Double, chipSize: Int) throws -> PlannerInput {
-        let faces = frames.map { $0.map { f in
-            PlannerFace(track: f.track, region: JNDOracle.cropRegion(for: f.face, imageWidth: width, imageHeight: height, chipSize: chipSize))
-        } }
+        let faces = frames.map {
+            $0.map { f in
+                PlannerFace(track: f.track, region: JNDOracle.cropRegion(for: f.face, imageWidth: width, imageHeight: height, chipSize: chipSize))
+            }
+        }
         var jnd: [Int: [JNDSample]] = [:]
         for track in trackIDs {
             jnd[track] = try probes(track: track).map { JNDSample(frame: $0.frame, jndQP: try $0.jndQP(tau: tau)) }

@@ -70,8 +70,10 @@ public struct FaceTracker {
                 result.append(TrackedFace(track: track, face: face, detected: true))
                 misses[track] = 0
             }
-            for i in unclaimed where misses[followed[i].track, default: 0] < graceDetections
-                && !result.contains(where: { $0.face.box.iou(followed[i].face.box) >= matchIoU }) {
+            for i in unclaimed
+            where misses[followed[i].track, default: 0] < graceDetections
+                && !result.contains(where: { $0.face.box.iou(followed[i].face.box) >= matchIoU })
+            {
                 misses[followed[i].track, default: 0] += 1
                 result.append(followed[i])
             }
@@ -94,8 +96,9 @@ public struct FaceTracker {
             let fitted = analyzer.landmarks.predict(image, box: box)
             let dx = zip(fitted, landmarks).map { $0.x - $1.x }.reduce(0, +) / Double(fitted.count)
             let dy = zip(fitted, landmarks).map { $0.y - $1.y }.reduce(0, +) / Double(fitted.count)
-            box = FaceBox(left: box.left + Int(dx.rounded()), top: box.top + Int(dy.rounded()),
-                          right: box.right + Int(dx.rounded()), bottom: box.bottom + Int(dy.rounded()))
+            box = FaceBox(
+                left: box.left + Int(dx.rounded()), top: box.top + Int(dy.rounded()),
+                right: box.right + Int(dx.rounded()), bottom: box.bottom + Int(dy.rounded()))
             landmarks = fitted
         }
         let inside = box.intersection(FaceBox(left: 0, top: 0, right: image.width - 1, bottom: image.height - 1))

@@ -1,7 +1,7 @@
 import FaceAnalysis
 import Foundation
-import Perception
 import MediaIO
+import Perception
 import RateControl
 import TensorCore
 
@@ -82,18 +82,22 @@ public struct EncodeJob {
     public enum Stage: String, Sendable { case analyse, measure, reference, encode, verify }
 
     public var oracle: JNDOracle {
-        JNDOracle(analyzer: analyzer, codec: options.codec, tau: options.tau, mode: options.jndMode,
-                  backgroundQP: options.backgroundQP, preset: options.preset)
+        JNDOracle(
+            analyzer: analyzer, codec: options.codec, tau: options.tau, mode: options.jndMode,
+            backgroundQP: options.backgroundQP, preset: options.preset)
     }
 
     /// The analysis pass: faces of every frame and the JND probes (measured lazily).
-    public func analyse(_ input: String, progress: (Stage, Int, Int?) -> Void = { _, _, _ in },
-                        isCancelled: () -> Bool = { false }) throws -> FaceTimeline {
+    public func analyse(
+        _ input: String, progress: (Stage, Int, Int?) -> Void = { _, _, _ in },
+        isCancelled: () -> Bool = { false }
+    ) throws -> FaceTimeline {
         guard CodecFamily(rawValue: options.codec) == .x264 || CodecFamily(rawValue: options.codec) == .x265 else {
             throw PipelineError.codecCannotPlanFaces(codec: options.codec)
         }
-        var pass = FaceAnalysisPass(analyzer: analyzer, oracle: oracle, upsample: options.upsample,
-                                    detectEvery: options.detectEvery, jndEvery: options.jndEvery, threads: options.threads)
+        var pass = FaceAnalysisPass(
+            analyzer: analyzer, oracle: oracle, upsample: options.upsample,
+            detectEvery: options.detectEvery, jndEvery: options.jndEvery, threads: options.threads)
         if let p = options.jndPredictor {
             try p.check(codec: options.codec, tau: options.tau)
             pass.predictor = p
@@ -107,7 +111,8 @@ public struct EncodeJob {
         guard let crf = options.matchCRF else { return Array(repeating: options.backgroundQP, count: frameCount) }
         let scratch = AtomicFile.scratchPath(near: input, tag: "crf")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        var t = Transcoder(input: input, output: scratch, encoder: EncoderSettings(codec: options.codec, preset: options.preset, rateControl: .crf(crf)))
+        var t = Transcoder(
+            input: input, output: scratch, encoder: EncoderSettings(codec: options.codec, preset: options.preset, rateControl: .crf(crf)))
         t.copyOtherStreams = false
         let r = try t.run(isCancelled: isCancelled)
         // Frames flushed at the end of the stream may come without a QP (x264 reports −1): they take the QP of the
@@ -137,21 +142,26 @@ public struct EncodeJob {
     /// Plans, encodes and verifies until every face is within τ or no face QP can go lower; writes `output`
     /// atomically (nothing is left behind on error or cancellation). The decisions are RateControl's: track policies
     /// from the quality scores, the plan from the JND samples, the repairs from the verification failures.
-    public func encode(_ input: String, output: String, timeline: FaceTimeline, background: [Int],
-                       progress: @Sendable (Stage, Int, Int?) -> Void = { _, _, _ in },
-                       isCancelled: @Sendable @escaping () -> Bool = { false }) throws -> Outcome {
+    public func encode(
+        _ input: String, output: String, timeline: FaceTimeline, background: [Int],
+        progress: @Sendable (Stage, Int, Int?) -> Void = { _, _, _ in },
+        isCancelled: @Sendable @escaping () -> Bool = { false }
+    ) throws -> Outcome {
         var policies: [Int: TrackPolicy] = [:]
         for track in timeline.trackIDs {
             let q = timeline.quality(track: track)
-            policies[track] = TrackPolicy.decide(score: q?.score, consistency: q?.consistency, qualityFloor: options.qualityFloor,
-                                                 unrecognizable: options.unrecognizable, occlusionConsistency: options.occlusionConsistency)
+            policies[track] = TrackPolicy.decide(
+                score: q?.score, consistency: q?.consistency, qualityFloor: options.qualityFloor,
+                unrecognizable: options.unrecognizable, occlusionConsistency: options.occlusionConsistency)
         }
-        var planner = FacePlanner(margin: options.margin, smoothingFrames: options.smoothingFrames, floorQP: options.floorQP,
-                                  backgroundQP: background)
+        var planner = FacePlanner(
+            margin: options.margin, smoothingFrames: options.smoothingFrames, floorQP: options.floorQP,
+            backgroundQP: background)
         planner.skippedTracks = Set(policies.filter { $0.value == .skip }.keys)
         planner.upperOnlyTracks = Set(policies.filter { $0.value == .upper }.keys)
-        try timeline.measure(tau: options.tau, threads: options.threads, progress: { progress(.measure, $0, $1) },
-                             isCancelled: isCancelled)
+        try timeline.measure(
+            tau: options.tau, threads: options.threads, progress: { progress(.measure, $0, $1) },
+            isCancelled: isCancelled)
         let plannerInput = try timeline.plannerInput(tau: options.tau, chipSize: analyzer.embedder.chipSize)
         let rules = RepairRules(tau: options.tau, floorQP: options.floorQP, minimumStep: options.repairStep)
         let scratch = AtomicFile.scratchPath(near: output, tag: "pass")
@@ -167,30 +177,37 @@ public struct EncodeJob {
         let anchor = background.sorted()[background.count / 2]
         while true {
             let plan = planner.plan(plannerInput, repairs: repairs)
-            var transcoder = Transcoder(input: input, output: scratch, encoder: EncoderSettings(
-                codec: options.codec, preset: options.preset, rateControl: .planned(anchorQP: anchor)))
+            var transcoder = Transcoder(
+                input: input, output: scratch,
+                encoder: EncoderSettings(
+                    codec: options.codec, preset: options.preset, rateControl: .planned(anchorQP: anchor)))
             transcoder.copyOtherStreams = true
             var clock = Date()
             let filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered))
-            let result = try transcoder.run(frameQP: { i, frame in
-                try filter?(i, frame)
-                return i < plan.count ? plan[i].frameQP : FrameQP(qp: background.last ?? anchor)
-            }, progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
+            let result = try transcoder.run(
+                frameQP: { i, frame in
+                    try filter?(i, frame)
+                    return i < plan.count ? plan[i].frameQP : FrameQP(qp: background.last ?? anchor)
+                }, progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
             encodeSeconds += Date().timeIntervalSince(clock)
             clock = Date()
             // Skipped (unrecognisable) faces are not held to τ.
-            let checks = try verifier.check(path: scratch, timeline: timeline, progress: { progress(.verify, $0, $1) },
-                                            isCancelled: isCancelled).filter { !planner.skippedTracks.contains($0.track) }
+            let checks = try verifier.check(
+                path: scratch, timeline: timeline, progress: { progress(.verify, $0, $1) },
+                isCancelled: isCancelled
+            ).filter { !planner.skippedTracks.contains($0.track) }
             verifySeconds += Date().timeIntervalSince(clock)
             let failing = checks.filter { $0.distance > options.tau }
-            var pass = EncodePass(pass: passes.count + 1, outputBytes: result.outputBytes, facesOverTau: failing.count,
-                                  repairedTracks: [], repairedFrames: 0)
+            var pass = EncodePass(
+                pass: passes.count + 1, outputBytes: result.outputBytes, facesOverTau: failing.count,
+                repairedTracks: [], repairedFrames: 0)
             var actions: [RepairAction] = []
             if passes.count < options.maxRepairPasses {
                 let prefiltered = options.prefilter ? Set(timeline.trackIDs).subtracting(unfiltered) : []
-                actions = rules.actions(failing: failing.map { FaceFailure(frame: $0.frame, track: $0.track, distance: $0.distance) },
-                                        plan: plan, gops: RepairRules.gops(result.frames.map(\.pictureType), count: timeline.frames.count),
-                                        prefiltered: prefiltered, upperOnly: planner.upperOnlyTracks)
+                actions = rules.actions(
+                    failing: failing.map { FaceFailure(frame: $0.frame, track: $0.track, distance: $0.distance) },
+                    plan: plan, gops: RepairRules.gops(result.frames.map(\.pictureType), count: timeline.frames.count),
+                    prefiltered: prefiltered, upperOnly: planner.upperOnlyTracks)
             }
             for action in actions {
                 switch action {
@@ -208,8 +225,9 @@ public struct EncodeJob {
             if actions.isEmpty {
                 if isCancelled() { throw CancellationError() }
                 try AtomicFile.moveIntoPlace(scratch, output)
-                return Outcome(plan: plan, result: result, checks: checks, passes: passes, policies: policies, unfixed: failing,
-                               seconds: (encodeSeconds, verifySeconds))
+                return Outcome(
+                    plan: plan, result: result, checks: checks, passes: passes, policies: policies, unfixed: failing,
+                    seconds: (encodeSeconds, verifySeconds))
             }
         }
     }
@@ -248,18 +266,22 @@ public struct EncodeJob {
 
 extension EncodeJob {
     /// The whole job: analyse, plan, encode, verify and repair; returns the report.
-    public func run(_ input: String, output: String, progress: @Sendable (Stage, Int, Int?) -> Void = { _, _, _ in },
-                    isCancelled: @Sendable @escaping () -> Bool = { false }) throws -> EncodeReport {
+    public func run(
+        _ input: String, output: String, progress: @Sendable (Stage, Int, Int?) -> Void = { _, _, _ in },
+        isCancelled: @Sendable @escaping () -> Bool = { false }
+    ) throws -> EncodeReport {
         let start = Date()
         let timeline = try analyse(input, progress: progress, isCancelled: isCancelled)
         let analysed = Date()
         let background = try backgroundQPs(input, frameCount: timeline.frames.count, isCancelled: isCancelled)
-        let outcome = try encode(input, output: output, timeline: timeline, background: background, progress: progress,
-                                 isCancelled: isCancelled)
+        let outcome = try encode(
+            input, output: output, timeline: timeline, background: background, progress: progress,
+            isCancelled: isCancelled)
         let total = Date().timeIntervalSince(start)
         let analyse = analysed.timeIntervalSince(start)
-        let timing = EncodeReport.Timing(analyse: analyse, measure: total - analyse - outcome.seconds.encode - outcome.seconds.verify,
-                                         encode: outcome.seconds.encode, verify: outcome.seconds.verify, total: total)
+        let timing = EncodeReport.Timing(
+            analyse: analyse, measure: total - analyse - outcome.seconds.encode - outcome.seconds.verify,
+            encode: outcome.seconds.encode, verify: outcome.seconds.verify, total: total)
         return EncodeReport(input: input, output: output, options: options, timeline: timeline, outcome: outcome, timing: timing)
     }
 }

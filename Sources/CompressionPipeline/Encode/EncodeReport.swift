@@ -128,16 +128,20 @@ public struct EncodeReport: Sendable, Codable {
         case bitrateKbps = "bitrate_kbps"
     }
 
-    public init(input: String, output: String, options: EncodeOptions, timeline: FaceTimeline, outcome: EncodeJob.Outcome,
-                timing: Timing) {
+    public init(
+        input: String, output: String, options: EncodeOptions, timeline: FaceTimeline, outcome: EncodeJob.Outcome,
+        timing: Timing
+    ) {
         self.input = input
         self.output = output
-        settings = Settings(codec: options.codec, preset: options.preset, tau: options.tau,
-                            backgroundQP: options.matchCRF == nil ? options.backgroundQP : nil, matchCRF: options.matchCRF,
-                            margin: options.margin, floorQP: options.floorQP, smoothingFrames: options.smoothingFrames,
-                            detectEvery: options.detectEvery, jndEvery: options.jndEvery, jndMode: options.jndPredictor == nil ? options.jndMode.rawValue : "predictor",
-                            upsample: options.upsample, unrecognizable: options.unrecognizable.rawValue, qualityFloor: options.qualityFloor,
-                            prefilter: options.prefilter ? "jnd" : "none")
+        settings = Settings(
+            codec: options.codec, preset: options.preset, tau: options.tau,
+            backgroundQP: options.matchCRF == nil ? options.backgroundQP : nil, matchCRF: options.matchCRF,
+            margin: options.margin, floorQP: options.floorQP, smoothingFrames: options.smoothingFrames,
+            detectEvery: options.detectEvery, jndEvery: options.jndEvery,
+            jndMode: options.jndPredictor == nil ? options.jndMode.rawValue : "predictor",
+            upsample: options.upsample, unrecognizable: options.unrecognizable.rawValue, qualityFloor: options.qualityFloor,
+            prefilter: options.prefilter ? "jnd" : "none")
         frameCount = timeline.frames.count
         width = timeline.width
         height = timeline.height
@@ -153,25 +157,30 @@ public struct EncodeReport: Sendable, Codable {
         frames = timeline.frames.enumerated().map { i, faces in
             let plan = outcome.plan[i]
             let stats = i < outcome.result.frames.count ? outcome.result.frames[i] : nil
-            return FrameRow(index: i, type: stats?.pictureType ?? "?", bytes: stats?.bytes ?? 0, backgroundQP: plan.backgroundQP,
-                            faces: faces.map { f in
-                                let p = plan.faces.first { $0.track == f.track }
-                                let b = f.face.box
-                                return FaceRow(track: f.track, box: [b.left, b.top, b.right, b.bottom],
-                                               region: p.map { [$0.encodedRegion.left, $0.encodedRegion.top, $0.encodedRegion.width, $0.encodedRegion.height] },
-                                               qp: p?.qp ?? plan.backgroundQP, distance: distance["\(i)/\(f.track)"],
-                                               detected: f.detected)
-                            })
+            return FrameRow(
+                index: i, type: stats?.pictureType ?? "?", bytes: stats?.bytes ?? 0, backgroundQP: plan.backgroundQP,
+                faces: faces.map { f in
+                    let p = plan.faces.first { $0.track == f.track }
+                    let b = f.face.box
+                    return FaceRow(
+                        track: f.track, box: [b.left, b.top, b.right, b.bottom],
+                        region: p.map { [$0.encodedRegion.left, $0.encodedRegion.top, $0.encodedRegion.width, $0.encodedRegion.height] },
+                        qp: p?.qp ?? plan.backgroundQP, distance: distance["\(i)/\(f.track)"],
+                        detected: f.detected)
+                })
         }
         let rows = frames
         tracks = timeline.trackIDs.map { id in
             let present = rows.filter { $0.faces.contains { $0.track == id } }
             let faceRows = present.flatMap { $0.faces.filter { $0.track == id } }
-            return Track(track: id, firstFrame: present.first?.index ?? 0, lastFrame: present.last?.index ?? 0, frames: present.count,
-                         probes: timeline.probes(track: id).map { Probe(frame: $0.frame, jndQP: (try? $0.jndQP(tau: options.tau)) ?? -1, encodes: $0.encodes) },
-                         qpMin: faceRows.map(\.qp).min() ?? 0, qpMax: faceRows.map(\.qp).max() ?? 0,
-                         maxDistance: faceRows.compactMap(\.distance).max() ?? 0, policy: outcome.policies[id] ?? .protect,
-                         quality: timeline.quality(track: id))
+            return Track(
+                track: id, firstFrame: present.first?.index ?? 0, lastFrame: present.last?.index ?? 0, frames: present.count,
+                probes: timeline.probes(track: id).map {
+                    Probe(frame: $0.frame, jndQP: (try? $0.jndQP(tau: options.tau)) ?? -1, encodes: $0.encodes)
+                },
+                qpMin: faceRows.map(\.qp).min() ?? 0, qpMax: faceRows.map(\.qp).max() ?? 0,
+                maxDistance: faceRows.compactMap(\.distance).max() ?? 0, policy: outcome.policies[id] ?? .protect,
+                quality: timeline.quality(track: id))
         }
         self.timing = timing
     }

@@ -23,8 +23,10 @@ public struct FaceVerifier {
         self.threads = threads
     }
 
-    public func check(path: String, timeline: FaceTimeline, progress: (Int, Int?) -> Void = { _, _ in },
-                      isCancelled: () -> Bool = { false }) throws -> [FaceCheck] {
+    public func check(
+        path: String, timeline: FaceTimeline, progress: (Int, Int?) -> Void = { _, _ in },
+        isCancelled: () -> Bool = { false }
+    ) throws -> [FaceCheck] {
         // The output carries the input's display matrix; its pictures are turned the way the faces were found.
         let source = try PictureSource(path: path, orientation: timeline.orientation)
         var checks: [FaceCheck] = []

@@ -37,33 +37,44 @@ public enum HTMLReport {
             let color = palette[k % palette.count]
             let rows = r.frames.compactMap { fr in fr.faces.first { $0.track == t.track }.map { (fr.index, $0) } }
             faceQP.append(Series(name: "face \(t.track) QP", color: color, points: rows.map { (Double($0.0), Double($0.1.qp)) }))
-            distance.append(Series(name: "face \(t.track)", color: color,
-                                   points: rows.compactMap { i, row in row.distance.map { (Double(i), $0) } }))
+            distance.append(
+                Series(
+                    name: "face \(t.track)", color: color,
+                    points: rows.compactMap { i, row in row.distance.map { (Double(i), $0) } }))
         }
         body += chart(id: "qp", title: "QP per frame", xLabel: "frame", yLabel: "QP", series: [bg] + faceQP)
-        body += chart(id: "bits", title: "Bits per frame", xLabel: "frame", yLabel: "kbit",
-                      series: [Series(name: "coded size", color: "#1f77b4", points: r.frames.map { (Double($0.index), Double($0.bytes) * 8 / 1000) })])
-        let tauLine = Series(name: "τ", color: "#000000", points: [(0, r.settings.tau), (Double(max(1, r.frameCount - 1)), r.settings.tau)], dashed: true)
-        body += chart(id: "distance", title: "Embedding distance per face over time", xLabel: "frame", yLabel: "‖e0 − e‖",
-                      series: distance + [tauLine])
+        body += chart(
+            id: "bits", title: "Bits per frame", xLabel: "frame", yLabel: "kbit",
+            series: [Series(name: "coded size", color: "#1f77b4", points: r.frames.map { (Double($0.index), Double($0.bytes) * 8 / 1000) })])
+        let tauLine = Series(
+            name: "τ", color: "#000000", points: [(0, r.settings.tau), (Double(max(1, r.frameCount - 1)), r.settings.tau)], dashed: true)
+        body += chart(
+            id: "distance", title: "Embedding distance per face over time", xLabel: "frame", yLabel: "‖e0 − e‖",
+            series: distance + [tauLine])
 
         body += "<h2>Passes</h2>\n<table><tr><th>pass</th><th>bytes</th><th>faces over τ</th><th>tracks lowered</th></tr>\n"
         for p in r.passes {
-            body += "<tr><td>\(p.pass)</td><td>\(p.outputBytes)</td><td>\(p.facesOverTau)</td><td>\(p.repairedTracks.map(String.init).joined(separator: ", "))</td></tr>\n"
+            body +=
+                "<tr><td>\(p.pass)</td><td>\(p.outputBytes)</td><td>\(p.facesOverTau)</td><td>\(p.repairedTracks.map(String.init).joined(separator: ", "))</td></tr>\n"
         }
-        body += "</table>\n<h2>Faces</h2>\n<table><tr><th>track</th><th>frames</th><th>JND QP (probes)</th><th>QP</th><th>max distance</th><th>policy</th><th>quality (CR / RI / consistency / score)</th></tr>\n"
+        body +=
+            "</table>\n<h2>Faces</h2>\n<table><tr><th>track</th><th>frames</th><th>JND QP (probes)</th><th>QP</th><th>max distance</th><th>policy</th><th>quality (CR / RI / consistency / score)</th></tr>\n"
         for t in r.tracks {
-            body += "<tr><td>\(t.track)</td><td>\(t.firstFrame)–\(t.lastFrame)</td><td>\(t.probes.map { "\($0.jndQP)@\($0.frame)" }.joined(separator: " "))</td>"
+            body +=
+                "<tr><td>\(t.track)</td><td>\(t.firstFrame)–\(t.lastFrame)</td><td>\(t.probes.map { "\($0.jndQP)@\($0.frame)" }.joined(separator: " "))</td>"
             body += "<td>\(t.qpMin)–\(t.qpMax)</td><td>\(format(t.maxDistance, 4))</td><td>\(t.policy.rawValue)</td>"
-            body += "<td>\(t.quality.map { "\(format($0.certaintyRatio, 3)) / \(format($0.recognizabilityIndex, 3)) / \(format($0.consistency, 3)) / \(format($0.score, 3))" } ?? "–")</td></tr>\n"
+            body +=
+                "<td>\(t.quality.map { "\(format($0.certaintyRatio, 3)) / \(format($0.recognizabilityIndex, 3)) / \(format($0.consistency, 3)) / \(format($0.score, 3))" } ?? "–")</td></tr>\n"
         }
         body += "</table>\n"
         return page(title: "facejnd report: \(r.input)", body: body)
     }
 
     /// An SVG line chart with axes, ticks and a legend.
-    public static func chart(id: String, title: String, xLabel: String, yLabel: String, series: [Series],
-                             width: Double = 860, height: Double = 300) -> String {
+    public static func chart(
+        id: String, title: String, xLabel: String, yLabel: String, series: [Series],
+        width: Double = 860, height: Double = 300
+    ) -> String {
         let all = series.flatMap(\.points)
         let left = 60.0, right = 170.0, top = 30.0, bottom = 45.0
         let pw = width - left - right, ph = height - top - bottom
@@ -76,7 +87,8 @@ public enum HTMLReport {
         func sx(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
         func sy(_ y: Double) -> Double { top + ph - (y - y0) / (y1 - y0) * ph }
         var s = "<figure id=\"\(id)\"><figcaption>\(escape(title))</figcaption>\n"
-        s += "<svg class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\">\n"
+        s +=
+            "<svg class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\">\n"
         s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"#fafafa\" stroke=\"#999\"/>\n"
         for k in 0...5 {
             let xv = x0 + (x1 - x0) * Double(k) / 5, yv = y0 + (y1 - y0) * Double(k) / 5
@@ -86,16 +98,19 @@ public enum HTMLReport {
             s += "<text x=\"\(left - 6)\" y=\"\(sy(yv) + 4)\" font-size=\"11\" text-anchor=\"end\">\(tick(yv))</text>\n"
         }
         s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 8)\" font-size=\"12\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        s += "<text x=\"14\" y=\"\(top + ph / 2)\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(top + ph / 2))\">\(escape(yLabel))</text>\n"
+        s +=
+            "<text x=\"14\" y=\"\(top + ph / 2)\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(top + ph / 2))\">\(escape(yLabel))</text>\n"
         for (k, ser) in series.enumerated() where !ser.points.isEmpty {
             let pts = ser.points.map { "\(format(sx($0.x), 1)),\(format(sy($0.y), 1))" }.joined(separator: " ")
-            s += "<polyline class=\"series\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.8\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pts)\"/>\n"
+            s +=
+                "<polyline class=\"series\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.8\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "") points=\"\(pts)\"/>\n"
             if ser.markers || ser.points.count == 1 {
                 for p in ser.points { s += "<circle cx=\"\(format(sx(p.x), 1))\" cy=\"\(format(sy(p.y), 1))\" r=\"3\" fill=\"\(ser.color)\"/>" }
                 s += "\n"
             }
             let ly = top + 12 + Double(k) * 16
-            s += "<line x1=\"\(left + pw + 12)\" y1=\"\(ly - 4)\" x2=\"\(left + pw + 34)\" y2=\"\(ly - 4)\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
+            s +=
+                "<line x1=\"\(left + pw + 12)\" y1=\"\(ly - 4)\" x2=\"\(left + pw + 34)\" y2=\"\(ly - 4)\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
             s += "<text x=\"\(left + pw + 40)\" y=\"\(ly)\" font-size=\"11\">\(escape(ser.name))</text>\n"
         }
         return s + "</svg></figure>\n"

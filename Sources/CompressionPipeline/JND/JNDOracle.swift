@@ -3,8 +3,8 @@ import Foundation
 import MediaIO
 import NeuralNet
 import Perception
-import TensorCore
 import RateControl
+import TensorCore
 
 /// How a face is encoded when measuring its JND.
 public enum JNDMode: String, Sendable, CaseIterable, Codable {
@@ -51,9 +51,11 @@ public struct JNDOracle: Sendable {
     public var exhaustive: Bool
     public var preset: String
 
-    public init(analyzer: FaceAnalyzer, codec: String = "libx264", tau: Double = JNDOracle.defaultTau, mode: JNDMode = .crop,
-                qpRange: ClosedRange<Int> = 0...51, backgroundQP: Int = 40, coarseStep: Int = 4, exhaustive: Bool = false,
-                preset: String = "medium") {
+    public init(
+        analyzer: FaceAnalyzer, codec: String = "libx264", tau: Double = JNDOracle.defaultTau, mode: JNDMode = .crop,
+        qpRange: ClosedRange<Int> = 0...51, backgroundQP: Int = 40, coarseStep: Int = 4, exhaustive: Bool = false,
+        preset: String = "medium"
+    ) {
         self.analyzer = analyzer
         self.codec = codec
         self.tau = tau
@@ -72,11 +74,12 @@ public struct JNDOracle: Sendable {
 
     /// The region encoded in crop mode: the chip's source region grown to the 16-pixel block grid, inside the image.
     public static func cropRegion(for face: Face, imageWidth: Int, imageHeight: Int, chipSize: Int = 150) -> FaceBox {
-        let src = FaceChip.sourceRegion(FaceChip.placement(landmarks: face.landmarks, size: chipSize),
-                                        imageWidth: imageWidth, imageHeight: imageHeight)
+        let src = FaceChip.sourceRegion(
+            FaceChip.placement(landmarks: face.landmarks, size: chipSize),
+            imageWidth: imageWidth, imageHeight: imageHeight)
         func align(_ lo: Int, _ hi: Int, limit: Int) -> (Int, Int) {
             var a = (lo / 16) * 16
-            var b = ((hi + 1 + 15) / 16) * 16   // exclusive
+            var b = ((hi + 1 + 15) / 16) * 16  // exclusive
             if b > limit { b = limit - limit % 2 }
             if b - a < 16 { a = max(0, b - 16) }
             if (b - a) % 2 == 1 { a = max(0, a - 1) }
@@ -110,7 +113,9 @@ public struct JNDOracle: Sendable {
                 picture = image.cropped(to: region)
                 landmarks = face.landmarks.map { Point(x: $0.x - Double(region.left), y: $0.y - Double(region.top)) }
             case .context:
-                picture = image.width % 2 == 0 && image.height % 2 == 0 ? image
+                picture =
+                    image.width % 2 == 0 && image.height % 2 == 0
+                    ? image
                     : image.cropped(to: FaceBox(left: 0, top: 0, right: (image.width & ~1) - 1, bottom: (image.height & ~1) - 1))
                 landmarks = face.landmarks
             }
@@ -131,7 +136,9 @@ public struct JNDOracle: Sendable {
         public var original: RGBImage { source }
 
         /// Where the encoded picture lies in the image it came from.
-        public var pictureRegion: FaceBox { oracle.mode == .crop ? region : FaceBox(left: 0, top: 0, right: source.width - 1, bottom: source.height - 1) }
+        public var pictureRegion: FaceBox {
+            oracle.mode == .crop ? region : FaceBox(left: 0, top: 0, right: source.width - 1, bottom: source.height - 1)
+        }
 
         /// Encodes at `q` and returns the decoded picture as well.
         public func encodePicture(at q: Int) throws -> (decoded: RGBImage, descriptor: [Float], bytes: Int) {
@@ -139,8 +146,13 @@ public struct JNDOracle: Sendable {
             switch oracle.mode {
             case .crop: frameQP = FrameQP(qp: q)
             case .context:
-                frameQP = FrameQP(qp: oracle.backgroundQP, regions: [RegionQP(x: region.left, y: region.top, width: region.width,
-                                                                             height: region.height, qp: q)])
+                frameQP = FrameQP(
+                    qp: oracle.backgroundQP,
+                    regions: [
+                        RegionQP(
+                            x: region.left, y: region.top, width: region.width,
+                            height: region.height, qp: q)
+                    ])
             }
             let (decoded, n) = try codec.roundTrip(source, qp: frameQP)
             let chip = FaceChip.extract(decoded, placement)

@@ -1,7 +1,7 @@
 import FaceAnalysis
 import Foundation
-import Perception
 import MediaIO
+import Perception
 import TensorCore
 
 /// The learned JND predictor applied to faces found in a picture: the face's crop (the region the oracle encodes in
@@ -21,8 +21,9 @@ extension JNDModel {
         let region = JNDOracle.cropRegion(for: face, imageWidth: image.width, imageHeight: image.height, chipSize: chipSize)
         let crop = image.cropped(to: region)
         let p = predict(crop: crop, faceWidth: face.box.width, maps: maps)
-        return FaceJNDPrediction(region: region, crop: crop, prediction: p,
-                                 seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        return FaceJNDPrediction(
+            region: region, crop: crop, prediction: p,
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 }
 
@@ -88,9 +89,11 @@ public struct JNDPredictScan {
                     try ImageFile.writePNG(RGBImage(width: w, height: h, pixels: p.prediction.jndImage.pixels), to: maps!["jnd"]!)
                 }
                 let r = p.region
-                try emit(JNDPredictionRecord(source: path, frame: index, face: k, box: [face.box.left, face.box.top, face.box.right, face.box.bottom],
-                                             crop: [r.left, r.top, r.right, r.bottom], codec: model.header.codec, tau: model.header.tau,
-                                             jndQP: p.prediction.qp, rawQP: p.prediction.rawQP, milliseconds: 1000 * p.seconds, maps: maps))
+                try emit(
+                    JNDPredictionRecord(
+                        source: path, frame: index, face: k, box: [face.box.left, face.box.top, face.box.right, face.box.bottom],
+                        crop: [r.left, r.top, r.right, r.bottom], codec: model.header.codec, tau: model.header.tau,
+                        jndQP: p.prediction.qp, rawQP: p.prediction.rawQP, milliseconds: 1000 * p.seconds, maps: maps))
             }
         }
     }

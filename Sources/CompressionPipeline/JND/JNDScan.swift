@@ -46,10 +46,11 @@ public struct JNDScan {
             for (k, face) in faces.enumerated() {
                 if isCancelled() { throw CancellationError() }
                 let m = try oracle.measure(image, face: face)
-                try emit(JNDRecord(
-                    source: path, frame: index, face: k, box: [face.box.left, face.box.top, face.box.right, face.box.bottom],
-                    codec: oracle.codec, mode: oracle.mode.rawValue, tau: oracle.tau, jndQP: m.jndQP, encodes: m.encodes,
-                    curve: m.distances.keys.sorted().map { JNDRecord.Point(qp: $0, d: m.distances[$0]!, bytes: m.bytes[$0]!) }))
+                try emit(
+                    JNDRecord(
+                        source: path, frame: index, face: k, box: [face.box.left, face.box.top, face.box.right, face.box.bottom],
+                        codec: oracle.codec, mode: oracle.mode.rawValue, tau: oracle.tau, jndQP: m.jndQP, encodes: m.encodes,
+                        curve: m.distances.keys.sorted().map { JNDRecord.Point(qp: $0, d: m.distances[$0]!, bytes: m.bytes[$0]!) }))
             }
         }
     }

@@ -38,8 +38,9 @@ public final class PictureSource {
         self.path = path
         reader = try VideoReader(path: path, libjpegCompatible: libjpegCompatible)
         isJPEG = libjpegCompatible && reader.video.codecName == "mjpeg"
-        converter = try UprightConverter(orientation: orientation ?? Orientation(displayRotationDegrees: reader.video.rotationDegrees),
-                                         libjpegColour: isJPEG)
+        converter = try UprightConverter(
+            orientation: orientation ?? Orientation(displayRotationDegrees: reader.video.rotationDegrees),
+            libjpegColour: isJPEG)
     }
 
     public var video: StreamInfo { reader.video }

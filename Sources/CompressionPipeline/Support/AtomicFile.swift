@@ -14,7 +14,8 @@ public enum AtomicFile {
         let url = URL(fileURLWithPath: path)
         let ext = url.pathExtension.isEmpty ? "mp4" : url.pathExtension
         return url.deletingLastPathComponent().appendingPathComponent(
-            ".\(url.deletingPathExtension().lastPathComponent).facejnd-\(tag)-\(getpid()).\(ext)").path
+            ".\(url.deletingPathExtension().lastPathComponent).facejnd-\(tag)-\(getpid()).\(ext)"
+        ).path
     }
 
     /// Renames a finished scratch file onto its final name (atomic within one file system).

@@ -7,8 +7,10 @@ import TensorCore
 /// rethrows it. With more than one worker, OpenBLAS is pinned to one thread while they run (one level of
 /// parallelism), and given its thread count back afterwards.
 public enum ParallelWork {
-    public static func forEach(count: Int, threads: Int, progress: @Sendable (Int, Int) -> Void = { _, _ in },
-                        body: @Sendable (Int, Workspace) throws -> Void) throws {
+    public static func forEach(
+        count: Int, threads: Int, progress: @Sendable (Int, Int) -> Void = { _, _ in },
+        body: @Sendable (Int, Workspace) throws -> Void
+    ) throws {
         let workers = max(1, min(threads, count))
         if workers > 1 {
             let before = BLAS.threads
@@ -20,8 +22,10 @@ public enum ParallelWork {
         }
     }
 
-    private static func run(workers: Int, count: Int, progress: @Sendable (Int, Int) -> Void,
-                            body: @Sendable (Int, Workspace) throws -> Void) throws {
+    private static func run(
+        workers: Int, count: Int, progress: @Sendable (Int, Int) -> Void,
+        body: @Sendable (Int, Workspace) throws -> Void
+    ) throws {
         let failure = Mutex<Error?>(nil)
         let next = Atomic<Int>(0), done = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in

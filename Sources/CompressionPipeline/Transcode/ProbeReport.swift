@@ -80,18 +80,20 @@ public struct ProbeReport: Sendable, Encodable {
     public static func make(path: String, regions: [PixelRect] = [], isCancelled: () -> Bool = { false }) throws -> ProbeReport {
         let r = try QPProbe.read(path: path, regions: regions, isCancelled: isCancelled)
         let frames = r.frames.map {
-            FrameRow(index: $0.index, pts: $0.ptsSeconds, type: $0.pictureType, bytes: $0.bytes, qpMean: $0.qpMean,
-                     qpMin: $0.qpMin, qpMax: $0.qpMax, regionQPMeans: regions.isEmpty ? nil : $0.regionQPMeans,
-                     outsideQPMean: $0.outsideQPMean)
+            FrameRow(
+                index: $0.index, pts: $0.ptsSeconds, type: $0.pictureType, bytes: $0.bytes, qpMean: $0.qpMean,
+                qpMin: $0.qpMin, qpMax: $0.qpMax, regionQPMeans: regions.isEmpty ? nil : $0.regionQPMeans,
+                outsideQPMean: $0.outsideQPMean)
         }
         var bitrate = r.bitRate
         if bitrate == nil, let d = r.durationSeconds, d > 0 {
             bitrate = Int(Double(r.frames.reduce(0) { $0 + $1.bytes }) * 8 / d)
         }
-        let s = Stream(index: r.video.index, codec: r.video.codecName, width: r.video.width, height: r.video.height,
-                       fps: (r.video.framesPerSecond * 1000).rounded() / 1000, duration: r.durationSeconds,
-                       bitrate: bitrate, frameCount: frames.count, rotation: r.video.rotationDegrees,
-                       container: r.formatName)
+        let s = Stream(
+            index: r.video.index, codec: r.video.codecName, width: r.video.width, height: r.video.height,
+            fps: (r.video.framesPerSecond * 1000).rounded() / 1000, duration: r.durationSeconds,
+            bitrate: bitrate, frameCount: frames.count, rotation: r.video.rotationDegrees,
+            container: r.formatName)
         return ProbeReport(file: path, stream: s, frames: frames)
     }
 }

@@ -38,8 +38,9 @@ public struct TranscodeJob: Sendable {
             let info = try Demuxer(path: input)
             if let n = try info.bestVideoStream().frameCount { try p.check(frameCount: n) }
         }
-        var transcoder = Transcoder(input: input, output: output,
-                                    encoder: EncoderSettings(codec: codec, preset: preset, rateControl: mode))
+        var transcoder = Transcoder(
+            input: input, output: output,
+            encoder: EncoderSettings(codec: codec, preset: preset, rateControl: mode))
         transcoder.copyOtherStreams = true
         let result = try transcoder.run(
             frameQP: { index, _ in plan?.frame(index) },
@@ -107,8 +108,9 @@ public struct TranscodeSummary: Sendable, Encodable {
         let fps = result.inputVideo.framesPerSecond > 0 ? result.inputVideo.framesPerSecond : 25
         let first = result.frames.first?.pts ?? 0
         frames = result.frames.enumerated().map { i, f in
-            FrameRow(index: i, pts: Double(f.pts) * tb, type: f.pictureType, bytes: f.bytes, encoderQP: f.encoderQP,
-                     plannedQP: plan.map { $0.frame(i).qp })
+            FrameRow(
+                index: i, pts: Double(f.pts) * tb, type: f.pictureType, bytes: f.bytes, encoderQP: f.encoderQP,
+                plannedQP: plan.map { $0.frame(i).qp })
         }
         let last = result.frames.last?.pts ?? 0
         durationSeconds = Double(last - first) * tb + 1 / fps

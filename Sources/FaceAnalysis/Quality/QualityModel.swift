@@ -38,8 +38,10 @@ public struct QualityModel: Sendable, Equatable {
             case payloadCRC32 = "payload_crc32"
         }
 
-        public init(architecture: String, inputs: Int, hidden: Int, embedding: Int, prototypes: Int, temperature: Float,
-                    regions: [String], quantiles: Int, training: [String: String], payloadFloats: Int = 0, payloadCRC32: UInt32 = 0) {
+        public init(
+            architecture: String, inputs: Int, hidden: Int, embedding: Int, prototypes: Int, temperature: Float,
+            regions: [String], quantiles: Int, training: [String: String], payloadFloats: Int = 0, payloadCRC32: UInt32 = 0
+        ) {
             self.architecture = architecture
             self.inputs = inputs
             self.hidden = hidden
@@ -69,8 +71,10 @@ public struct QualityModel: Sendable, Equatable {
     public var riQuantiles: [Float]
     public var consistencyQuantiles: [Float]
 
-    public init(header: Header, featureMean: [Float], featureScale: [Float], descriptorMean: [Float], crHead: MLPRegressor, unrecognisableCentre: [Float],
-                prototypes: [[Float]], crQuantiles: [Float], riQuantiles: [Float], consistencyQuantiles: [Float]) {
+    public init(
+        header: Header, featureMean: [Float], featureScale: [Float], descriptorMean: [Float], crHead: MLPRegressor, unrecognisableCentre: [Float],
+        prototypes: [[Float]], crQuantiles: [Float], riQuantiles: [Float], consistencyQuantiles: [Float]
+    ) {
         self.header = header
         self.featureMean = featureMean
         self.featureScale = featureScale
@@ -101,21 +105,25 @@ public struct QualityModel: Sendable, Equatable {
     }
 
     public init(path: String) throws {
-        let (header, floats) = try WeightsFile.read(path: path, signature: "FJQM", version: QualityModel.formatVersion,
-                                                    kind: "quality model", header: Header.self)
+        let (header, floats) = try WeightsFile.read(
+            path: path, signature: "FJQM", version: QualityModel.formatVersion,
+            kind: "quality model", header: Header.self)
         try self.init(header: header, floats: floats, path: path)
     }
 
     public init(data: Data, path: String = "<memory>") throws {
-        let (header, floats) = try WeightsFile.decode(data, signature: "FJQM", version: QualityModel.formatVersion, path: path,
-                                                      kind: "quality model", header: Header.self)
+        let (header, floats) = try WeightsFile.decode(
+            data, signature: "FJQM", version: QualityModel.formatVersion, path: path,
+            kind: "quality model", header: Header.self)
         try self.init(header: header, floats: floats, path: path)
     }
 
     /// Checks a decoded header against the payload and takes the model's arrays out of it.
     init(header: Header, floats: [Float], path: String) throws {
         func fail(_ reason: String) -> QualityModelError { QualityModelError(path: path, kind: "quality model", reason: reason) }
-        guard header.architecture == QualityModel.architecture else { throw fail("architecture \"\(header.architecture)\" is not \"\(QualityModel.architecture)\"") }
+        guard header.architecture == QualityModel.architecture else {
+            throw fail("architecture \"\(header.architecture)\" is not \"\(QualityModel.architecture)\"")
+        }
         let (n, h, e, k, q) = (header.inputs, header.hidden, header.embedding, header.prototypes, header.quantiles)
         let expected = 2 * n + e + n * h + h + h + 1 + e + k * e + 3 * q
         guard n > 0, h > 0, e > 0, k > 1, q > 1, floats.count == expected else {
@@ -128,7 +136,8 @@ public struct QualityModel: Sendable, Equatable {
         featureScale = take(n)
         descriptorMean = take(e)
         let w1 = take(n * h), b1 = take(h), w2 = take(h), b2 = take(1)
-        crHead = MLPRegressor(hidden: DenseLayer(inputs: n, outputs: h, weights: w1, bias: b1), output: DenseLayer(inputs: h, outputs: 1, weights: w2, bias: b2))
+        crHead = MLPRegressor(
+            hidden: DenseLayer(inputs: n, outputs: h, weights: w1, bias: b1), output: DenseLayer(inputs: h, outputs: 1, weights: w2, bias: b2))
         unrecognisableCentre = take(e)
         prototypes = (0..<k).map { _ in take(e) }
         crQuantiles = take(q)
@@ -141,7 +150,9 @@ extension QualityModel {
     /// The model shipped with facejnd (trained on LFW dev folds 1–4; docs/face-quality.md).
     public static func bundled() throws -> QualityModel {
         guard let url = Bundle.module.url(forResource: "face-quality-v1", withExtension: "fjqm", subdirectory: "Resources") else {
-            throw QualityModelError(path: "face-quality-v1.fjqm", kind: "quality model", reason: "not found in the FaceAnalysis resource bundle (\(Bundle.module.bundlePath))")
+            throw QualityModelError(
+                path: "face-quality-v1.fjqm", kind: "quality model",
+                reason: "not found in the FaceAnalysis resource bundle (\(Bundle.module.bundlePath))")
         }
         return try QualityModel(path: url.path)
     }

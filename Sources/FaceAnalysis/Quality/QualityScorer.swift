@@ -24,9 +24,10 @@ public struct QualityScores: Sendable, Codable, Equatable {
     public static func mean(_ scores: [QualityScores]) -> QualityScores? {
         guard !scores.isEmpty else { return nil }
         let n = Double(scores.count)
-        return QualityScores(certaintyRatio: scores.map(\.certaintyRatio).reduce(0, +) / n,
-                             recognizabilityIndex: scores.map(\.recognizabilityIndex).reduce(0, +) / n,
-                             consistency: scores.map(\.consistency).reduce(0, +) / n, score: scores.map(\.score).reduce(0, +) / n)
+        return QualityScores(
+            certaintyRatio: scores.map(\.certaintyRatio).reduce(0, +) / n,
+            recognizabilityIndex: scores.map(\.recognizabilityIndex).reduce(0, +) / n,
+            consistency: scores.map(\.consistency).reduce(0, +) / n, score: scores.map(\.score).reduce(0, +) / n)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -46,12 +47,17 @@ public struct QualityScorer: Sendable {
     public func scores(_ a: DescriptorAnalysis) -> QualityScores {
         let cr = Double(predictCR(pooled: a.pooled))
         let centre = model.descriptorMean
-        let ri = Double(QualityMeasures.recognizability(QualityMeasures.centred(a.descriptor, centre), unrecognisableCentre: model.unrecognisableCentre,
-                                                        prototypes: model.prototypes))
-        let c = Double(QualityMeasures.consistency(a.regionDescriptors.map { QualityMeasures.centred($0, centre) }, prototypes: model.prototypes,
-                                                   temperature: model.header.temperature))
-        let combined = (QualityMeasures.percentile(Float(cr), model.crQuantiles) + QualityMeasures.percentile(Float(ri), model.riQuantiles)
-            + QualityMeasures.percentile(Float(c), model.consistencyQuantiles)) / 3
+        let ri = Double(
+            QualityMeasures.recognizability(
+                QualityMeasures.centred(a.descriptor, centre), unrecognisableCentre: model.unrecognisableCentre,
+                prototypes: model.prototypes))
+        let c = Double(
+            QualityMeasures.consistency(
+                a.regionDescriptors.map { QualityMeasures.centred($0, centre) }, prototypes: model.prototypes,
+                temperature: model.header.temperature))
+        let combined =
+            (QualityMeasures.percentile(Float(cr), model.crQuantiles) + QualityMeasures.percentile(Float(ri), model.riQuantiles)
+                + QualityMeasures.percentile(Float(c), model.consistencyQuantiles)) / 3
         return QualityScores(certaintyRatio: cr, recognizabilityIndex: ri, consistency: c, score: Double(combined))
     }
 

@@ -18,8 +18,10 @@ public struct Conv2d: Sendable {
     public let weights: [Float]
     public let bias: [Float]
 
-    public init(inputChannels: Int, outputChannels: Int, kernelH: Int, kernelW: Int, strideY: Int, strideX: Int,
-                padY: Int, padX: Int, weights: [Float], bias: [Float]) {
+    public init(
+        inputChannels: Int, outputChannels: Int, kernelH: Int, kernelW: Int, strideY: Int, strideX: Int,
+        padY: Int, padX: Int, weights: [Float], bias: [Float]
+    ) {
         precondition(weights.count == outputChannels * inputChannels * kernelH * kernelW, "Conv2d: weight count")
         precondition(bias.count == outputChannels, "Conv2d: bias count")
         self.inputChannels = inputChannels
@@ -38,8 +40,10 @@ public struct Conv2d: Sendable {
     static let columnBudget = 8 << 20
 
     public func outputShape(height: Int, width: Int) -> (Int, Int) {
-        (outputSize(input: height, kernel: kernelH, stride: strideY, padding: padY),
-         outputSize(input: width, kernel: kernelW, stride: strideX, padding: padX))
+        (
+            outputSize(input: height, kernel: kernelH, stride: strideY, padding: padY),
+            outputSize(input: width, kernel: kernelW, stride: strideX, padding: padX)
+        )
     }
 
     /// Convolves `x` into `out` (whose buffer is resized), using `workspace.columns`.
@@ -57,12 +61,14 @@ public struct Conv2d: Sendable {
             var row = 0
             while row < oh {
                 let rows = min(band, oh - row)
-                im2col(x.pointer, channels: x.channels, height: x.height, width: x.width, kernelH: kernelH,
-                       kernelW: kernelW, strideY: strideY, strideX: strideX, padY: padY, padX: padX,
-                       outputWidth: ow, rowStart: row, rowCount: rows, into: cols)
+                im2col(
+                    x.pointer, channels: x.channels, height: x.height, width: x.width, kernelH: kernelH,
+                    kernelW: kernelW, strideY: strideY, strideX: strideX, padY: padY, padX: padX,
+                    outputWidth: ow, rowStart: row, rowCount: rows, into: cols)
                 // out[o][row*ow ...] = W[o][:] · cols  (ldc = full plane, so bands land in place)
-                BLAS.sgemm(m: outputChannels, n: rows * ow, k: k, a: w.baseAddress!, lda: k, b: cols, ldb: rows * ow,
-                           c: dst + row * ow, ldc: plane)
+                BLAS.sgemm(
+                    m: outputChannels, n: rows * ow, k: k, a: w.baseAddress!, lda: k, b: cols, ldb: rows * ow,
+                    c: dst + row * ow, ldc: plane)
                 row += rows
             }
         }
@@ -102,11 +108,13 @@ public struct Affine: Sendable {
         gamma.withUnsafeBufferPointer { g in
             beta.withUnsafeBufferPointer { b in
                 if relu {
-                    affineReluInPlace(x.pointer, channels: x.channels, planeSize: x.height * x.width,
-                                      scale: g.baseAddress!, shift: b.baseAddress!)
+                    affineReluInPlace(
+                        x.pointer, channels: x.channels, planeSize: x.height * x.width,
+                        scale: g.baseAddress!, shift: b.baseAddress!)
                 } else {
-                    affineInPlace(x.pointer, channels: x.channels, planeSize: x.height * x.width,
-                                  scale: g.baseAddress!, shift: b.baseAddress!)
+                    affineInPlace(
+                        x.pointer, channels: x.channels, planeSize: x.height * x.width,
+                        scale: g.baseAddress!, shift: b.baseAddress!)
                 }
             }
         }
@@ -138,8 +146,9 @@ public struct Pool2d: Sendable {
         let oh = outputSize(input: x.height, kernel: kh, stride: strideY, padding: padY)
         let ow = outputSize(input: x.width, kernel: kw, stride: strideX, padding: padX)
         out = FeatureMap(channels: x.channels, height: oh, width: ow, buffer: out.buffer)
-        pool(x.pointer, channels: x.channels, height: x.height, width: x.width, kernelH: kh, kernelW: kw,
-             strideY: strideY, strideX: strideX, padY: padY, padX: padX, average: average, into: out.pointer)
+        pool(
+            x.pointer, channels: x.channels, height: x.height, width: x.width, kernelH: kh, kernelW: kw,
+            strideY: strideY, strideX: strideX, padY: padY, padX: padX, average: average, into: out.pointer)
     }
 }
 
@@ -164,8 +173,9 @@ public struct Linear: Sendable {
         out = FeatureMap(channels: outputs, height: 1, width: 1, buffer: out.buffer)
         let dst = out.pointer
         weights.withUnsafeBufferPointer { w in
-            BLAS.sgemm(m: 1, n: outputs, k: inputs, a: x.pointer, lda: inputs, b: w.baseAddress!, ldb: outputs,
-                       c: dst, ldc: outputs)
+            BLAS.sgemm(
+                m: 1, n: outputs, k: inputs, a: x.pointer, lda: inputs, b: w.baseAddress!, ldb: outputs,
+                c: dst, ldc: outputs)
         }
         if let bias { for j in 0..<outputs { dst[j] += bias[j] } }
     }

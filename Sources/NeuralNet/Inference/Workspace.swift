@@ -45,8 +45,9 @@ public struct FeatureMap {
 
     /// Copies the values out into a `Tensor`.
     public func tensor() -> Tensor {
-        Tensor(channels: channels, height: height, width: width,
-               data: Array(UnsafeBufferPointer(start: pointer, count: count)))
+        Tensor(
+            channels: channels, height: height, width: width,
+            data: Array(UnsafeBufferPointer(start: pointer, count: count)))
     }
 }
 

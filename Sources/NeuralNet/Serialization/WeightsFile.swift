@@ -43,7 +43,8 @@ public enum WeightsFile {
     }
 
     /// Checks signature, version, header and payload; returns the header's JSON bytes and the payload.
-    public static func parse(_ data: Data, signature: String, version: UInt32, path: String, kind: String) throws -> (header: Data, payload: [Float]) {
+    public static func parse(_ data: Data, signature: String, version: UInt32, path: String, kind: String) throws -> (header: Data, payload: [Float])
+    {
         func fail(_ reason: String) -> WeightsFileError { WeightsFileError(path: path, kind: kind, reason: reason) }
         let bytes = [UInt8](data)
         guard bytes.count >= 12, bytes[0..<4].elementsEqual(signature.utf8) else { throw fail("missing the \(signature) signature") }
@@ -54,7 +55,8 @@ public enum WeightsFile {
         guard headerLength > 0, 12 + headerLength <= bytes.count else { throw fail("truncated header (file is \(bytes.count) bytes)") }
         let header = Data(bytes[12..<(12 + headerLength)])
         guard let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any],
-              let floats = object["payload_floats"] as? Int, let crcValue = object["payload_crc32"] as? Int else {
+            let floats = object["payload_floats"] as? Int, let crcValue = object["payload_crc32"] as? Int
+        else {
             throw fail("unreadable header")
         }
         let start = 12 + headerLength
@@ -64,7 +66,8 @@ public enum WeightsFile {
         let raw = Array(bytes[start...])
         let crc = CRC32.checksum(raw)
         guard crc == UInt32(truncatingIfNeeded: crcValue) else {
-            throw fail(String(format: "payload checksum %08x does not match the header's %08x (corrupted)", crc, UInt32(truncatingIfNeeded: crcValue)))
+            throw fail(
+                String(format: "payload checksum %08x does not match the header's %08x (corrupted)", crc, UInt32(truncatingIfNeeded: crcValue)))
         }
         var out = [Float](repeating: 0, count: floats)
         for i in out.indices {
@@ -74,7 +77,9 @@ public enum WeightsFile {
     }
 
     /// Reads a file and checks it as `parse` does, then decodes its header as `H`.
-    public static func read<H: Decodable>(path: String, signature: String, version: UInt32, kind: String, header: H.Type) throws -> (header: H, payload: [Float]) {
+    public static func read<H: Decodable>(path: String, signature: String, version: UInt32, kind: String, header: H.Type) throws -> (
+        header: H, payload: [Float]
+    ) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw WeightsFileError(path: path, kind: kind, reason: "cannot read the file")
         }
@@ -82,7 +87,9 @@ public enum WeightsFile {
     }
 
     /// `parse`, then the header decoded as `H` ("unreadable header" when it does not fit).
-    public static func decode<H: Decodable>(_ data: Data, signature: String, version: UInt32, path: String, kind: String, header: H.Type) throws -> (header: H, payload: [Float]) {
+    public static func decode<H: Decodable>(_ data: Data, signature: String, version: UInt32, path: String, kind: String, header: H.Type) throws -> (
+        header: H, payload: [Float]
+    ) {
         let (json, payload) = try parse(data, signature: signature, version: version, path: path, kind: kind)
         do { return (try JSONDecoder().decode(H.self, from: json), payload) } catch {
             throw WeightsFileError(path: path, kind: kind, reason: "unreadable header: \(error)")

@@ -32,15 +32,17 @@ public enum ConvTraining {
     /// `y[o][p] = b[o] + Σ_r W[o][r]·cols[r][p]` (im2col + sgemm). Returns the output and the columns, which the
     /// backward pass needs.
     public static func forward(_ s: ConvShape, parameters: UnsafePointer<Float>, x: [Float], height h: Int, width w: Int)
-        -> (y: [Float], cols: [Float]) {
+        -> (y: [Float], cols: [Float])
+    {
         precondition(x.count == s.inputs * h * w, "ConvTraining.forward: input size")
         let oh = s.outputSize(h), ow = s.outputSize(w), n = oh * ow, r = s.inputs * s.kernel * s.kernel
         var cols = [Float](repeating: 0, count: r * n)
         x.withUnsafeBufferPointer { xp in
             cols.withUnsafeMutableBufferPointer { cp in
-                im2col(xp.baseAddress!, channels: s.inputs, height: h, width: w, kernelH: s.kernel, kernelW: s.kernel,
-                       strideY: s.stride, strideX: s.stride, padY: s.padding, padX: s.padding, outputWidth: ow,
-                       rowStart: 0, rowCount: oh, into: cp.baseAddress!)
+                im2col(
+                    xp.baseAddress!, channels: s.inputs, height: h, width: w, kernelH: s.kernel, kernelW: s.kernel,
+                    strideY: s.stride, strideX: s.stride, padY: s.padding, padX: s.padding, outputWidth: ow,
+                    rowStart: 0, rowCount: oh, into: cp.baseAddress!)
             }
         }
         var y = [Float](repeating: 0, count: s.outputs * n)
@@ -50,8 +52,9 @@ public enum ConvTraining {
         }
         cols.withUnsafeBufferPointer { cp in
             y.withUnsafeMutableBufferPointer { yp in
-                BLAS.sgemm(m: s.outputs, n: n, k: r, a: parameters, lda: r, b: cp.baseAddress!, ldb: n, beta: 1,
-                           c: yp.baseAddress!, ldc: n)
+                BLAS.sgemm(
+                    m: s.outputs, n: n, k: r, a: parameters, lda: r, b: cp.baseAddress!, ldb: n, beta: 1,
+                    c: yp.baseAddress!, ldc: n)
             }
         }
         return (y, cols)
@@ -59,14 +62,17 @@ public enum ConvTraining {
 
     /// Adds `dW = dY·colsᵀ` and `db = Σ_p dY` to `gradients` (at the layer's offset) and returns `dX` (col2im of
     /// `Wᵀ·dY`), or an empty array when `inputGradient` is false (the first layer).
-    public static func backward(_ s: ConvShape, parameters: UnsafePointer<Float>, cols: [Float], dy: [Float], height h: Int, width w: Int,
-                                gradients: UnsafeMutablePointer<Float>, inputGradient: Bool = true) -> [Float] {
+    public static func backward(
+        _ s: ConvShape, parameters: UnsafePointer<Float>, cols: [Float], dy: [Float], height h: Int, width w: Int,
+        gradients: UnsafeMutablePointer<Float>, inputGradient: Bool = true
+    ) -> [Float] {
         let oh = s.outputSize(h), ow = s.outputSize(w), n = oh * ow, r = s.inputs * s.kernel * s.kernel
         precondition(dy.count == s.outputs * n && cols.count == r * n, "ConvTraining.backward: sizes")
         dy.withUnsafeBufferPointer { dp in
             cols.withUnsafeBufferPointer { cp in
-                BLAS.sgemm(transposeB: true, m: s.outputs, n: r, k: n, a: dp.baseAddress!, lda: n, b: cp.baseAddress!, ldb: n,
-                           beta: 1, c: gradients, ldc: r)
+                BLAS.sgemm(
+                    transposeB: true, m: s.outputs, n: r, k: n, a: dp.baseAddress!, lda: n, b: cp.baseAddress!, ldb: n,
+                    beta: 1, c: gradients, ldc: r)
             }
         }
         for o in 0..<s.outputs {
@@ -78,8 +84,9 @@ public enum ConvTraining {
         var dcols = [Float](repeating: 0, count: r * n)
         dy.withUnsafeBufferPointer { dp in
             dcols.withUnsafeMutableBufferPointer { cp in
-                BLAS.sgemm(transposeA: true, m: r, n: n, k: s.outputs, a: parameters, lda: r, b: dp.baseAddress!, ldb: n,
-                           c: cp.baseAddress!, ldc: n)
+                BLAS.sgemm(
+                    transposeA: true, m: r, n: n, k: s.outputs, a: parameters, lda: r, b: dp.baseAddress!, ldb: n,
+                    c: cp.baseAddress!, ldc: n)
             }
         }
         return col2im(dcols, channels: s.inputs, height: h, width: w, shape: s)
@@ -171,7 +178,9 @@ public enum TrainingOps {
     }
 
     /// Adds the dense layer's parameter gradients and returns `dx`.
-    public static func denseBackward(_ x: [Float], _ dy: [Float], parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>) -> [Float] {
+    public static func denseBackward(_ x: [Float], _ dy: [Float], parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>)
+        -> [Float]
+    {
         let n = x.count, m = dy.count
         var dx = [Float](repeating: 0, count: n)
         for o in 0..<m {
@@ -226,8 +235,10 @@ public struct DecompositionShape: Sendable, Equatable, Codable {
     }
 
     /// Adds the parameter gradients and returns `df` given the gradients of both parts.
-    public func backward(_ f: [Float], _ out: Output, dIdentity: [Float], dResidual: [Float], parameters p: UnsafePointer<Float>,
-                         gradients gr: UnsafeMutablePointer<Float>) -> [Float] {
+    public func backward(
+        _ f: [Float], _ out: Output, dIdentity: [Float], dResidual: [Float], parameters p: UnsafePointer<Float>,
+        gradients gr: UnsafeMutablePointer<Float>
+    ) -> [Float] {
         let c = channels, n = f.count / c
         var df = [Float](repeating: 0, count: f.count)
         var dzc = [Float](repeating: 0, count: c)

@@ -48,8 +48,9 @@ public struct DenseLayer: Sendable, Equatable {
         x.withUnsafeBufferPointer { xp in
             weights.withUnsafeBufferPointer { wp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    BLAS.sgemm(m: batch, n: outputs, k: inputs, a: xp.baseAddress!, lda: inputs, b: wp.baseAddress!, ldb: outputs,
-                               beta: 1, c: yp.baseAddress!, ldc: outputs)
+                    BLAS.sgemm(
+                        m: batch, n: outputs, k: inputs, a: xp.baseAddress!, lda: inputs, b: wp.baseAddress!, ldb: outputs,
+                        beta: 1, c: yp.baseAddress!, ldc: outputs)
                 }
             }
         }
@@ -64,8 +65,9 @@ public struct DenseLayer: Sendable, Equatable {
         x.withUnsafeBufferPointer { xp in
             dy.withUnsafeBufferPointer { dp in
                 weightGradient.withUnsafeMutableBufferPointer { gp in
-                    BLAS.sgemm(transposeA: true, m: inputs, n: outputs, k: batch, a: xp.baseAddress!, lda: inputs,
-                               b: dp.baseAddress!, ldb: outputs, beta: 1, c: gp.baseAddress!, ldc: outputs)
+                    BLAS.sgemm(
+                        transposeA: true, m: inputs, n: outputs, k: batch, a: xp.baseAddress!, lda: inputs,
+                        b: dp.baseAddress!, ldb: outputs, beta: 1, c: gp.baseAddress!, ldc: outputs)
                 }
             }
         }
@@ -74,8 +76,9 @@ public struct DenseLayer: Sendable, Equatable {
         dy.withUnsafeBufferPointer { dp in
             weights.withUnsafeBufferPointer { wp in
                 dx.withUnsafeMutableBufferPointer { xp in
-                    BLAS.sgemm(transposeB: true, m: batch, n: inputs, k: outputs, a: dp.baseAddress!, lda: outputs,
-                               b: wp.baseAddress!, ldb: outputs, c: xp.baseAddress!, ldc: inputs)
+                    BLAS.sgemm(
+                        transposeB: true, m: batch, n: inputs, k: outputs, a: dp.baseAddress!, lda: outputs,
+                        b: wp.baseAddress!, ldb: outputs, c: xp.baseAddress!, ldc: inputs)
                 }
             }
         }
@@ -216,8 +219,10 @@ extension MLPRegressor {
     /// weights of the epoch with the lowest MSE on the `validation` rows are kept (the last epoch's when there are no
     /// validation rows). Returns the per-epoch (training, validation) MSE.
     @discardableResult
-    public mutating func fit<G: RandomNumberGenerator>(_ inputs: [[Float]], _ targets: [Float], training: [Int], validation: [Int],
-                                                      epochs: Int, batch: Int, optimizer: inout Adam, using rng: inout G) -> [(train: Double, validation: Double)] {
+    public mutating func fit<G: RandomNumberGenerator>(
+        _ inputs: [[Float]], _ targets: [Float], training: [Int], validation: [Int],
+        epochs: Int, batch: Int, optimizer: inout Adam, using rng: inout G
+    ) -> [(train: Double, validation: Double)] {
         var curve: [(train: Double, validation: Double)] = []
         var best = (loss: Double.infinity, weights: self)
         var order = training
@@ -237,4 +242,3 @@ extension MLPRegressor {
         return curve
     }
 }
-

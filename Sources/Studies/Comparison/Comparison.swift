@@ -1,5 +1,5 @@
-import FaceAnalysis
 import CompressionPipeline
+import FaceAnalysis
 import Foundation
 import MediaIO
 
@@ -53,8 +53,10 @@ public struct ComparisonReport: Sendable, Codable {
     public var savingsPercent: Double
     public var sweep: Sweep?
 
-    public init(input: String, codec: String, tau: Double, referenceKind: String, reference: RatePoint, facejnd: RatePoint,
-                savingsPercent: Double, sweep: Sweep? = nil) {
+    public init(
+        input: String, codec: String, tau: Double, referenceKind: String, reference: RatePoint, facejnd: RatePoint,
+        savingsPercent: Double, sweep: Sweep? = nil
+    ) {
         self.input = input
         self.codec = codec
         self.tau = tau
@@ -87,18 +89,22 @@ public struct Comparison {
         let scratch = AtomicFile.scratchPath(near: input, tag: "reference")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let o = job.options
-        var t = Transcoder(input: input, output: scratch,
-                           encoder: EncoderSettings(codec: o.codec, preset: o.preset, rateControl: qp.map { .qp($0) } ?? .crf(crf ?? 23)))
+        var t = Transcoder(
+            input: input, output: scratch,
+            encoder: EncoderSettings(codec: o.codec, preset: o.preset, rateControl: qp.map { .qp($0) } ?? .crf(crf ?? 23)))
         t.copyOtherStreams = false
         let r = try t.run(isCancelled: isCancelled)
         let checks = try FaceVerifier(embedder: job.analyzer.embedder).check(path: scratch, timeline: timeline, isCancelled: isCancelled)
-        return RatePoint(label: qp.map { "uniform QP \($0)" } ?? "CRF \(crf ?? 23)", qp: qp, crf: crf, tau: nil, bytes: r.outputBytes,
-                         bitrateKbps: Self.kbps(r, timeline), fidelity: FaceFidelity(checks, tau: o.tau))
+        return RatePoint(
+            label: qp.map { "uniform QP \($0)" } ?? "CRF \(crf ?? 23)", qp: qp, crf: crf, tau: nil, bytes: r.outputBytes,
+            bitrateKbps: Self.kbps(r, timeline), fidelity: FaceFidelity(checks, tau: o.tau))
     }
 
     /// facejnd's encode with the job's options but another τ or background QP; written to `output` if given.
-    public func facejnd(_ input: String, tau: Double? = nil, backgroundQP: Int? = nil, output: String? = nil,
-                        isCancelled: @Sendable @escaping () -> Bool = { false }) throws -> (RatePoint, EncodeJob.Outcome) {
+    public func facejnd(
+        _ input: String, tau: Double? = nil, backgroundQP: Int? = nil, output: String? = nil,
+        isCancelled: @Sendable @escaping () -> Bool = { false }
+    ) throws -> (RatePoint, EncodeJob.Outcome) {
         var j = job
         if let tau { j.options.tau = tau }
         if let backgroundQP { j.options.backgroundQP = backgroundQP }
@@ -106,17 +112,20 @@ public struct Comparison {
         defer { if output == nil { try? FileManager.default.removeItem(atPath: scratch) } }
         let background = try j.backgroundQPs(input, frameCount: timeline.frames.count, isCancelled: isCancelled)
         let outcome = try j.encode(input, output: output ?? scratch, timeline: timeline, background: background, isCancelled: isCancelled)
-        let point = RatePoint(label: "facejnd τ \(j.options.tau) bg \(j.options.matchCRF.map { "CRF \($0)" } ?? "QP \(j.options.backgroundQP)")",
-                              qp: j.options.matchCRF == nil ? j.options.backgroundQP : nil, crf: j.options.matchCRF, tau: j.options.tau,
-                              bytes: outcome.result.outputBytes, bitrateKbps: Self.kbps(outcome.result, timeline),
-                              fidelity: FaceFidelity(outcome.checks, tau: j.options.tau))
+        let point = RatePoint(
+            label: "facejnd τ \(j.options.tau) bg \(j.options.matchCRF.map { "CRF \($0)" } ?? "QP \(j.options.backgroundQP)")",
+            qp: j.options.matchCRF == nil ? j.options.backgroundQP : nil, crf: j.options.matchCRF, tau: j.options.tau,
+            bytes: outcome.result.outputBytes, bitrateKbps: Self.kbps(outcome.result, timeline),
+            fidelity: FaceFidelity(outcome.checks, tau: j.options.tau))
         return (point, outcome)
     }
 
     /// The largest uniform QP whose fraction of faces within τ is at least `target` (bisection; the fraction
     /// falls with QP on average, and every evaluated point is returned for reuse).
-    public func matchedReference(_ input: String, target: Double, range: ClosedRange<Int> = 0...51,
-                                 isCancelled: () -> Bool = { false }) throws -> (best: RatePoint, evaluated: [RatePoint]) {
+    public func matchedReference(
+        _ input: String, target: Double, range: ClosedRange<Int> = 0...51,
+        isCancelled: () -> Bool = { false }
+    ) throws -> (best: RatePoint, evaluated: [RatePoint]) {
         var evaluated: [Int: RatePoint] = [:]
         func at(_ q: Int) throws -> RatePoint {
             if let p = evaluated[q] { return p }
@@ -124,7 +133,7 @@ public struct Comparison {
             evaluated[q] = p
             return p
         }
-        var lo = range.lowerBound, hi = range.upperBound   // invariant: lo passes (assumed for the lowest QP)
+        var lo = range.lowerBound, hi = range.upperBound  // invariant: lo passes (assumed for the lowest QP)
         if try at(hi).fidelity.fractionWithinTau >= target { lo = hi }
         while hi - lo > 1 {
             let mid = (lo + hi) / 2
@@ -136,8 +145,10 @@ public struct Comparison {
     /// Rate–fidelity curves of both encoders: uniform encodes at `qps` (reusing any point already `evaluated`) and
     /// facejnd at the thresholds `taus`, with facejnd's Bjøntegaard delta rate against the uniform curve
     /// (fidelity −10·log10 of the mean descriptor distance).
-    public func sweep(_ input: String, qps: [Int], taus: [Double], evaluated: [RatePoint] = [], progress: (Int, Int) -> Void = { _, _ in },
-                      isCancelled: @Sendable @escaping () -> Bool = { false }) throws -> ComparisonReport.Sweep {
+    public func sweep(
+        _ input: String, qps: [Int], taus: [Double], evaluated: [RatePoint] = [], progress: (Int, Int) -> Void = { _, _ in },
+        isCancelled: @Sendable @escaping () -> Bool = { false }
+    ) throws -> ComparisonReport.Sweep {
         var reference: [RatePoint] = []
         for q in qps {
             progress(reference.count, qps.count + taus.count)

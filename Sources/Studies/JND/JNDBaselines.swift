@@ -1,9 +1,9 @@
-import FaceAnalysis
 import CompressionPipeline
+import FaceAnalysis
 import Foundation
 import MediaIO
-import Synchronization
 import Perception
+import Synchronization
 
 /// The JND predictors' yardstick: how close a predictor's JND QP comes to the oracle's on faces of identities it
 /// never saw, and how often it overshoots (encoding at the predicted QP makes the FR model notice).
@@ -94,13 +94,16 @@ public enum JNDBaselines {
             if p > e.jndQP && !measuredBelowTau { over += 1 }
             if p <= e.jndQP - 3 { under += 1 }
         }
-        return .init(predictor: name, meanAbsoluteError: absErr / n, overshootRate: Double(over) / n, undershootRate: Double(under) / n,
-                     meanPredictedQP: Double(predictions.reduce(0, +)) / n)
+        return .init(
+            predictor: name, meanAbsoluteError: absErr / n, overshootRate: Double(over) / n, undershootRate: Double(under) / n,
+            meanPredictedQP: Double(predictions.reduce(0, +)) / n)
     }
 
     /// Fits the baselines on the training identities and scores them, with the oracle, on the test identities.
-    public static func evaluate(dataset: String, analyzer: FaceAnalyzer? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                                progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> JNDBaselineReport {
+    public static func evaluate(
+        dataset: String, analyzer: FaceAnalyzer? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> JNDBaselineReport {
         let entries = try loadEntries(dataset: dataset)
         guard let first = entries.first else { throw StudyError.badDataset(path: dataset, reason: "the dataset index has no entries") }
         let amplitudes = Mutex<[Int: Double]>([:])
@@ -145,13 +148,15 @@ public enum JNDBaselines {
             let (model, curve) = JNDHead.train(train.map { samples[$0] }, identities: train.map { identity(entries[$0]) })
             let raw = test.map { Int(model.predict(samples[$0].features).rounded()) }
             rows.append(row("learned head (ResNet features + size, sharpness, NAMM)", predictions: raw, entries: testEntries))
-            rows.append(row("learned head, shifted to ≤3% over on validation", predictions: raw.map { max(0, $0 - model.safetyShift) }, entries: testEntries))
+            rows.append(
+                row("learned head, shifted to ≤3% over on validation", predictions: raw.map { max(0, $0 - model.safetyShift) }, entries: testEntries))
             headCurve = curve.map { [$0.0, $0.1] }
             headShift = model.safetyShift
         }
-        return JNDBaselineReport(codec: first.codec, tau: first.tau, trainFaces: train.count, testFaces: test.count,
-                                 trainIdentities: Set(train.map { identity(entries[$0]) }).count,
-                                 testIdentities: Set(test.map { identity(entries[$0]) }).count,
-                                 constantQP: constant, pixelJNDOffset: offset, rows: rows, headLossCurve: headCurve, headSafetyShift: headShift)
+        return JNDBaselineReport(
+            codec: first.codec, tau: first.tau, trainFaces: train.count, testFaces: test.count,
+            trainIdentities: Set(train.map { identity(entries[$0]) }).count,
+            testIdentities: Set(test.map { identity(entries[$0]) }).count,
+            constantQP: constant, pixelJNDOffset: offset, rows: rows, headLossCurve: headCurve, headSafetyShift: headShift)
     }
 }

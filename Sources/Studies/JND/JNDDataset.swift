@@ -1,9 +1,9 @@
-import FaceAnalysis
 import CompressionPipeline
+import FaceAnalysis
 import Foundation
-import Perception
 import MediaIO
 import NeuralNet
+import Perception
 import Synchronization
 import TensorCore
 
@@ -103,13 +103,16 @@ public struct JNDDatasetBuilder: Sendable {
 
     /// Reconstructs the original from the JND image and the stored residual.
     public static func reconstruct(jnd: RGBImage, residual: [UInt16]) -> RGBImage {
-        RGBImage(width: jnd.width, height: jnd.height,
-                 pixels: zip(jnd.pixels, residual).map { UInt8(clamping: Int($0) + Int($1) - 256) })
+        RGBImage(
+            width: jnd.width, height: jnd.height,
+            pixels: zip(jnd.pixels, residual).map { UInt8(clamping: Int($0) + Int($1) - 256) })
     }
 
     /// Builds (or extends) the dataset in `out` from pictures: image files, or the frames of one video.
-    public func run(images: [String]? = nil, video: String? = nil, out: String,
-                    progress: @Sendable (Int, Int) -> Void = { _, _ in }, isCancelled: @Sendable () -> Bool = { false }) throws -> JNDDatasetSummary {
+    public func run(
+        images: [String]? = nil, video: String? = nil, out: String,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }, isCancelled: @Sendable () -> Bool = { false }
+    ) throws -> JNDDatasetSummary {
         try FileManager.default.createDirectory(atPath: (out as NSString).appendingPathComponent("faces"), withIntermediateDirectories: true)
         let indexPath = (out as NSString).appendingPathComponent("index.jsonl")
         let index = try JSONLinesFile<JNDDatasetEntry>(path: indexPath)
@@ -141,8 +144,10 @@ public struct JNDDatasetBuilder: Sendable {
         return summary
     }
 
-    private func process(image: RGBImage, source: String, frame: Int, out: String, known: borrowing Mutex<[String: JNDDatasetEntry]>,
-                         index: JSONLinesFile<JNDDatasetEntry>, workspace: Workspace) throws {
+    private func process(
+        image: RGBImage, source: String, frame: Int, out: String, known: borrowing Mutex<[String: JNDDatasetEntry]>,
+        index: JSONLinesFile<JNDDatasetEntry>, workspace: Workspace
+    ) throws {
         let faces = try oracle.analyzer.analyze(image, upsample: upsample, workspace: workspace)
         for (k, face) in faces.enumerated() {
             let id = JNDDatasetBuilder.identifier(source: source, frame: frame, face: k)
@@ -162,9 +167,10 @@ public struct JNDDatasetBuilder: Sendable {
             try FileManager.default.createDirectory(atPath: (out as NSString).appendingPathComponent(dir), withIntermediateDirectories: true)
             try ImageFile.writePNG(s.original, to: (out as NSString).appendingPathComponent("\(dir)/original.png"))
             try ImageFile.writePNG(jndPicture, to: (out as NSString).appendingPathComponent("\(dir)/jnd.png"))
-            try ImageFile.writePNG16(width: jndPicture.width, height: jndPicture.height,
-                                     samples: JNDDatasetBuilder.residualSamples(original: s.original, jnd: jndPicture),
-                                     to: (out as NSString).appendingPathComponent("\(dir)/residual.png"))
+            try ImageFile.writePNG16(
+                width: jndPicture.width, height: jndPicture.height,
+                samples: JNDDatasetBuilder.residualSamples(original: s.original, jnd: jndPicture),
+                to: (out as NSString).appendingPathComponent("\(dir)/residual.png"))
             let r = s.pictureRegion
             let entry = JNDDatasetEntry(
                 id: id, source: source, frame: frame, face: k, box: [face.box.left, face.box.top, face.box.right, face.box.bottom],
@@ -205,7 +211,8 @@ public struct JNDDatasetBuilder: Sendable {
         var perc: [String: [Double]] = [:]
         for (q, v) in byQP { perc[String(q)] = [pct(v, 0.1), pct(v, 0.5), pct(v, 0.9)] }
         let mean = entries.isEmpty ? 0 : Double(entries.map(\.jndQP).reduce(0, +)) / Double(entries.count)
-        return JNDDatasetSummary(faces: entries.count, codec: codec, tau: tau, jndHistogram: hist, jndMean: mean,
-                                 distancePercentiles: perc)
+        return JNDDatasetSummary(
+            faces: entries.count, codec: codec, tau: tau, jndHistogram: hist, jndMean: mean,
+            distancePercentiles: perc)
     }
 }

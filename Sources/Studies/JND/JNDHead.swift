@@ -1,11 +1,11 @@
-import FaceAnalysis
 import CompressionPipeline
+import FaceAnalysis
 import Foundation
 import MediaIO
 import NeuralNet
+import Perception
 import Synchronization
 import TensorCore
-import Perception
 
 /// A first learned JND-QP predictor: an MLP on what the face-recognition ResNet sees (its pooled penultimate
 /// features) plus face width, sharpness and the pixel-domain JND amplitude. One ResNet pass per face instead of the
@@ -28,8 +28,10 @@ public enum JNDHead {
         return a.pooled + [Float(log2(Double(max(1, e.faceWidth)))), Float(log2(max(1, e.sharpness))), Float(log2(PixelJND.mean(img)))]
     }
 
-    public static func samples(_ entries: [JNDDatasetEntry], dataset: String, analyzer: FaceAnalyzer, threads: Int,
-                               progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> [Sample] {
+    public static func samples(
+        _ entries: [JNDDatasetEntry], dataset: String, analyzer: FaceAnalyzer, threads: Int,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> [Sample] {
         let out = Mutex<[Int: [Float]]>([:])
         try ParallelWork.forEach(count: entries.count, threads: threads, progress: progress) { i, ws in
             let f = try features(entries[i], dataset: dataset, analyzer: analyzer, workspace: ws)
@@ -55,7 +57,8 @@ public enum JNDHead {
     /// Trains on `train` (identity-disjoint validation share held out for early stopping); returns the model and the
     /// per-epoch (train, validation) MSE in QP².
     public static func train(_ train: [Sample], identities: [String], epochs: Int = 80, hidden: Int = 32, seed: UInt64 = 2026)
-        -> (Model, [(Double, Double)]) {
+        -> (Model, [(Double, Double)])
+    {
         var rng = SplitMix(seed: seed)
         let names = Array(Set(identities)).sorted().shuffled(using: &rng)
         let validation = Set(names.prefix(names.count / 7))

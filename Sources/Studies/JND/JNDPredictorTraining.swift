@@ -1,9 +1,9 @@
-import FaceAnalysis
 import CompressionPipeline
+import FaceAnalysis
 import Foundation
-import Perception
 import MediaIO
 import NeuralNet
+import Perception
 import Synchronization
 import TensorCore
 
@@ -64,9 +64,11 @@ public enum JNDPredictorTraining {
     }
 
     /// Loads every face of the dataset as a training sample (crop, residual map, distillation target, scalars).
-    public static func prepare(dataset: String, analyzer: FaceAnalyzer, config: DecompositionNetwork.Config, seed: UInt64 = 2026,
-                               limit: Int? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                               progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> Prepared {
+    public static func prepare(
+        dataset: String, analyzer: FaceAnalyzer, config: DecompositionNetwork.Config, seed: UInt64 = 2026,
+        limit: Int? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> Prepared {
         let all = try JNDBaselines.loadEntries(dataset: dataset)
         let entries = limit.map { Array(all.prefix($0)) } ?? all
         guard !entries.isEmpty else { throw StudyError.badDataset(path: dataset, reason: "the dataset index has no entries") }
@@ -86,12 +88,14 @@ public enum JNDPredictorTraining {
             }
             let n = original.width * original.height
             let residual = (0..<3).flatMap { c in
-                JNDInput.areaResize((0..<n).map { (Float(original.pixels[3 * $0 + c]) - Float(jnd.pixels[3 * $0 + c])) / residualScale },
-                                    width: original.width, height: original.height, to: size)
+                JNDInput.areaResize(
+                    (0..<n).map { (Float(original.pixels[3 * $0 + c]) - Float(jnd.pixels[3 * $0 + c])) / residualScale },
+                    width: original.width, height: original.height, to: size)
             }
             let embedding = analyzer.embedder.embed(chip: chip(e, crop: original, analyzer: analyzer), workspace: ws)
-            let l = Loaded(input: JNDInput.networkInput(original, size: size, channels: config.inputChannels), residual: residual, embedding: embedding,
-                           scalars: JNDInput.rawScalars(faceWidth: e.faceWidth, sharpness: e.sharpness))
+            let l = Loaded(
+                input: JNDInput.networkInput(original, size: size, channels: config.inputChannels), residual: residual, embedding: embedding,
+                scalars: JNDInput.rawScalars(faceWidth: e.faceWidth, sharpness: e.sharpness))
             loaded.withLock { $0[i] = l }
         }
         let faces = loaded.withLock { $0 }
@@ -105,7 +109,8 @@ public enum JNDPredictorTraining {
         // Too few identities to hold some out (tiny datasets): train on all of them, without early stopping.
         if train.isEmpty { (train, validation) = (rest, []) }
         guard !rest.isEmpty else {
-            throw StudyError.badDataset(path: dataset, reason: "every identity in the dataset is one the split holds out for testing; nothing to train on")
+            throw StudyError.badDataset(
+                path: dataset, reason: "every identity in the dataset is one the split holds out for testing; nothing to train on")
         }
         let fitRows = train
         let sortedQP = fitRows.map { Float(entries[$0].jndQP) }.sorted()
@@ -120,11 +125,13 @@ public enum JNDPredictorTraining {
         for r in fitRows { for k in descriptorMean.indices { descriptorMean[k] += faces[r]!.embedding[k] / Float(fitRows.count) } }
         let samples = entries.indices.map { i in
             let l = faces[i]!
-            return JNDTrainingSample(input: l.input, scalars: (0..<2).map { (l.scalars[$0] - mean[$0]) / scale[$0] }, residual: l.residual,
-                                     embedding: zip(l.embedding, descriptorMean).map { $0 - $1 }, target: (Float(entries[i].jndQP) - centre) / qpScale)
+            return JNDTrainingSample(
+                input: l.input, scalars: (0..<2).map { (l.scalars[$0] - mean[$0]) / scale[$0] }, residual: l.residual,
+                embedding: zip(l.embedding, descriptorMean).map { $0 - $1 }, target: (Float(entries[i].jndQP) - centre) / qpScale)
         }
-        return Prepared(entries: entries, samples: samples, train: train, validation: validation, test: test, qpCentre: centre,
-                        scalarMean: mean, scalarScale: scale)
+        return Prepared(
+            entries: entries, samples: samples, train: train, validation: validation, test: test, qpCentre: centre,
+            scalarMean: mean, scalarScale: scale)
     }
 
     /// Smallest shift, tried upwards from `from` in steps of `step` (below 20), that keeps the overshoot rate of the
@@ -142,7 +149,9 @@ public enum JNDPredictorTraining {
     /// A model scored on the prepared dataset's test identities: the JND-QP rows (as shipped, i.e. with its safety
     /// shift, and unshifted), and how much of the oracle's residual map the decoder explains (1 − MSE / MSE of an
     /// all-zero map, in network units).
-    public static func evaluate(_ model: JNDModel, on p: Prepared) -> (rows: [JNDBaselineReport.Row], residualExplained: Double, identityCosine: Double) {
+    public static func evaluate(_ model: JNDModel, on p: Prepared) -> (
+        rows: [JNDBaselineReport.Row], residualExplained: Double, identityCosine: Double
+    ) {
         var o = JNDTrainingOptions()
         o.threads = ProcessInfo.processInfo.activeProcessorCount
         let trainer = JNDTrainer(network: model.network, options: o)
@@ -153,9 +162,11 @@ public enum JNDPredictorTraining {
         let shift = Double(model.header.safetyShift)
         let rows = [
             JNDBaselines.row("decomposition predictor, unshifted", predictions: raw.map { Int($0.rounded()) }, entries: entries),
-            JNDBaselines.row(String(format: "decomposition predictor (shift %.1f)", shift), predictions: raw.map { Int(($0 - shift).rounded()) }, entries: entries),
+            JNDBaselines.row(
+                String(format: "decomposition predictor (shift %.1f)", shift), predictions: raw.map { Int(($0 - shift).rounded()) }, entries: entries),
         ]
-        let zero = samples.map { s in Double(s.residual.reduce(0) { $0 + $1 * $1 }) / Double(s.residual.count) }.reduce(0, +) / Double(max(1, samples.count))
+        let zero =
+            samples.map { s in Double(s.residual.reduce(0) { $0 + $1 * $1 }) / Double(s.residual.count) }.reduce(0, +) / Double(max(1, samples.count))
         let mse = out.map { Double($0.residual) }.reduce(0, +) / Double(max(1, out.count))
         let cosine = 1 - out.map { Double($0.identity) }.reduce(0, +) / Double(max(1, out.count))
         return (rows, zero > 0 ? 1 - mse / zero : 0, cosine)
@@ -163,9 +174,11 @@ public enum JNDPredictorTraining {
 
     /// Trains on a prepared dataset and returns the model and its report. `lossCSV` receives one line per epoch;
     /// `checkpoint`, when given, is rewritten (atomically) after every epoch with the best parameters so far.
-    public static func train(_ p: Prepared, config: DecompositionNetwork.Config, options: JNDTrainingOptions, preset: String = "medium",
-                             overshootTarget: Double = 0.025, lossCSV: String? = nil, checkpoint: String? = nil,
-                             datasetName: String, epochDone: (JNDEpochLog) -> Void = { _ in }) throws -> (JNDModel, JNDPredictorReport) {
+    public static func train(
+        _ p: Prepared, config: DecompositionNetwork.Config, options: JNDTrainingOptions, preset: String = "medium",
+        overshootTarget: Double = 0.025, lossCSV: String? = nil, checkpoint: String? = nil,
+        datasetName: String, epochDone: (JNDEpochLog) -> Void = { _ in }
+    ) throws -> (JNDModel, JNDPredictorReport) {
         let started = Date()
         let net = DecompositionNetwork(config: config)
         var rng = SplitMix(seed: options.seed)
@@ -178,18 +191,22 @@ public enum JNDPredictorTraining {
                 "validation_faces": "\(p.validation.count)", "test_faces_held_out": "\(p.test.count)",
                 "split": "test: identities with FNV-1a(name) % 5 == 0; validation: 1/7 of the other identities (seed \(options.seed))",
                 "seed": "\(options.seed)", "epochs": "\(options.epochs)", "batch": "\(options.batch)", "learning_rate": "\(options.learningRate)",
-                "loss_weights": "identity \(options.identityWeight), residual \(options.residualWeight), qp \(options.qpWeight), decorrelation \(options.decorrelationWeight)",
+                "loss_weights":
+                    "identity \(options.identityWeight), residual \(options.residualWeight), qp \(options.qpWeight), decorrelation \(options.decorrelationWeight)",
             ]
             training.merge(extra) { _, b in b }
-            return JNDModel.Header(network: config, codec: codec, tau: tau, preset: preset, qpCentre: p.qpCentre, qpScale: qpScale,
-                                   safetyShift: shift, quantile: options.quantile, scalarMean: p.scalarMean, scalarScale: p.scalarScale,
-                                   residualScale: residualScale, training: training)
+            return JNDModel.Header(
+                network: config, codec: codec, tau: tau, preset: preset, qpCentre: p.qpCentre, qpScale: qpScale,
+                safetyShift: shift, quantile: options.quantile, scalarMean: p.scalarMean, scalarScale: p.scalarScale,
+                residualScale: residualScale, training: training)
         }
         var csv = JNDEpochLog.csvHeader + "\n"
         let (params, log, bestEpoch) = try trainer.train(p.samples, training: p.train, validation: p.validation, initial: initial) { entry, best in
             csv += entry.csvLine + "\n"
             if let lossCSV { try csv.write(toFile: lossCSV, atomically: true, encoding: .utf8) }
-            if let checkpoint { try JNDModel(header: header(shift: 0, extra: ["checkpoint_epoch": "\(entry.epoch)"]), parameters: best).write(to: checkpoint) }
+            if let checkpoint {
+                try JNDModel(header: header(shift: 0, extra: ["checkpoint_epoch": "\(entry.epoch)"]), parameters: best).write(to: checkpoint)
+            }
             epochDone(entry)
         }
         // Safety shift on the validation identities, then the held-out test identities scored once.
@@ -200,24 +217,30 @@ public enum JNDPredictorTraining {
         let validationRaw = raw(p.validation), testRaw = raw(p.test)
         let validationEntries = p.validation.map { p.entries[$0] }, testEntries = p.test.map { p.entries[$0] }
         let shift = p.validation.isEmpty ? 0 : safetyShift(raw: validationRaw, entries: validationEntries, target: overshootTarget)
-        let validationOver = JNDBaselines.row("", predictions: validationRaw.map { Int(($0 - shift).rounded()) }, entries: validationEntries).overshootRate
+        let validationOver = JNDBaselines.row("", predictions: validationRaw.map { Int(($0 - shift).rounded()) }, entries: validationEntries)
+            .overshootRate
         let rows = [
             JNDBaselines.row("decomposition predictor, unshifted", predictions: testRaw.map { Int($0.rounded()) }, entries: testEntries),
-            JNDBaselines.row(String(format: "decomposition predictor (shift %.1f on validation)", shift),
-                             predictions: testRaw.map { Int(($0 - shift).rounded()) }, entries: testEntries),
+            JNDBaselines.row(
+                String(format: "decomposition predictor (shift %.1f on validation)", shift),
+                predictions: testRaw.map { Int(($0 - shift).rounded()) }, entries: testEntries),
         ]
         let final = log.last
-        let model = JNDModel(header: header(shift: Float(shift), extra: [
-            "best_epoch": "\(bestEpoch)",
-            "validation_overshoot": String(format: "%.4f", validationOver),
-            "test_mae": String(format: "%.3f", rows[1].meanAbsoluteError),
-            "test_overshoot": String(format: "%.4f", rows[1].overshootRate),
-            "final_train_loss": final.map { String(format: "%.5f", $0.trainTotal) } ?? "",
-        ]), parameters: params)
-        let report = JNDPredictorReport(codec: codec, tau: tau, trainFaces: p.train.count, validationFaces: p.validation.count,
-                                        testFaces: p.test.count, testIdentities: Set(testEntries.map(JNDBaselines.identity)).count,
-                                        epochs: log.count, bestEpoch: bestEpoch, safetyShift: shift, validationOvershoot: validationOver,
-                                        rows: rows, trainingSeconds: Date().timeIntervalSince(started))
+        let model = JNDModel(
+            header: header(
+                shift: Float(shift),
+                extra: [
+                    "best_epoch": "\(bestEpoch)",
+                    "validation_overshoot": String(format: "%.4f", validationOver),
+                    "test_mae": String(format: "%.3f", rows[1].meanAbsoluteError),
+                    "test_overshoot": String(format: "%.4f", rows[1].overshootRate),
+                    "final_train_loss": final.map { String(format: "%.5f", $0.trainTotal) } ?? "",
+                ]), parameters: params)
+        let report = JNDPredictorReport(
+            codec: codec, tau: tau, trainFaces: p.train.count, validationFaces: p.validation.count,
+            testFaces: p.test.count, testIdentities: Set(testEntries.map(JNDBaselines.identity)).count,
+            epochs: log.count, bestEpoch: bestEpoch, safetyShift: shift, validationOvershoot: validationOver,
+            rows: rows, trainingSeconds: Date().timeIntervalSince(started))
         return (model, report)
     }
 }

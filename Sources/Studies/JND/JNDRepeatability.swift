@@ -1,5 +1,5 @@
-import FaceAnalysis
 import CompressionPipeline
+import FaceAnalysis
 import Foundation
 import MediaIO
 import Synchronization
@@ -25,9 +25,11 @@ public enum JNDRepeatability {
 
     /// For up to `limit` test faces (the baselines' held-out identities, in index order): the oracle's JND of the
     /// stored crop and of the crop moved by `shift` pixels, both measured with the same code path.
-    public static func measure(dataset: String, oracle: JNDOracle, limit: Int, shift: Int = 2,
-                               threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                               progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> (entries: [JNDDatasetEntry], original: [Int], moved: [Int]) {
+    public static func measure(
+        dataset: String, oracle: JNDOracle, limit: Int, shift: Int = 2,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> (entries: [JNDDatasetEntry], original: [Int], moved: [Int]) {
         let entries = try JNDBaselines.loadEntries(dataset: dataset)
         let test = Array(entries.filter { JNDBaselines.isTest(identity: JNDBaselines.identity($0)) }.prefix(limit))
         let results = Mutex<[Int: (Int, Int)]>([:])
@@ -37,8 +39,9 @@ public enum JNDRepeatability {
             let box = e.boxInCrop
             let landmarks = oracle.analyzer.landmarks.predict(crop, box: box)
             let face = Face(box: box, confidence: 1, landmarks: landmarks, embedding: [])
-            let moved = Face(box: FaceBox(left: box.left + shift, top: box.top + shift, right: box.right + shift, bottom: box.bottom + shift),
-                             confidence: 1, landmarks: landmarks.map { Point(x: $0.x + Double(shift), y: $0.y + Double(shift)) }, embedding: [])
+            let moved = Face(
+                box: FaceBox(left: box.left + shift, top: box.top + shift, right: box.right + shift, bottom: box.bottom + shift),
+                confidence: 1, landmarks: landmarks.map { Point(x: $0.x + Double(shift), y: $0.y + Double(shift)) }, embedding: [])
             let a = try oracle.measure(crop, face: face).jndQP
             let b = try oracle.measure(translated(crop, by: shift), face: moved).jndQP
             results.withLock { $0[i] = (a, b) }
@@ -64,12 +67,16 @@ public struct RepeatabilityReport: Sendable, Codable {
 
     /// Scores the measurements `JNDRepeatability.measure` returned.
     public init(entries: [JNDDatasetEntry], again: [Int], moved: [Int]) {
-        let remeasured = zip(entries, again).map { e, q in var c = e; c.jndQP = q; c.curve = []; return c }
+        let remeasured = zip(entries, again).map { e, q in
+            var c = e; c.jndQP = q; c.curve = []; return c
+        }
         let shift = Int(JNDPredictorTraining.safetyShift(raw: moved.map(Double.init), entries: remeasured, target: 0.03, from: 0, step: 1))
         safetyShift = shift
-        rows = [JNDBaselines.row("oracle re-measured vs dataset", predictions: again, entries: entries),
-                JNDBaselines.row("oracle, face moved 2 px vs unmoved", predictions: moved, entries: remeasured),
-                JNDBaselines.row("the same, shifted \(shift) to <=3% over", predictions: moved.map { $0 - shift }, entries: remeasured)]
+        rows = [
+            JNDBaselines.row("oracle re-measured vs dataset", predictions: again, entries: entries),
+            JNDBaselines.row("oracle, face moved 2 px vs unmoved", predictions: moved, entries: remeasured),
+            JNDBaselines.row("the same, shifted \(shift) to <=3% over", predictions: moved.map { $0 - shift }, entries: remeasured),
+        ]
         let diffs = zip(again, moved).map { Double($0 - $1) }
         let m = diffs.reduce(0, +) / Double(max(1, diffs.count))
         differenceStd = (diffs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(1, diffs.count))).squareRoot()

@@ -1,11 +1,11 @@
-import FaceAnalysis
 import CompressionPipeline
+import FaceAnalysis
 import Foundation
 import MediaIO
 import NeuralNet
+import Perception
 import Synchronization
 import TensorCore
-import Perception
 
 /// One image's full descriptor curve: e0 and e(q) with the coded bytes for every QP.
 struct DescriptorCurve: Codable {
@@ -112,8 +112,10 @@ public struct TauCalibration: Sendable {
     }
 
     /// Runs the calibration over `pairs` for the candidate `taus`.
-    public func run(pairs: [ImagePair], taus: [Double], cache: String, tolerance: Double = 0.001,
-                    progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> TauCalibrationReport {
+    public func run(
+        pairs: [ImagePair], taus: [Double], cache: String, tolerance: Double = 0.001,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> TauCalibrationReport {
         let images = Array(Set(pairs.flatMap { [$0.first, $0.second] })).sorted()
         let curves = try curves(images: images, cache: cache, progress: progress)
         func accuracy(_ descriptor: (DescriptorCurve) -> [Float]) -> Double {
@@ -136,12 +138,15 @@ public struct TauCalibration: Sendable {
             let acc = accuracy { $0.descriptor(at: jnd[$0.image]!) }
             let qs = jnd.values.map(Double.init)
             let bytes = jnd.map { Double(curves[$0.key]!.bytes[$0.value]) }
-            rows.append(TauRow(tau: tau, accuracy: acc, meanJNDQP: qs.reduce(0, +) / Double(max(1, qs.count)),
-                               meanBytes: bytes.reduce(0, +) / Double(max(1, bytes.count))))
+            rows.append(
+                TauRow(
+                    tau: tau, accuracy: acc, meanJNDQP: qs.reduce(0, +) / Double(max(1, qs.count)),
+                    meanBytes: bytes.reduce(0, +) / Double(max(1, bytes.count))))
         }
         let chosen = rows.filter { $0.accuracy >= base - tolerance - 1e-12 }.map(\.tau).max()
-        return TauCalibrationReport(pairs: pairs.count, images: images.count, codec: oracle.codec, mode: oracle.mode.rawValue,
-                                    identityThreshold: identityThreshold, uncompressedAccuracy: base, rows: rows,
-                                    calibratedTau: chosen, tolerance: tolerance)
+        return TauCalibrationReport(
+            pairs: pairs.count, images: images.count, codec: oracle.codec, mode: oracle.mode.rawValue,
+            identityThreshold: identityThreshold, uncompressedAccuracy: base, rows: rows,
+            calibratedTau: chosen, tolerance: tolerance)
     }
 }

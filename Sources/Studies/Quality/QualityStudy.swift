@@ -1,5 +1,5 @@
-import FaceAnalysis
 import CompressionPipeline
+import FaceAnalysis
 import Foundation
 import MediaIO
 import NeuralNet
@@ -55,8 +55,10 @@ public struct QualityStudy: Sendable {
         index % 10 == 0 ? ChipDegradation.families.flatMap { $0 } : []
     }
 
-    public func observe(images: [String], degradations: @Sendable (Int) -> [ChipDegradation] = { _ in [] },
-                        progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> [QualityObservation] {
+    public func observe(
+        images: [String], degradations: @Sendable (Int) -> [ChipDegradation] = { _ in [] },
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> [QualityObservation] {
         let results = Mutex<[Int: [QualityObservation]]>([:])
         let me = self
         let size = analyzer.embedder.chipSize
@@ -68,10 +70,11 @@ public struct QualityStudy: Sendable {
             let codec = try PictureCodec(codec: "libx264", width: size, height: size)
             for d in [nil] + degradations(i).map(Optional.some) {
                 let pixels = try d.map { try $0.apply(chip, size: size, codec: codec) } ?? chip
-                out.append(QualityObservation(
-                    image: path, identity: identity, degradation: d,
-                    analysis: me.analyzer.embedder.analyze(chip: pixels, workspace: workspace), faceWidth: width,
-                    sharpness: JNDDatasetBuilder.sharpness(RGBImage(width: size, height: size, pixels: pixels))))
+                out.append(
+                    QualityObservation(
+                        image: path, identity: identity, degradation: d,
+                        analysis: me.analyzer.embedder.analyze(chip: pixels, workspace: workspace), faceWidth: width,
+                        sharpness: JNDDatasetBuilder.sharpness(RGBImage(width: size, height: size, pixels: pixels))))
             }
             results.withLock { $0[i] = out }
         }
@@ -101,8 +104,10 @@ public struct QualityStudy: Sendable {
 
     /// Trains the model on `observations` (originals and degraded copies). CR targets use class centres of the
     /// identities with at least two original images; the validation identities are held out of training.
-    public static func train(_ observations: [QualityObservation], settings: TrainingSettings = TrainingSettings(),
-                             description: [String: String] = [:]) -> (model: QualityModel, losses: [EpochLoss]) {
+    public static func train(
+        _ observations: [QualityObservation], settings: TrainingSettings = TrainingSettings(),
+        description: [String: String] = [:]
+    ) -> (model: QualityModel, losses: [EpochLoss]) {
         let originals = observations.filter { $0.degradation == nil }
         let mu = (0..<128).map { i in originals.reduce(0) { $0 + $1.analysis.descriptor[i] } / Float(max(1, originals.count)) }
         func c(_ v: [Float]) -> [Float] { QualityMeasures.centred(v, mu) }
@@ -133,15 +138,17 @@ public struct QualityStudy: Sendable {
         var head = MLPRegressor(inputs: dim, hiddenUnits: settings.hidden, using: &rng)
         var adam = Adam(learningRate: settings.learningRate, weightDecay: settings.weightDecay)
         // Early stopping: the head is small but the data are few; keep the epoch with the lowest validation loss.
-        let curve = head.fit(zs, ys, training: trainIdx, validation: valIdx, epochs: settings.epochs, batch: settings.batch,
-                             optimizer: &adam, using: &rng)
+        let curve = head.fit(
+            zs, ys, training: trainIdx, validation: valIdx, epochs: settings.epochs, batch: settings.batch,
+            optimizer: &adam, using: &rng)
         let losses = curve.enumerated().map { EpochLoss(epoch: $0.offset + 1, train: $0.element.train, validation: $0.element.validation) }
         let bestEpoch = valIdx.isEmpty ? losses.count : (losses.min { $0.validation < $1.validation }?.epoch ?? losses.count)
 
         // Centre of unrecognisable faces: the mean unit descriptor of the strongest degradations.
         let strongest = observations.filter { $0.degradation.map(ChipDegradation.strongest.contains) ?? false }
         let uc = QualityMeasures.unit((0..<128).map { i in strongest.reduce(0) { $0 + QualityMeasures.unit(c($1.analysis.descriptor))[i] } })
-        let protos = QualityMeasures.kMeans(originals.map { c($0.analysis.descriptor) }, k: min(settings.prototypes, originals.count), seed: settings.seed)
+        let protos = QualityMeasures.kMeans(
+            originals.map { c($0.analysis.descriptor) }, k: min(settings.prototypes, originals.count), seed: settings.seed)
         var info = description
         info["cr_training_samples"] = String(trainIdx.count)
         info["cr_validation_samples"] = String(valIdx.count)
@@ -150,20 +157,23 @@ public struct QualityStudy: Sendable {
         info["seed"] = String(settings.seed)
         info["epochs"] = String(settings.epochs)
         info["best_epoch"] = String(bestEpoch)
-        let header = QualityModel.Header(architecture: QualityModel.architecture, inputs: dim, hidden: settings.hidden, embedding: 128,
-                                         prototypes: protos.count, temperature: settings.temperature,
-                                         regions: FeatureRegion.standard.map(\.name), quantiles: 101, training: info,
-                                         payloadFloats: 0, payloadCRC32: 0)
-        var model = QualityModel(header: header, featureMean: mean, featureScale: scale, descriptorMean: mu, crHead: head, unrecognisableCentre: uc,
-                                 prototypes: protos, crQuantiles: [Float](repeating: 0, count: 101),
-                                 riQuantiles: [Float](repeating: 0, count: 101), consistencyQuantiles: [Float](repeating: 0, count: 101))
+        let header = QualityModel.Header(
+            architecture: QualityModel.architecture, inputs: dim, hidden: settings.hidden, embedding: 128,
+            prototypes: protos.count, temperature: settings.temperature,
+            regions: FeatureRegion.standard.map(\.name), quantiles: 101, training: info,
+            payloadFloats: 0, payloadCRC32: 0)
+        var model = QualityModel(
+            header: header, featureMean: mean, featureScale: scale, descriptorMean: mu, crHead: head, unrecognisableCentre: uc,
+            prototypes: protos, crQuantiles: [Float](repeating: 0, count: 101),
+            riQuantiles: [Float](repeating: 0, count: 101), consistencyQuantiles: [Float](repeating: 0, count: 101))
         // Score scales from the original training faces.
         let scorer = QualityScorer(model: model)
         let s = originals.map { scorer.scores($0.analysis) }
-        model = QualityModel(header: header, featureMean: mean, featureScale: scale, descriptorMean: mu, crHead: head, unrecognisableCentre: uc,
-                             prototypes: protos, crQuantiles: QualityMeasures.quantiles(s.map { Float($0.certaintyRatio) }),
-                             riQuantiles: QualityMeasures.quantiles(s.map { Float($0.recognizabilityIndex) }),
-                             consistencyQuantiles: QualityMeasures.quantiles(s.map { Float($0.consistency) }))
+        model = QualityModel(
+            header: header, featureMean: mean, featureScale: scale, descriptorMean: mu, crHead: head, unrecognisableCentre: uc,
+            prototypes: protos, crQuantiles: QualityMeasures.quantiles(s.map { Float($0.certaintyRatio) }),
+            riQuantiles: QualityMeasures.quantiles(s.map { Float($0.recognizabilityIndex) }),
+            consistencyQuantiles: QualityMeasures.quantiles(s.map { Float($0.consistency) }))
         return (model, losses)
     }
 }
@@ -183,8 +193,10 @@ public enum ErrorVersusReject {
     ///   - distances: descriptor distance per pair (nil: a face is missing; counts as a non-match and lowest quality).
     ///   - quality: per pair, the lower of its two images' qualities.
     ///   - fmr: the operating point, fixed on all impostor pairs before any rejection.
-    public static func curve(measure: String, pairs: [ImagePair], distances: [Double?], quality: [Double?], fmr: Double = 1e-3,
-                             maxReject: Double = 0.5, steps: Int = 50) -> Curve {
+    public static func curve(
+        measure: String, pairs: [ImagePair], distances: [Double?], quality: [Double?], fmr: Double = 1e-3,
+        maxReject: Double = 0.5, steps: Int = 50
+    ) -> Curve {
         let impostor = pairs.indices.filter { !pairs[$0].sameIdentity }.map { distances[$0] ?? .infinity }.sorted()
         let k = Int((fmr * Double(impostor.count)).rounded(.down))
         // Threshold: accept distance < t; at most k impostor pairs fall below it.

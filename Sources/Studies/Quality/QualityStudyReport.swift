@@ -1,5 +1,5 @@
-import FaceAnalysis
 import CompressionPipeline
+import FaceAnalysis
 import Foundation
 
 /// What `facejnd quality-train` reports.
@@ -33,8 +33,10 @@ public struct QualityStudyReport: Sendable, Codable {
         case finalValidationMSE = "final_validation_mse"
     }
 
-    public static func make(pairs: [ImagePair], observations: [QualityObservation], scorer: QualityScorer,
-                            losses: [QualityStudy.EpochLoss], trainImages: Int, trainObservations: Int) -> QualityStudyReport {
+    public static func make(
+        pairs: [ImagePair], observations: [QualityObservation], scorer: QualityScorer,
+        losses: [QualityStudy.EpochLoss], trainImages: Int, trainObservations: Int
+    ) -> QualityStudyReport {
         let originals = Dictionary(observations.filter { $0.degradation == nil }.map { ($0.image, $0) }, uniquingKeysWith: { a, _ in a })
         let scores = originals.mapValues { scorer.scores($0.analysis) }
         let distances: [Double?] = pairs.map { p in
@@ -64,11 +66,13 @@ public struct QualityStudyReport: Sendable, Codable {
         let order = ["original"] + ChipDegradation.families.flatMap { $0 }.map(\.description)
         let means = order.compactMap { name -> DegradationMean? in
             guard let g = groups[name], let m = QualityScores.mean(g) else { return nil }
-            return DegradationMean(degradation: name, faces: g.count, cr: m.certaintyRatio, ri: m.recognizabilityIndex,
-                                   consistency: m.consistency, score: m.score)
+            return DegradationMean(
+                degradation: name, faces: g.count, cr: m.certaintyRatio, ri: m.recognizabilityIndex,
+                consistency: m.consistency, score: m.score)
         }
-        return QualityStudyReport(trainImages: trainImages, trainObservations: trainObservations, evalPairs: pairs.count,
-                                  evalImagesWithFace: originals.count, curves: curves, degradationMeans: means,
-                                  finalTrainMSE: losses.last?.train ?? 0, finalValidationMSE: losses.last?.validation ?? 0)
+        return QualityStudyReport(
+            trainImages: trainImages, trainObservations: trainObservations, evalPairs: pairs.count,
+            evalImagesWithFace: originals.count, curves: curves, degradationMeans: means,
+            finalTrainMSE: losses.last?.train ?? 0, finalValidationMSE: losses.last?.validation ?? 0)
     }
 }

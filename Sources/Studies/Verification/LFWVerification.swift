@@ -1,5 +1,5 @@
-import FaceAnalysis
 import CompressionPipeline
+import FaceAnalysis
 import Foundation
 import MediaIO
 import NeuralNet
@@ -93,11 +93,15 @@ public struct Verification: Sendable {
             if k == 0 || fields.isEmpty { continue }
             switch fields.count {
             case 3:
-                pairs.append(ImagePair(first: try image(fields[0], fields[1], line: k + 1, text: String(line)),
-                                       second: try image(fields[0], fields[2], line: k + 1, text: String(line)), sameIdentity: true))
+                pairs.append(
+                    ImagePair(
+                        first: try image(fields[0], fields[1], line: k + 1, text: String(line)),
+                        second: try image(fields[0], fields[2], line: k + 1, text: String(line)), sameIdentity: true))
             case 4:
-                pairs.append(ImagePair(first: try image(fields[0], fields[1], line: k + 1, text: String(line)),
-                                       second: try image(fields[2], fields[3], line: k + 1, text: String(line)), sameIdentity: false))
+                pairs.append(
+                    ImagePair(
+                        first: try image(fields[0], fields[1], line: k + 1, text: String(line)),
+                        second: try image(fields[2], fields[3], line: k + 1, text: String(line)), sameIdentity: false))
             default:
                 throw PairsFileError.malformed(line: k + 1, text: String(line))
             }
