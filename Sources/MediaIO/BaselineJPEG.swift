@@ -5,7 +5,26 @@ import TensorCore
 /// chroma upsampling and fixed-point colour conversion (`LibjpegColor`). dlib and PIL read JPEGs through libjpeg;
 /// FFmpeg's integer IDCT works rows first and differs by ±1 in about 1% of pixels, which moves face landmarks and
 /// descriptors. Progressive, arithmetic-coded, 12-bit and CMYK files return nil (the caller falls back to FFmpeg).
+/// A JPEG whose bytes break the format: what is wrong and where.
+public struct JPEGError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// Byte offset in the file where the problem was found.
+    public var offset: Int
+    public var reason: String
+    /// The file, when the caller read one.
+    public var path: String?
+
+    public init(offset: Int, reason: String, path: String? = nil) {
+        self.offset = offset
+        self.reason = reason
+        self.path = path
+    }
+
+    public var description: String { "\(path.map { "\($0): " } ?? "")malformed JPEG at byte \(offset): \(reason)" }
+}
+
 enum BaselineJPEG {
+    /// Pictures above this many pixels go to FFmpeg (which has its own limits) rather than being allocated here.
+    static let maxPixels = 1 << 26
     struct Component {
         var id: Int
         var h: Int
@@ -109,8 +128,10 @@ enum BaselineJPEG {
         54, 47, 55, 62, 63,
     ]
 
-    /// Decodes `bytes` to RGB, or nil for files this decoder does not handle.
-    static func decode(_ bytes: [UInt8]) -> RGBImage? {
+    /// Decodes `bytes` to RGB, or nil for files this decoder does not handle (not a JPEG, progressive, arithmetic,
+    /// 12-bit, CMYK, more than one scan). Every length and index is checked against the file before it is used.
+    /// - Throws: `JPEGError` naming the offset where a baseline JPEG's structure breaks.
+    static func decode(_ bytes: [UInt8]) throws(JPEGError) -> RGBImage? {
         guard bytes.count > 4, bytes[0] == 0xFF, bytes[1] == 0xD8 else { return nil }
         var quant = [[Int]](repeating: [Int](repeating: 0, count: 64), count: 4)
         var dc = [Huffman?](repeating: nil, count: 4), ac = [Huffman?](repeating: nil, count: 4)
@@ -118,19 +139,28 @@ enum BaselineJPEG {
         var width = 0, height = 0, restartInterval = 0
         var pos = 2
         func u16(_ p: Int) -> Int { Int(bytes[p]) << 8 | Int(bytes[p + 1]) }
+        /// `n` more bytes from `p` must lie inside the segment that ends at `end`.
+        func need(_ n: Int, at p: Int, before end: Int, _ what: String) throws(JPEGError) {
+            guard n >= 0, p + n <= end else { throw JPEGError(offset: p, reason: "\(what) runs past the end of its segment") }
+        }
         while pos + 4 <= bytes.count {
-            guard bytes[pos] == 0xFF else { return nil }
+            guard bytes[pos] == 0xFF else { throw JPEGError(offset: pos, reason: "expected a marker, found 0x\(String(bytes[pos], radix: 16))") }
             let marker = bytes[pos + 1]
-            if marker == 0xFF { pos += 1; continue }
+            if marker == 0xFF {
+                pos += 1
+                continue
+            }
             let length = u16(pos + 2)
             let seg = pos + 4, end = pos + 2 + length
-            guard end <= bytes.count, length >= 2 else { return nil }
+            guard length >= 2 else { throw JPEGError(offset: pos + 2, reason: "segment length \(length) is below 2") }
+            guard end <= bytes.count else { throw JPEGError(offset: pos + 2, reason: "segment of \(length) bytes runs past the end of the file") }
             switch marker {
             case 0xDB:
                 var p = seg
                 while p < end {
                     let pq = Int(bytes[p] >> 4), tq = Int(bytes[p] & 15)
-                    guard tq < 4 else { return nil }
+                    guard tq < 4, pq < 2 else { throw JPEGError(offset: p, reason: "quantisation table \(tq) of precision \(pq)") }
+                    try need(1 + 64 * (pq + 1), at: p, before: end, "quantisation table")
                     p += 1
                     for k in 0..<64 {
                         let v = pq == 0 ? Int(bytes[p]) : u16(p)
@@ -142,40 +172,59 @@ enum BaselineJPEG {
                 var p = seg
                 while p < end {
                     let tc = Int(bytes[p] >> 4), th = Int(bytes[p] & 15)
-                    guard th < 4, p + 17 <= end else { return nil }
+                    guard th < 4, tc < 2 else { throw JPEGError(offset: p, reason: "Huffman table class \(tc), index \(th)") }
+                    try need(17, at: p, before: end, "Huffman table")
                     let counts = (0..<16).map { Int(bytes[p + 1 + $0]) }
                     let n = counts.reduce(0, +)
-                    guard p + 17 + n <= end, let t = Huffman(counts: counts, symbols: Array(bytes[(p + 17)..<(p + 17 + n)])) else { return nil }
+                    try need(17 + n, at: p, before: end, "Huffman table")
+                    guard let t = Huffman(counts: counts, symbols: Array(bytes[(p + 17)..<(p + 17 + n)])) else {
+                        throw JPEGError(offset: p, reason: "Huffman table has more codes than its lengths allow")
+                    }
                     if tc == 0 { dc[th] = t } else { ac[th] = t }
                     p += 17 + n
                 }
             case 0xC0, 0xC1:
+                try need(6, at: seg, before: end, "frame header")
                 guard bytes[seg] == 8 else { return nil }
                 height = u16(seg + 1)
                 width = u16(seg + 3)
                 let nf = Int(bytes[seg + 5])
-                guard width > 0, height > 0, nf == 1 || nf == 3 else { return nil }
+                guard width > 0, height > 0 else { throw JPEGError(offset: seg + 1, reason: "picture size \(width)x\(height)") }
+                guard nf == 1 || nf == 3, components.isEmpty, width * height <= maxPixels else { return nil }
+                try need(6 + 3 * nf, at: seg, before: end, "frame header")
                 for i in 0..<nf {
                     let b = seg + 6 + 3 * i
                     let c = Component(id: Int(bytes[b]), h: Int(bytes[b + 1] >> 4), v: Int(bytes[b + 1] & 15), table: Int(bytes[b + 2]))
-                    guard (1...2).contains(c.h), (1...2).contains(c.v), c.table < 4 else { return nil }
+                    guard (1...2).contains(c.h), (1...2).contains(c.v), c.table < 4 else {
+                        throw JPEGError(offset: b, reason: "component \(c.id): sampling \(c.h)x\(c.v), quantisation table \(c.table)")
+                    }
                     components.append(c)
                 }
             case 0xC2, 0xC3, 0xC5...0xC7, 0xC9...0xCB, 0xCD...0xCF:
                 return nil  // progressive, lossless, hierarchical or arithmetic coding
             case 0xDD:
+                try need(2, at: seg, before: end, "restart interval")
                 restartInterval = u16(seg)
             case 0xDA:
-                guard !components.isEmpty else { return nil }
+                guard !components.isEmpty else { throw JPEGError(offset: pos, reason: "scan before the frame header") }
+                try need(1, at: seg, before: end, "scan header")
                 let ns = Int(bytes[seg])
                 guard ns == components.count else { return nil }  // one interleaved scan only
+                try need(1 + 2 * ns, at: seg, before: end, "scan header")
                 for i in 0..<ns {
                     let id = Int(bytes[seg + 1 + 2 * i]), tables = bytes[seg + 2 + 2 * i]
-                    guard let k = components.firstIndex(where: { $0.id == id }) else { return nil }
-                    components[k].dcTable = Int(tables >> 4)
-                    components[k].acTable = Int(tables & 15)
+                    guard let k = components.firstIndex(where: { $0.id == id }) else {
+                        throw JPEGError(offset: seg + 1 + 2 * i, reason: "scan names component \(id), which the frame does not have")
+                    }
+                    let dcIndex = Int(tables >> 4), acIndex = Int(tables & 15)
+                    guard dcIndex < 4, acIndex < 4, dc[dcIndex] != nil, ac[acIndex] != nil else {
+                        throw JPEGError(
+                            offset: seg + 2 + 2 * i, reason: "component \(id) uses Huffman tables \(dcIndex)/\(acIndex), which are not defined")
+                    }
+                    components[k].dcTable = dcIndex
+                    components[k].acTable = acIndex
                 }
-                return decodeScan(
+                return try decodeScan(
                     bytes, from: end, width: width, height: height, components: components, quant: quant, dc: dc, ac: ac,
                     restartInterval: restartInterval)
             default:
@@ -189,7 +238,7 @@ enum BaselineJPEG {
     static func decodeScan(
         _ bytes: [UInt8], from start: Int, width: Int, height: Int, components inComponents: [Component],
         quant: [[Int]], dc: [Huffman?], ac: [Huffman?], restartInterval: Int
-    ) -> RGBImage? {
+    ) throws(JPEGError) -> RGBImage? {
         var comps = inComponents
         let hmax = comps.map(\.h).max()!, vmax = comps.map(\.v).max()!
         let single = comps.count == 1
@@ -199,9 +248,9 @@ enum BaselineJPEG {
             comps[i].blocksWide = single ? mcusX : mcusX * comps[i].h
             comps[i].blocksHigh = single ? mcusY : mcusY * comps[i].v
             comps[i].plane = [UInt8](repeating: 0, count: comps[i].blocksWide * 8 * comps[i].blocksHigh * 8)
-            guard dc[comps[i].dcTable] != nil, ac[comps[i].acTable] != nil else { return nil }
         }
         var reader = BitReader(data: bytes, position: start)
+        func blockIndex(_ mx: Int, _ my: Int) -> String { "MCU (\(mx), \(my))" }
         var coef = [Int](repeating: 0, count: 64)
         var mcu = 0
         for my in 0..<mcusY {
@@ -216,20 +265,26 @@ enum BaselineJPEG {
                     for by in 0..<bv {
                         for bx in 0..<bh {
                             for k in 0..<64 { coef[k] = 0 }
-                            guard let s = reader.decode(dc[comps[ci].dcTable]!) else { return nil }
+                            guard let s = reader.decode(dc[comps[ci].dcTable]!), s <= 15 else {
+                                throw JPEGError(offset: reader.position, reason: "invalid DC code in block \(blockIndex(mx, my))")
+                            }
                             comps[ci].predictor += extend(reader.bits(s), s)
                             let q = quant[comps[ci].table]
                             coef[0] = comps[ci].predictor * q[0]
                             var k = 1
                             while k < 64 {
-                                guard let rs = reader.decode(ac[comps[ci].acTable]!) else { return nil }
+                                guard let rs = reader.decode(ac[comps[ci].acTable]!) else {
+                                    throw JPEGError(offset: reader.position, reason: "invalid AC code in block \(blockIndex(mx, my))")
+                                }
                                 let r = rs >> 4, sz = rs & 15
                                 if sz == 0 {
                                     if r == 15 { k += 16; continue }
                                     break
                                 }
                                 k += r
-                                guard k < 64 else { return nil }
+                                guard k < 64 else {
+                                    throw JPEGError(offset: reader.position, reason: "AC run past the end of block \(blockIndex(mx, my))")
+                                }
                                 let z = zigzag[k]
                                 coef[z] = extend(reader.bits(sz), sz) * q[z]
                                 k += 1
@@ -272,80 +327,82 @@ enum BaselineJPEG {
         }
     }
 
-    /// libjpeg's jidctint.c ("islow"): dequantised coefficients in natural order → 8×8 samples.
+    /// libjpeg's jidctint.c ("islow"): dequantised coefficients in natural order → 8×8 samples. Wrapping arithmetic
+    /// (`&+`, `&*`): a damaged file can carry coefficients whose products overflow, which must not trap; valid
+    /// files never come near Int's range, so the results are libjpeg's.
     static func idctIslow(_ c: [Int], into out: UnsafeMutablePointer<UInt8>, stride: Int) {
         let constBits = 13, pass1Bits = 2
         let f0298 = 2446, f0390 = 3196, f0541 = 4433, f0765 = 6270, f0899 = 7373, f1175 = 9633, f1501 = 12299
         let f1847 = 15137, f1961 = 16069, f2053 = 16819, f2562 = 20995, f3072 = 25172
-        func descale(_ x: Int, _ n: Int) -> Int { (x + (1 << (n - 1))) >> n }
+        func descale(_ x: Int, _ n: Int) -> Int { (x &+ (1 << (n &- 1))) >> n }
         var ws = [Int](repeating: 0, count: 64)
         // Pass 1: columns, results scaled up by 2^pass1Bits.
         for col in 0..<8 {
-            if c[8 + col] == 0 && c[16 + col] == 0 && c[24 + col] == 0 && c[32 + col] == 0 && c[40 + col] == 0
-                && c[48 + col] == 0 && c[56 + col] == 0
+            if c[8 &+ col] == 0 && c[16 &+ col] == 0 && c[24 &+ col] == 0 && c[32 &+ col] == 0 && c[40 &+ col] == 0
+                && c[48 &+ col] == 0 && c[56 &+ col] == 0
             {
                 let dcval = c[col] << pass1Bits
-                for r in 0..<8 { ws[r * 8 + col] = dcval }
+                for r in 0..<8 { ws[r &* 8 &+ col] = dcval }
                 continue
             }
-            var z2 = c[16 + col], z3 = c[48 + col]
-            var z1 = (z2 + z3) * f0541
-            var tmp2 = z1 + z3 * -f1847
-            var tmp3 = z1 + z2 * f0765
-            z2 = c[col]; z3 = c[32 + col]
-            var tmp0 = (z2 + z3) << constBits
-            var tmp1 = (z2 - z3) << constBits
-            let tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2
-            tmp0 = c[56 + col]; tmp1 = c[40 + col]; tmp2 = c[24 + col]; tmp3 = c[8 + col]
-            z1 = tmp0 + tmp3; z2 = tmp1 + tmp2; z3 = tmp0 + tmp2
-            var z4 = tmp1 + tmp3
-            let z5 = (z3 + z4) * f1175
-            tmp0 *= f0298; tmp1 *= f2053; tmp2 *= f3072; tmp3 *= f1501
-            z1 *= -f0899; z2 *= -f2562; z3 *= -f1961; z4 *= -f0390
-            z3 += z5; z4 += z5
-            tmp0 += z1 + z3; tmp1 += z2 + z4; tmp2 += z2 + z3; tmp3 += z1 + z4
-            let n = constBits - pass1Bits
-            ws[col] = descale(tmp10 + tmp3, n); ws[56 + col] = descale(tmp10 - tmp3, n)
-            ws[8 + col] = descale(tmp11 + tmp2, n); ws[48 + col] = descale(tmp11 - tmp2, n)
-            ws[16 + col] = descale(tmp12 + tmp1, n); ws[40 + col] = descale(tmp12 - tmp1, n)
-            ws[24 + col] = descale(tmp13 + tmp0, n); ws[32 + col] = descale(tmp13 - tmp0, n)
+            var z2 = c[16 &+ col], z3 = c[48 &+ col]
+            var z1 = (z2 &+ z3) &* f0541
+            var tmp2 = z1 &+ z3 &* -f1847
+            var tmp3 = z1 &+ z2 &* f0765
+            z2 = c[col]; z3 = c[32 &+ col]
+            var tmp0 = (z2 &+ z3) << constBits
+            var tmp1 = (z2 &- z3) << constBits
+            let tmp10 = tmp0 &+ tmp3, tmp13 = tmp0 &- tmp3, tmp11 = tmp1 &+ tmp2, tmp12 = tmp1 &- tmp2
+            tmp0 = c[56 &+ col]; tmp1 = c[40 &+ col]; tmp2 = c[24 &+ col]; tmp3 = c[8 &+ col]
+            z1 = tmp0 &+ tmp3; z2 = tmp1 &+ tmp2; z3 = tmp0 &+ tmp2
+            var z4 = tmp1 &+ tmp3
+            let z5 = (z3 &+ z4) &* f1175
+            tmp0 &*= f0298; tmp1 &*= f2053; tmp2 &*= f3072; tmp3 &*= f1501
+            z1 &*= -f0899; z2 &*= -f2562; z3 &*= -f1961; z4 &*= -f0390
+            z3 &+= z5; z4 &+= z5
+            tmp0 &+= z1 &+ z3; tmp1 &+= z2 &+ z4; tmp2 &+= z2 &+ z3; tmp3 &+= z1 &+ z4
+            let n = constBits &- pass1Bits
+            ws[col] = descale(tmp10 &+ tmp3, n); ws[56 &+ col] = descale(tmp10 &- tmp3, n)
+            ws[8 &+ col] = descale(tmp11 &+ tmp2, n); ws[48 &+ col] = descale(tmp11 &- tmp2, n)
+            ws[16 &+ col] = descale(tmp12 &+ tmp1, n); ws[40 &+ col] = descale(tmp12 &- tmp1, n)
+            ws[24 &+ col] = descale(tmp13 &+ tmp0, n); ws[32 &+ col] = descale(tmp13 &- tmp0, n)
         }
         // Pass 2: rows; the final shift removes pass1Bits and the factor 8; +128 recentres; wrap-around range
         // limiting as libjpeg's table does (values are masked to 10 bits, then clamped).
         func limit(_ x: Int) -> UInt8 {
             let v = (x & 1023)
-            let centred = v < 512 ? v : v - 1024  // the 10-bit signed value
-            return UInt8(max(0, min(255, centred + 128)))
+            let centred = v < 512 ? v : v &- 1024  // the 10-bit signed value
+            return UInt8(max(0, min(255, centred &+ 128)))
         }
         for row in 0..<8 {
-            let w = row * 8
+            let w = row &* 8
             let o = out + row * stride
-            if ws[w + 1] == 0 && ws[w + 2] == 0 && ws[w + 3] == 0 && ws[w + 4] == 0 && ws[w + 5] == 0 && ws[w + 6] == 0 && ws[w + 7] == 0 {
-                let v = limit(descale(ws[w], pass1Bits + 3))
+            if ws[w &+ 1] == 0 && ws[w &+ 2] == 0 && ws[w &+ 3] == 0 && ws[w &+ 4] == 0 && ws[w &+ 5] == 0 && ws[w &+ 6] == 0 && ws[w &+ 7] == 0 {
+                let v = limit(descale(ws[w], pass1Bits &+ 3))
                 for i in 0..<8 { o[i] = v }
                 continue
             }
-            var z2 = ws[w + 2], z3 = ws[w + 6]
-            var z1 = (z2 + z3) * f0541
-            var tmp2 = z1 + z3 * -f1847
-            var tmp3 = z1 + z2 * f0765
-            z2 = ws[w]; z3 = ws[w + 4]
-            var tmp0 = (z2 + z3) << constBits
-            var tmp1 = (z2 - z3) << constBits
-            let tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2
-            tmp0 = ws[w + 7]; tmp1 = ws[w + 5]; tmp2 = ws[w + 3]; tmp3 = ws[w + 1]
-            z1 = tmp0 + tmp3; z2 = tmp1 + tmp2; z3 = tmp0 + tmp2
-            var z4 = tmp1 + tmp3
-            let z5 = (z3 + z4) * f1175
-            tmp0 *= f0298; tmp1 *= f2053; tmp2 *= f3072; tmp3 *= f1501
-            z1 *= -f0899; z2 *= -f2562; z3 *= -f1961; z4 *= -f0390
-            z3 += z5; z4 += z5
-            tmp0 += z1 + z3; tmp1 += z2 + z4; tmp2 += z2 + z3; tmp3 += z1 + z4
-            let n = constBits + pass1Bits + 3
-            o[0] = limit(descale(tmp10 + tmp3, n)); o[7] = limit(descale(tmp10 - tmp3, n))
-            o[1] = limit(descale(tmp11 + tmp2, n)); o[6] = limit(descale(tmp11 - tmp2, n))
-            o[2] = limit(descale(tmp12 + tmp1, n)); o[5] = limit(descale(tmp12 - tmp1, n))
-            o[3] = limit(descale(tmp13 + tmp0, n)); o[4] = limit(descale(tmp13 - tmp0, n))
+            var z2 = ws[w &+ 2], z3 = ws[w &+ 6]
+            var z1 = (z2 &+ z3) &* f0541
+            var tmp2 = z1 &+ z3 &* -f1847
+            var tmp3 = z1 &+ z2 &* f0765
+            z2 = ws[w]; z3 = ws[w &+ 4]
+            var tmp0 = (z2 &+ z3) << constBits
+            var tmp1 = (z2 &- z3) << constBits
+            let tmp10 = tmp0 &+ tmp3, tmp13 = tmp0 &- tmp3, tmp11 = tmp1 &+ tmp2, tmp12 = tmp1 &- tmp2
+            tmp0 = ws[w &+ 7]; tmp1 = ws[w &+ 5]; tmp2 = ws[w &+ 3]; tmp3 = ws[w &+ 1]
+            z1 = tmp0 &+ tmp3; z2 = tmp1 &+ tmp2; z3 = tmp0 &+ tmp2
+            var z4 = tmp1 &+ tmp3
+            let z5 = (z3 &+ z4) &* f1175
+            tmp0 &*= f0298; tmp1 &*= f2053; tmp2 &*= f3072; tmp3 &*= f1501
+            z1 &*= -f0899; z2 &*= -f2562; z3 &*= -f1961; z4 &*= -f0390
+            z3 &+= z5; z4 &+= z5
+            tmp0 &+= z1 &+ z3; tmp1 &+= z2 &+ z4; tmp2 &+= z2 &+ z3; tmp3 &+= z1 &+ z4
+            let n = constBits &+ pass1Bits &+ 3
+            o[0] = limit(descale(tmp10 &+ tmp3, n)); o[7] = limit(descale(tmp10 &- tmp3, n))
+            o[1] = limit(descale(tmp11 &+ tmp2, n)); o[6] = limit(descale(tmp11 &- tmp2, n))
+            o[2] = limit(descale(tmp12 &+ tmp1, n)); o[5] = limit(descale(tmp12 &- tmp1, n))
+            o[3] = limit(descale(tmp13 &+ tmp0, n)); o[4] = limit(descale(tmp13 &- tmp0, n))
         }
     }
 }

@@ -1,4 +1,5 @@
 internal import CFFmpeg
+import Foundation
 
 /// An error code returned by an FFmpeg library call.
 ///
@@ -47,8 +48,20 @@ func check(_ code: Int32, _ function: StaticString) throws(FFmpegError) -> Int32
     return code
 }
 
+/// Whether a failed write is worth retrying elsewhere or later (out of space, an I/O error, a file-size or quota
+/// limit) rather than a problem with the input or the options. Batch schedulers get exit status 75 for these.
+public func isTransientWriteError(_ code: Int32) -> Bool {
+    code == ENOSPC || code == EIO || code == EFBIG || code == EDQUOT
+}
+
 /// Errors in how media is used, as opposed to errors FFmpeg returned. Each case has one meaning.
 public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// Whether retrying on another machine or later may succeed (the output's disk, not the input, failed).
+    public var isRetryable: Bool {
+        if case .writeFailed(_, let code) = self { return isTransientWriteError(code) }
+        return false
+    }
+
     case fileNotFound(path: String)
     case cannotOpen(path: String, reason: String)
     case noVideoStream(path: String)
@@ -68,6 +81,8 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Frame editing (the prefilter) needs 8-bit 4:2:0 planar frames.
     case frameNotEditable(pixelFormat: String)
     case outputNotWritable(path: String, reason: String)
+    /// Writing `path` failed part-way with a system error (`errno`): out of space, an I/O error, a file-size limit.
+    case writeFailed(path: String, errno: Int32)
     case unsupportedContainer(path: String, reason: String)
     case streamNotMuxable(index: Int, codec: String, container: String)
     case decodeFailed(path: String, frame: Int, reason: String)
@@ -99,6 +114,8 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
             return "frames in \(format) cannot be edited (8-bit 4:2:0 planar needed)"
         case .outputNotWritable(let path, let reason):
             return "cannot write output \(path): \(reason)"
+        case .writeFailed(let path, let code):
+            return "\(String(cString: strerror(code)).lowercased()) writing \(path)"
         case .unsupportedContainer(let path, let reason):
             return "unsupported output container for \(path): \(reason)"
         case .streamNotMuxable(let index, let codec, let container):

@@ -69,9 +69,7 @@ extension ImageFile {
         let packet = try Packet()
         try check(avcodec_receive_packet(ctx, packet.pointer), "avcodec_receive_packet")
         let data = Data(bytes: packet.pointer.pointee.data, count: Int(packet.pointer.pointee.size))
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw MediaError.outputNotWritable(path: path, reason: error.localizedDescription)
-        }
+        try AtomicWrite.write(data, to: path)
     }
 
     /// Writes `image` as a PNG through FFmpeg's encoder, atomically (temporary file, then rename).

@@ -47,6 +47,7 @@ struct Muxer: ~Copyable {
         context = ctx
         self.path = path
         temporaryPath = tmp
+        TemporaryFiles.register(tmp)
     }
 
     deinit {
@@ -54,6 +55,7 @@ struct Muxer: ~Copyable {
         if context.pointee.pb != nil { avio_closep(&context.pointee.pb) }
         avformat_free_context(context)
         if !finished { unlink(temporaryPath) }
+        TemporaryFiles.unregister(temporaryPath)
     }
 
     var formatName: String { String(cString: context.pointee.oformat.pointee.name) }
@@ -147,11 +149,25 @@ struct Muxer: ~Copyable {
             av_dict_set(&options, "movie_timescale", String(scale), 0)
         }
         let status = avformat_write_header(context, &options)
+        if status < 0, let pb = context.pointee.pb, pb.pointee.error < 0 { throw writeError(pb.pointee.error, "avformat_write_header") }
         if status < 0 {
             throw MediaError.unsupportedContainer(
                 path: path, reason: "the \(formatName) muxer refused the streams: \(FFmpegError(rawValue: status).message)")
         }
         headerWritten = true
+    }
+
+    /// The error for a failed write: a system error (out of space, I/O, file size) names the output; anything else is
+    /// FFmpeg's own.
+    private func writeError(_ status: Int32, _ function: StaticString) -> any Error {
+        let code = -status
+        if code == ENOSPC || code == EIO || code == EFBIG || code == EDQUOT || code == EROFS || code == EACCES {
+            return MediaError.writeFailed(path: path, errno: code)
+        }
+        if let pb = context.pointee.pb, pb.pointee.error < 0, -pb.pointee.error != 0 {
+            return MediaError.writeFailed(path: path, errno: -pb.pointee.error)
+        }
+        return FFmpegError(rawValue: status, function: function)
     }
 
     /// Writes a packet whose timestamps are in `timeBase`, to output stream `streamIndex`.
@@ -161,15 +177,22 @@ struct Muxer: ~Copyable {
         packet.pointer.pointee.stream_index = Int32(streamIndex)
         av_packet_rescale_ts(packet.pointer, timeBase, st.pointee.time_base)
         packet.pointer.pointee.pos = -1
-        try check(av_interleaved_write_frame(context, packet.pointer), "av_interleaved_write_frame")
+        let status = av_interleaved_write_frame(context, packet.pointer)
+        if status < 0 { throw writeError(status, "av_interleaved_write_frame") }
     }
 
     /// Writes the trailer, closes the file and renames it to its final name. Consumes the muxer: on success or
     /// failure it is gone, and its deinit removes the temporary file unless the rename happened.
     consuming func finish() throws {
-        try check(av_write_trailer(context), "av_write_trailer")
+        // The trailer is written once, whatever happens: after a failed av_write_trailer the muxer's state is gone,
+        // and a second call (from deinit) would dereference it.
         headerWritten = false
-        if context.pointee.pb != nil { try check(avio_closep(&context.pointee.pb), "avio_closep") }
+        let trailer = av_write_trailer(context)
+        if trailer < 0 { throw writeError(trailer, "av_write_trailer") }
+        if context.pointee.pb != nil {
+            let closed = avio_closep(&context.pointee.pb)
+            if closed < 0 { throw writeError(closed, "avio_closep") }
+        }
         if rename(temporaryPath, path) != 0 {
             let reason = String(cString: strerror(errno))
             unlink(temporaryPath)

@@ -93,7 +93,8 @@ public final class VideoReader {
 /// Still images (PNG, JPEG, ...), decoded through FFmpeg.
 public enum ImageFile {
     /// Decodes the first frame of `path` to 8-bit RGB. Greyscale, alpha (dropped) and 16-bit images are converted.
-    /// - Throws: `MediaError.fileNotFound`, `.cannotOpen` (not an image), `.decodeFailed` (no picture in it).
+    /// - Throws: `MediaError.fileNotFound`, `.cannotOpen` (not an image), `.decodeFailed` (no picture in it),
+    ///   `JPEGError` (a baseline JPEG whose structure is broken).
     ///
     /// Baseline JPEGs are decoded exactly as libjpeg decodes them by default (`BaselineJPEG`: islow integer IDCT,
     /// "fancy" triangular chroma upsampling, fixed-point YCbCr→RGB), so that face descriptors agree with tools that
@@ -101,10 +102,14 @@ public enum ImageFile {
     /// with libjpeg's colour path, whose IDCT differs by ±1 in about 1% of pixels.
     public static func loadRGB(path: String) throws -> RGBImage {
         let reader = try VideoReader(path: path, libjpegCompatible: true)
-        if reader.video.codecName == "mjpeg", let bytes = FileManager.default.contents(atPath: path),
-            let rgb = BaselineJPEG.decode([UInt8](bytes))
-        {
-            return rgb
+        if reader.video.codecName == "mjpeg", let bytes = FileManager.default.contents(atPath: path) {
+            do {
+                if let rgb = try BaselineJPEG.decode([UInt8](bytes)) { return rgb }
+            } catch {
+                var e = error
+                e.path = path
+                throw e
+            }
         }
         guard let frame = try reader.next() else {
             throw MediaError.decodeFailed(path: path, frame: 0, reason: "no picture could be decoded")
@@ -114,7 +119,8 @@ public enum ImageFile {
     }
 
     /// A baseline JPEG file's pixels exactly as libjpeg decodes them, or nil for JPEGs `BaselineJPEG` does not handle.
-    public static func decodeBaselineJPEG(_ bytes: [UInt8]) -> RGBImage? { BaselineJPEG.decode(bytes) }
+    /// - Throws: `JPEGError` (with the byte offset) for a baseline JPEG whose structure is broken.
+    public static func decodeBaselineJPEG(_ bytes: [UInt8]) throws(JPEGError) -> RGBImage? { try BaselineJPEG.decode(bytes) }
 
     /// RGB of a frame decoded from JPEG, converted as libjpeg does (falls back to swscale for other layouts).
     public static func rgb(jpegFrame frame: Frame, scaler: Scaler) throws -> RGBImage {

@@ -16,7 +16,15 @@ struct FaceJND: ParsableCommand {
     )
 }
 
-/// Runs `body`, turning every error into one line on stderr and a non-zero exit.
+/// Exit statuses besides 0 (done) and 1 (failed: bad input or options).
+enum ExitStatus {
+    /// Interrupted by a signal; nothing written.
+    static let interrupted: Int32 = 130
+    /// A failure worth retrying elsewhere or later: out of space, an I/O error, a file-size limit (sysexits' EX_TEMPFAIL).
+    static let retryable: Int32 = 75
+}
+
+/// Runs `body`, turning every error into one line on stderr and a non-zero exit (1, or `ExitStatus.retryable`).
 func runReportingErrors(_ body: () throws -> Void) throws {
     Interrupt.install()
     FFmpegLog.setVerbose(ProcessInfo.processInfo.environment["FACEJND_VERBOSE"] != nil)
@@ -28,9 +36,11 @@ func runReportingErrors(_ body: () throws -> Void) throws {
         Progress.clearLine()
         if Interrupt.requested {
             FileHandle.standardError.write(Data("facejnd: interrupted; no output written\n".utf8))
-            throw ExitCode(130)
+            throw ExitCode(ExitStatus.interrupted)
         }
         FileHandle.standardError.write(Data("facejnd: error: \(error)\n".utf8))
+        // 75 (EX_TEMPFAIL): the output's disk failed, not the input; a batch scheduler may retry elsewhere.
+        if let m = error as? MediaError, m.isRetryable { throw ExitCode(ExitStatus.retryable) }
         throw ExitCode(1)
     }
 }

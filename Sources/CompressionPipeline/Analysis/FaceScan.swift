@@ -59,7 +59,7 @@ public struct FaceScan {
         let source = try PictureSource(path: path, libjpegCompatible: true)
         let workspace = Workspace()
         // A JPEG picture: decoded exactly as libjpeg does when it is baseline (see ImageFile.loadRGB).
-        if let still = source.libjpegStill() {
+        if let still = try source.libjpegStill() {
             try body(0, still, try analyzer.analyze(still, upsample: upsample, workspace: workspace))
             return
         }

@@ -110,7 +110,7 @@ public struct EncodeJob {
     public func backgroundQPs(_ input: String, frameCount: Int, isCancelled: () -> Bool = { false }) throws -> [Int] {
         guard let crf = options.matchCRF else { return Array(repeating: options.backgroundQP, count: frameCount) }
         let scratch = AtomicFile.scratchPath(near: input, tag: "crf")
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        defer { AtomicFile.discard(scratch) }
         var t = Transcoder(
             input: input, output: scratch, encoder: EncoderSettings(codec: options.codec, preset: options.preset, rateControl: .crf(crf)))
         t.copyOtherStreams = false
@@ -165,7 +165,7 @@ public struct EncodeJob {
         let plannerInput = try timeline.plannerInput(tau: options.tau, chipSize: analyzer.embedder.chipSize)
         let rules = RepairRules(tau: options.tau, floorQP: options.floorQP, minimumStep: options.repairStep)
         let scratch = AtomicFile.scratchPath(near: output, tag: "pass")
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        defer { AtomicFile.discard(scratch) }
         var repairs = FacePlanner.Repairs()
         if options.faceQPBias != 0 {
             for track in timeline.trackIDs { repairs.lower(track: track, frames: 0..<timeline.frames.count, by: -options.faceQPBias) }
@@ -184,11 +184,13 @@ public struct EncodeJob {
             transcoder.copyOtherStreams = true
             var clock = Date()
             let filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered))
-            let result = try transcoder.run(
-                frameQP: { i, frame in
-                    try filter?(i, frame)
-                    return i < plan.count ? plan[i].frameQP : FrameQP(qp: background.last ?? anchor)
-                }, progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
+            let result = try AtomicFile.namingOutput(output, scratch: scratch) {
+                try transcoder.run(
+                    frameQP: { i, frame in
+                        try filter?(i, frame)
+                        return i < plan.count ? plan[i].frameQP : FrameQP(qp: background.last ?? anchor)
+                    }, progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
+            }
             encodeSeconds += Date().timeIntervalSince(clock)
             clock = Date()
             // Skipped (unrecognisable) faces are not held to τ.

@@ -50,9 +50,14 @@ public final class PictureSource {
     public func picture(_ frame: Frame) throws -> RGBImage { try converter.picture(frame) }
 
     /// A single baseline JPEG image decoded bit-exactly as libjpeg does (nil for anything else).
-    public func libjpegStill() -> RGBImage? {
+    /// - Throws: `JPEGError` for a baseline JPEG whose structure is broken.
+    public func libjpegStill() throws -> RGBImage? {
         guard isJPEG, (reader.video.frameCount ?? 1) <= 1, let bytes = FileManager.default.contents(atPath: path) else { return nil }
-        return ImageFile.decodeBaselineJPEG([UInt8](bytes))
+        do { return try ImageFile.decodeBaselineJPEG([UInt8](bytes)) } catch {
+            var e = error
+            e.path = path
+            throw e
+        }
     }
 
     /// Calls `body` with each frame's index and the decoded frame, in presentation order, until it returns false or

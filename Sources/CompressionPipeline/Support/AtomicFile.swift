@@ -4,22 +4,47 @@ import MediaIO
 /// Small files (reports) written whole or not at all.
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw PipelineError.outputNotWritable(path: path, reason: error.localizedDescription)
+        try AtomicWrite.write(data, to: path)
+    }
+
+    /// The errno behind a Foundation file error, when there is one.
+    static func posixCode(_ error: any Error) -> Int32? {
+        let e = error as NSError
+        if e.domain == NSPOSIXErrorDomain { return Int32(e.code) }
+        if let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain { return Int32(underlying.code) }
+        if e.domain == NSCocoaErrorDomain, e.code == NSFileWriteOutOfSpaceError { return ENOSPC }
+        return nil
+    }
+
+    /// Runs `body`, which writes `scratch`; a failed write is reported against `output`, the file the user named.
+    public static func namingOutput<T>(_ output: String, scratch: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch MediaError.writeFailed(_, let code) {
+            throw MediaError.writeFailed(path: output, errno: code)
         }
     }
 
-    /// A scratch file next to `path` with the same extension (so the muxer picks the same container).
+    /// A scratch file next to `path` with the same extension (so the muxer picks the same container), registered
+    /// with `TemporaryFiles` so that a second interrupt removes it too. Remove it with `discard` or finish it with
+    /// `moveIntoPlace`.
     public static func scratchPath(near path: String, tag: String) -> String {
         let url = URL(fileURLWithPath: path)
         let ext = url.pathExtension.isEmpty ? "mp4" : url.pathExtension
-        return url.deletingLastPathComponent().appendingPathComponent(
+        let scratch = url.deletingLastPathComponent().appendingPathComponent(
             ".\(url.deletingPathExtension().lastPathComponent).facejnd-\(tag)-\(getpid()).\(ext)"
         ).path
+        TemporaryFiles.register(scratch)
+        return scratch
+    }
+
+    /// Removes a scratch file (if it is there) and forgets it.
+    public static func discard(_ scratch: String) {
+        unlink(scratch)
+        TemporaryFiles.unregister(scratch)
     }
 
     /// Renames a finished scratch file onto its final name (atomic within one file system).
     public static func moveIntoPlace(_ from: String, _ to: String) throws {
+        defer { TemporaryFiles.unregister(from) }
         if rename(from, to) != 0 {
             throw PipelineError.outputNotWritable(path: to, reason: String(cString: strerror(errno)))
         }

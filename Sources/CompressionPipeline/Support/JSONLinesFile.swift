@@ -9,6 +9,7 @@ public final class JSONLinesFile<Record: Codable>: @unchecked Sendable {
     private let handle: FileHandle
     /// The records that were already in the file.
     public let existing: [Record]
+    let path: String
 
     public init(path: String) throws {
         var records: [Record] = []
@@ -24,10 +25,11 @@ public final class JSONLinesFile<Record: Codable>: @unchecked Sendable {
         }
         try h.seekToEnd()
         if let data = FileManager.default.contents(atPath: path), let last = data.last, last != 0x0A {
-            h.write(Data([0x0A]))
+            try h.write(contentsOf: Data([0x0A]))
         }
         handle = h
         existing = records
+        self.path = path
     }
 
     deinit { try? handle.close() }
@@ -36,6 +38,10 @@ public final class JSONLinesFile<Record: Codable>: @unchecked Sendable {
     public func append(_ record: Record) throws {
         var line = try JSONEncoder().encode(record)
         line.append(0x0A)
-        handle.write(line)
+        // write(contentsOf:) throws on a full disk; FileHandle.write(_:) would trap.
+        do { try handle.write(contentsOf: line) } catch {
+            if let code = AtomicFile.posixCode(error), isTransientWriteError(code) { throw MediaError.writeFailed(path: path, errno: code) }
+            throw PipelineError.outputNotWritable(path: path, reason: "\(error)")
+        }
     }
 }

@@ -87,7 +87,7 @@ public struct Comparison {
     /// A uniform encode (one QP or one CRF for the whole video), verified like facejnd's output.
     public func uniform(_ input: String, qp: Int? = nil, crf: Double? = nil, isCancelled: () -> Bool = { false }) throws -> RatePoint {
         let scratch = AtomicFile.scratchPath(near: input, tag: "reference")
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        defer { AtomicFile.discard(scratch) }
         let o = job.options
         var t = Transcoder(
             input: input, output: scratch,
@@ -109,7 +109,7 @@ public struct Comparison {
         if let tau { j.options.tau = tau }
         if let backgroundQP { j.options.backgroundQP = backgroundQP }
         let scratch = AtomicFile.scratchPath(near: input, tag: "facejnd")
-        defer { if output == nil { try? FileManager.default.removeItem(atPath: scratch) } }
+        defer { AtomicFile.discard(scratch) }  // unused when the output is kept
         let background = try j.backgroundQPs(input, frameCount: timeline.frames.count, isCancelled: isCancelled)
         let outcome = try j.encode(input, output: output ?? scratch, timeline: timeline, background: background, isCancelled: isCancelled)
         let point = RatePoint(

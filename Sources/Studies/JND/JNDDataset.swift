@@ -113,8 +113,18 @@ public struct JNDDatasetBuilder: Sendable {
         images: [String]? = nil, video: String? = nil, out: String,
         progress: @Sendable (Int, Int) -> Void = { _, _ in }, isCancelled: @Sendable () -> Bool = { false }
     ) throws -> JNDDatasetSummary {
-        try FileManager.default.createDirectory(atPath: (out as NSString).appendingPathComponent("faces"), withIntermediateDirectories: true)
+        let facesPath = (out as NSString).appendingPathComponent("faces")
         let indexPath = (out as NSString).appendingPathComponent("index.jsonl")
+        let fresh = !FileManager.default.fileExists(atPath: indexPath)
+        try FileManager.default.createDirectory(atPath: facesPath, withIntermediateDirectories: true)
+        // A new dataset whose first run fails leaves the directory as it found it; a resumed one keeps its faces.
+        var succeeded = false
+        defer {
+            if fresh && !succeeded && (try? JSONLinesFile<JNDDatasetEntry>(path: indexPath).existing.isEmpty) ?? true {
+                try? FileManager.default.removeItem(atPath: facesPath)
+                try? FileManager.default.removeItem(atPath: indexPath)
+            }
+        }
         let index = try JSONLinesFile<JNDDatasetEntry>(path: indexPath)
         let existing = Dictionary(index.existing.map { ($0.id, $0) }, uniquingKeysWith: { _, b in b })
         let entries = Mutex<[String: JNDDatasetEntry]>(existing)
@@ -140,7 +150,8 @@ public struct JNDDatasetBuilder: Sendable {
         let summary = JNDDatasetBuilder.summary(Array(entries.withLock { $0 }.values), codec: oracle.codec, tau: oracle.tau)
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try e.encode(summary).write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent("summary.json")), options: .atomic)
+        try AtomicFile.write(try e.encode(summary), to: (out as NSString).appendingPathComponent("summary.json"))
+        succeeded = true
         return summary
     }
 
@@ -164,13 +175,20 @@ public struct JNDDatasetBuilder: Sendable {
             let used = max(jnd, oracle.qpRange.lowerBound)
             let jndPicture = try s.encodePicture(at: used).decoded
             let dir = "faces/\(id)"
-            try FileManager.default.createDirectory(atPath: (out as NSString).appendingPathComponent(dir), withIntermediateDirectories: true)
-            try ImageFile.writePNG(s.original, to: (out as NSString).appendingPathComponent("\(dir)/original.png"))
-            try ImageFile.writePNG(jndPicture, to: (out as NSString).appendingPathComponent("\(dir)/jnd.png"))
-            try ImageFile.writePNG16(
-                width: jndPicture.width, height: jndPicture.height,
-                samples: JNDDatasetBuilder.residualSamples(original: s.original, jnd: jndPicture),
-                to: (out as NSString).appendingPathComponent("\(dir)/residual.png"))
+            let faceDir = (out as NSString).appendingPathComponent(dir)
+            try FileManager.default.createDirectory(atPath: faceDir, withIntermediateDirectories: true)
+            do {
+                try ImageFile.writePNG(s.original, to: (out as NSString).appendingPathComponent("\(dir)/original.png"))
+                try ImageFile.writePNG(jndPicture, to: (out as NSString).appendingPathComponent("\(dir)/jnd.png"))
+                try ImageFile.writePNG16(
+                    width: jndPicture.width, height: jndPicture.height,
+                    samples: JNDDatasetBuilder.residualSamples(original: s.original, jnd: jndPicture),
+                    to: (out as NSString).appendingPathComponent("\(dir)/residual.png"))
+            } catch {
+                // A face is in the dataset whole or not at all: its index line is written after its pictures.
+                try? FileManager.default.removeItem(atPath: faceDir)
+                throw error
+            }
             let r = s.pictureRegion
             let entry = JNDDatasetEntry(
                 id: id, source: source, frame: frame, face: k, box: [face.box.left, face.box.top, face.box.right, face.box.bottom],
