@@ -93,6 +93,24 @@ public struct DecompositionNetwork: Sendable, Equatable {
         parameterCount = at
     }
 
+    /// Every layer's name and its range in the flat parameter vector, in order (gradient checks report per layer).
+    public var parameterLayout: [(name: String, range: Range<Int>)] {
+        var layers: [(String, Range<Int>)] = []
+        for s in stageConvA.indices {
+            layers.append(("stage \(s) conv A", offA[s]..<(offA[s] + stageConvA[s].parameterCount)))
+            layers.append(("stage \(s) conv B", offB[s]..<(offB[s] + stageConvB[s].parameterCount)))
+            layers.append(("stage \(s) decomposition", offD[s]..<(offD[s] + decomposition[s].parameterCount)))
+        }
+        for s in decoderConv.indices.reversed() {
+            layers.append(("decoder conv \(s)", offDec[s]..<(offDec[s] + decoderConv[s].parameterCount)))
+        }
+        layers.append(("output conv", offOut..<offEmbed))
+        layers.append(("identity head", offEmbed..<offQP1))
+        layers.append(("QP head hidden", offQP1..<offQP2))
+        layers.append(("QP head output", offQP2..<parameterCount))
+        return layers
+    }
+
     static func qpInputs(_ c: Config) -> Int { c.channels.reduce(0, +) + c.channels.last! + c.scalars }
 
     /// He-initialised parameters (biases zero) from a seeded generator.

@@ -10,6 +10,12 @@ public struct FaceCheck: Sendable, Equatable, Codable {
     public var track: Int
     /// ‖e0 − e‖: the original's descriptor against the decoded frame's, both with the original landmarks.
     public var distance: Double
+
+    public init(frame: Int, track: Int, distance: Double) {
+        self.frame = frame
+        self.track = track
+        self.distance = distance
+    }
 }
 
 /// The verification pass: decodes an encoded video and re-embeds every face of the timeline, at its original

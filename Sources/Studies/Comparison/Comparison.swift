@@ -15,6 +15,16 @@ public struct RatePoint: Sendable, Codable, Equatable {
     public var bitrateKbps: Double
     public var fidelity: FaceFidelity
 
+    public init(label: String, qp: Int? = nil, crf: Double? = nil, tau: Double? = nil, bytes: Int, bitrateKbps: Double, fidelity: FaceFidelity) {
+        self.label = label
+        self.qp = qp
+        self.crf = crf
+        self.tau = tau
+        self.bytes = bytes
+        self.bitrateKbps = bitrateKbps
+        self.fidelity = fidelity
+    }
+
     enum CodingKeys: String, CodingKey {
         case label, qp, crf, tau, bytes, fidelity
         case bitrateKbps = "bitrate_kbps"
@@ -126,20 +136,29 @@ public struct Comparison {
         _ input: String, target: Double, range: ClosedRange<Int> = 0...51,
         isCancelled: () -> Bool = { false }
     ) throws -> (best: RatePoint, evaluated: [RatePoint]) {
+        try Self.bisect(range: range, target: target) { try uniform(input, qp: $0, isCancelled: isCancelled) }
+    }
+
+    /// The bisection behind `matchedReference`, on any evaluation (tests give it a fake encoder). Invariant: the
+    /// lower end passes (assumed for the lowest QP, which is returned when nothing passes); each QP is evaluated
+    /// at most once.
+    public static func bisect(range: ClosedRange<Int>, target: Double, evaluate: (Int) throws -> RatePoint) rethrows
+        -> (best: RatePoint, evaluated: [RatePoint])
+    {
         var evaluated: [Int: RatePoint] = [:]
         func at(_ q: Int) throws -> RatePoint {
             if let p = evaluated[q] { return p }
-            let p = try uniform(input, qp: q, isCancelled: isCancelled)
+            let p = try evaluate(q)
             evaluated[q] = p
             return p
         }
-        var lo = range.lowerBound, hi = range.upperBound  // invariant: lo passes (assumed for the lowest QP)
+        var lo = range.lowerBound, hi = range.upperBound
         if try at(hi).fidelity.fractionWithinTau >= target { lo = hi }
         while hi - lo > 1 {
             let mid = (lo + hi) / 2
             if try at(mid).fidelity.fractionWithinTau >= target { lo = mid } else { hi = mid }
         }
-        return (try at(lo), evaluated.values.sorted { $0.qp! < $1.qp! })
+        return (try at(lo), evaluated.keys.sorted().map { evaluated[$0]! })
     }
 
     /// Rate–fidelity curves of both encoders: uniform encodes at `qps` (reusing any point already `evaluated`) and
