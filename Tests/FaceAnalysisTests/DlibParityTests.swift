@@ -52,7 +52,10 @@ struct DlibParityTests {
             #expect(d < 1e-3, "descriptor distance \(d)")
         }
     }
+}
 
+/// Pure chip geometry: needs no model file.
+@Suite struct FaceChipGeometryTests {
     @Test func chipFromLandmarksMatchesDlibChipGeometry() throws {
         // An identity check on the geometry: landmarks placed exactly on the scaled template give an unrotated
         // chip of scale 1 centred at (75, 75): dlib's centred rectangle is centre ± (150 − 1)/2.

@@ -21,8 +21,14 @@ struct EmbedderTraceTests {
             for (k, v) in first.enumerated() {
                 #expect(abs(Double(t.data[k]) - v) < 2e-5 * max(1, abs(v)), "op \(i) \(op["op"]!): value \(k) \(t.data[k]) vs \(v)")
             }
-            let mean = t.data.reduce(0.0) { $0 + Double($1) } / Double(t.count)
+            let sum = t.data.reduce(0.0) { $0 + Double($1) }
+            let mean = sum / Double(t.count)
+            let std = (t.data.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(t.count)).squareRoot()
             #expect(abs(mean - (op["mean"] as! Double)) < 1e-5, "op \(i) \(op["op"]!): mean")
+            // Sum and spread over the whole tensor: a wrong value anywhere in it moves them.
+            #expect(abs(sum - (op["sum"] as! Double)) < 1e-5 * Double(t.count), "op \(i) \(op["op"]!): sum \(sum)")
+            let refStd = op["std"] as! Double
+            #expect(abs(std - refStd) < 1e-4 * max(1, refStd), "op \(i) \(op["op"]!): std \(std) vs \(refStd)")
         }
     }
 }
