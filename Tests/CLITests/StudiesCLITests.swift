@@ -1,0 +1,55 @@
+import FaceAnalysis
+import Foundation
+import Testing
+import _TestSupport
+
+/// The research commands end to end on small committed inputs: `jnd measure`, `jnd calibrate`, `jnd baselines`.
+@Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
+struct StudiesCLITests {
+    private func json(_ line: Substring) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    @Test func jndMeasurePrintsTheFirstCrossingOfItsOwnCurve() throws {
+        let r = try CLI.run(["jnd", "measure", fixtures.appendingPathComponent("openmpf_hikers_video_02_03.png").path, "--json"])
+        #expect(r.status == 0, "\(r.stderr.suffix(300))")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 1)
+        let o = try json(try #require(lines.first))
+        let jnd = try #require(o["jnd_qp"] as? Int), tau = try #require(o["tau"] as? Double)
+        let curve = try #require(o["curve"] as? [[String: Any]]).map { ($0["qp"] as! Int, $0["d"] as! Double) }.sorted { $0.0 < $1.0 }
+        // The JND is the last QP before the first measured crossing of τ, and the QP after it was measured.
+        #expect(curve.filter { $0.0 <= jnd }.allSatisfy { $0.1 <= tau })
+        #expect(curve.contains { $0.0 == jnd + 1 && $0.1 > tau }, "\(curve)")
+        #expect(o["encodes"] as? Int == curve.count)
+    }
+
+    @Test func jndCalibrateMeasuresAccuracyPerTauAndResumesFromItsCache() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = dir.appendingPathComponent("images")
+        func put(_ fixture: String, _ person: String, _ n: Int) throws {
+            let folder = images.appendingPathComponent(person)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent(fixture), to: folder.appendingPathComponent("\(person)_000\(n).jpg"))
+        }
+        try put("openmpf_group_video_01_01_q85.jpg", "Ann", 1)
+        try put("openmpf_group_video_01_01_444.jpg", "Ann", 2)
+        try put("openmpf_hikers_video_02_03.png", "Bob", 1)
+        let pairs = dir.appendingPathComponent("pairs.txt")
+        try "1 2\nAnn 1 2\nAnn 1 Bob 1\n".write(to: pairs, atomically: true, encoding: .utf8)
+        let cache = dir.appendingPathComponent("curves.jsonl").path
+        let args = ["jnd", "calibrate", "--pairs", pairs.path, "--images", images.path, "--cache", cache, "--taus", "0.05,0.12", "--json"]
+        let r = try CLI.run(args)
+        #expect(r.status == 0, "\(r.stderr.suffix(300))")
+        let o = try json(Substring(r.stdout))
+        let rows = try #require(o["rows"] as? [[String: Any]], "\(o.keys.sorted())")
+        #expect(rows.count == 2)
+        let cached = try String(contentsOfFile: cache, encoding: .utf8).split(separator: "\n").count
+        #expect(cached == 3, "one curve per image")
+        // A second run reads every curve from the cache and reports the same figures.
+        let again = try CLI.run(args)
+        #expect(again.status == 0 && again.stdout == r.stdout)
+        #expect(try String(contentsOfFile: cache, encoding: .utf8).split(separator: "\n").count == cached)
+    }
+}
