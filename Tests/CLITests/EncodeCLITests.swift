@@ -35,7 +35,10 @@ struct EncodeCLITests {
             (["encode", text, "-o", out], "cannot open"),
             (["encode", Fixtures.sampleClip, "-o", out, "--codec", "libvpx-vp9"], "--codec"),
             (["encode", Fixtures.sampleClip, "-o", out, "--background-qp", "60"], "--background-qp"),
-            (["encode", Fixtures.sampleClip, "-o", dir.appendingPathComponent("no/such/dir/out.mp4").path, "--detect-every", "30"], "error"),
+            (
+                ["encode", Fixtures.sampleClip, "-o", dir.appendingPathComponent("no/such/dir/out.mp4").path, "--detect-every", "30"],
+                "facejnd: error: cannot write output \(dir.appendingPathComponent("no/such/dir/out.mp4").path): directory \(dir.appendingPathComponent("no/such/dir").path) does not exist"
+            ),
             (["compare", Fixtures.sampleClip, "--reference-qp", "30", "--reference-crf", "23"], "at most one"),
             (["sweep", Fixtures.sampleClip, "--qp", "40:20:4"], "A:B:STEP"),
         ]

@@ -273,6 +273,8 @@ extension EncodeJob {
         isCancelled: @Sendable @escaping () -> Bool = { false }
     ) throws -> EncodeReport {
         let start = Date()
+        // Fail before the analysis pass, not after it, when the output cannot be written where it was asked for.
+        try AtomicFile.checkWritable(output)
         let timeline = try analyse(input, progress: progress, isCancelled: isCancelled)
         let analysed = Date()
         let background = try backgroundQPs(input, frameCount: timeline.frames.count, isCancelled: isCancelled)

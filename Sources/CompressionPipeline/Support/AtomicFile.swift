@@ -36,6 +36,21 @@ public enum AtomicFile {
         return scratch
     }
 
+    /// Throws unless `path`'s directory exists and is writable and `path` is not a directory.
+    public static func checkWritable(_ path: String) throws {
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw PipelineError.outputNotWritable(path: path, reason: "directory \(dir) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: dir) else {
+            throw PipelineError.outputNotWritable(path: path, reason: "directory \(dir) is not writable")
+        }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw PipelineError.outputNotWritable(path: path, reason: "it is a directory")
+        }
+    }
+
     /// Removes a scratch file (if it is there) and forgets it.
     public static func discard(_ scratch: String) {
         unlink(scratch)
