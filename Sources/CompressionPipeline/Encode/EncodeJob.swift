@@ -261,7 +261,7 @@ public struct EncodeJob {
                     }
                 }
             }
-            try frame.subtractRGBDifference(at: positions, rgb: rgb)
+            try RGBDifference.subtract(from: frame, at: positions, rgb: rgb)
         }
     }
 }

@@ -4,9 +4,11 @@ import TensorCore
 import Testing
 import _TestSupport
 
+@testable import CompressionPipeline
+
 /// `--prefilter jnd` edits decoded frames in place: an RGB difference must land on the listed pixels only, with
 /// the right size after the Y′CbCr round trip.
-@Suite struct FrameEditTests {
+@Suite struct RGBDifferenceTests {
     @Test func anRGBDifferenceChangesOnlyTheListedPixels() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -21,7 +23,7 @@ import _TestSupport
             var positions: [(x: Int, y: Int)] = [], rgb: [Float] = []
             for y in 30..<40 { for x in 40..<60 { positions.append((x, y)); rgb += [12, 12, 12] } }
             for y in 30..<40 { for x in 100..<120 { positions.append((x, y)); rgb += [20, 0, 0] } }
-            try frame.subtractRGBDifference(at: positions, rgb: rgb)
+            try RGBDifference.subtract(from: frame, at: positions, rgb: rgb)
             let after = try scaler.rgb(frame)
             func px(_ img: RGBImage, _ x: Int, _ y: Int, _ c: Int) -> Int { Int(img.pixels[(y * img.width + x) * 3 + c]) }
             for c in 0..<3 {
