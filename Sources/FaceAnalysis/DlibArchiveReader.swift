@@ -64,6 +64,9 @@ struct DlibArchiveReader {
         return v
     }
 
+    /// The largest weight magnitude accepted in a tensor (dlib's three models stay below 100).
+    static let maxWeight: Float = 1e6
+
     /// dlib's portable real: mantissa · 2^exponent.
     mutating func real(_ what: @autoclosure () -> String = "a real number") throws -> Double {
         let mantissa = try int("\(what()) (mantissa)")
@@ -110,7 +113,12 @@ struct DlibArchiveReader {
         let version = try int("\(what()) version")
         guard version == 2 else { throw fail("\(what()) version 2, got \(version)", at: start) }
         let shape = try (0..<4).map { _ in try count("\(what()) dimension", limit: 1 << 28) }
-        let n = shape.reduce(1, *)
+        var n = 1
+        for d in shape {
+            let (product, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw fail("\(what()) of shape \(shape): more values than fit in memory", at: start) }
+            n = product
+        }
         guard n <= (bytes.count - offset) / 4 else { throw fail("\(what()) of \(n) floats, but the file ends (truncated?)") }
         var values = [Float](repeating: 0, count: n)
         values.withUnsafeMutableBytes { dst in
@@ -121,6 +129,11 @@ struct DlibArchiveReader {
         #if _endian(big)
             for i in values.indices { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
         #endif
+        // A trained network's weights are finite and far below this bound; a damaged file's often are not, and a
+        // model with such weights fires everywhere (thousands of "faces") or computes NaN.
+        if let bad = values.firstIndex(where: { !$0.isFinite || abs($0) > Self.maxWeight }) {
+            throw fail("\(what()) value \(bad) is \(values[bad]) (weights must be finite and within ±\(Self.maxWeight))", at: offset + 4 * bad)
+        }
         offset += 4 * n
         return (shape, values)
     }

@@ -29,6 +29,24 @@ struct BadInputTests {
         }
     }
 
+    /// The fuzz campaign's hang (docs/reliability.md): one flipped byte made a convolution weight 2.1e17, and the
+    /// detector then found "faces" everywhere, each embedded, for minutes. Such weights are refused at load time.
+    @Test func anAbsurdWeightIsRefusedWhereItIs() throws {
+        var bytes = try modelBytes(ModelDirectory.detectorFile)
+        #expect(bytes.count == 729_940, "the fuzz case was cut from dlib's 729,940-byte detector")
+        bytes[647_585] = 0x5C  // was 0xBA
+        #expect {
+            _ = try FaceDetector(bytes: bytes, file: ModelDirectory.detectorFile)
+        } throws: { error in
+            guard let e = error as? ModelFormatError else { return false }
+            return e.offset == 647_582 && e.description.contains("value 34088 is 2.1106205e+17")
+        }
+        // A NaN is refused the same way.
+        var nan = try modelBytes(ModelDirectory.detectorFile)
+        nan.replaceSubrange(647_582..<647_586, with: [0x00, 0x00, 0xC0, 0x7F])
+        #expect(throws: ModelFormatError.self) { _ = try FaceDetector(bytes: nan, file: ModelDirectory.detectorFile) }
+    }
+
     @Test func corruptedLayerNameIsReportedWhereItIs() throws {
         var bytes = try modelBytes(ModelDirectory.embedderFile)
         // The first payload's name "con_4" starts at 0x14E + 2 (control byte and length byte precede it).
