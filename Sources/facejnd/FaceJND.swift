@@ -8,6 +8,11 @@ struct FaceJND: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facejnd",
         abstract: "Re-encode video so that faces stay recognisable to face recognition at the fewest bits.",
+        discussion: """
+            Exit status: 0 done; 1 failed (bad input or model files; the message says which); 64 invalid options; 75 a write \
+            failed in a way worth retrying elsewhere or later (no space left, I/O error, file-size limit); 130 \
+            interrupted (SIGINT, SIGTERM or SIGHUP). A failed or interrupted command leaves no output file behind.
+            """,
         version: "0.1.0",
         subcommands: [
             Encode.self, Compare.self, Sweep.self, Quality.self, QualityTrain.self, Transcode.self, Probe.self, Faces.self, Verify.self, JND.self,
