@@ -161,7 +161,7 @@ struct Muxer: ~Copyable {
     /// FFmpeg's own.
     private func writeError(_ status: Int32, _ function: StaticString) -> any Error {
         let code = -status
-        if code == ENOSPC || code == EIO || code == EFBIG || code == EDQUOT || code == EROFS || code == EACCES {
+        if isTransientWriteError(code) || code == EROFS || code == EACCES {
             return MediaError.writeFailed(path: path, errno: code)
         }
         if let pb = context.pointee.pb, pb.pointee.error < 0, -pb.pointee.error != 0 {
