@@ -126,8 +126,10 @@ public struct JNDTrainer: Sendable {
                 }
             }
         }
-        let grads = Mutex<[Float]>([Float](repeating: 0, count: network.parameterCount))
         let (gEmb, gRes, gQP, gPid, gPres) = (dEmb, dRes, dQP, dPid, dPres)
+        // One gradient buffer per worker, summed in worker order afterwards: no lock, and the same floating-point sum
+        // whatever order the workers finish in.
+        let perWorker = PerIndexSlots<[Float]>(count: threads)
         parameters.withUnsafeBufferPointer { pp in
             nonisolated(unsafe) let p = pp.baseAddress!
             DispatchQueue.concurrentPerform(iterations: threads) { t in
@@ -139,26 +141,32 @@ public struct JNDTrainer: Sendable {
                             dPooledResidual: gPres[i], parameters: p, gradients: gp.baseAddress!)
                     }
                 }
-                grads.withLock { total in for j in total.indices { total[j] += g[j] } }
+                perWorker[t] = g
             }
         }
-        return BatchResult(identity: idLoss, residual: resLoss, qp: qpLoss, decorrelation: decLoss, gradients: grads.withLock { $0 })
+        var total = [Float](repeating: 0, count: network.parameterCount)
+        for t in 0..<threads {
+            let g = perWorker[t]!
+            for j in total.indices { total[j] += g[j] }
+        }
+        return BatchResult(identity: idLoss, residual: resLoss, qp: qpLoss, decorrelation: decLoss, gradients: total)
     }
 
     /// Forward passes of every sample, spread over `options.threads` cores (one sample per core at a time).
     func forward(_ samples: [JNDTrainingSample], parameters: [Float]) -> [Int: DecompositionNetwork.Activations] {
-        let acts = Mutex<[Int: DecompositionNetwork.Activations]>([:])
         let net = network, n = samples.count, threads = max(1, min(options.threads, n))
+        let acts = PerIndexSlots<DecompositionNetwork.Activations>(count: n)
         parameters.withUnsafeBufferPointer { pp in
             nonisolated(unsafe) let p = pp.baseAddress!
             DispatchQueue.concurrentPerform(iterations: threads) { t in
                 for i in stride(from: t, to: n, by: threads) {
-                    let a = net.forward(samples[i].input, scalars: samples[i].scalars, parameters: p)
-                    acts.withLock { $0[i] = a }
+                    acts[i] = net.forward(samples[i].input, scalars: samples[i].scalars, parameters: p)
                 }
             }
         }
-        return acts.withLock { $0 }
+        var out: [Int: DecompositionNetwork.Activations] = [:]
+        for i in 0..<n { out[i] = acts[i] }
+        return out
     }
 
     /// Forward passes only: per sample the network's QP output, identity loss and residual MSE (unweighted).
@@ -231,5 +239,34 @@ public struct JNDTrainer: Sendable {
             try epochDone(entry, validation.isEmpty ? params : best.parameters)
         }
         return validation.isEmpty ? (params, log, log.count) : (best.parameters, log, best.epoch)
+    }
+}
+
+/// One slot per index, each written by exactly one worker of a `concurrentPerform` and read after it returns (which
+/// orders the writes before the reads). Writes to distinct slots need no lock; an `Array` would (copy-on-write).
+final class PerIndexSlots<Value>: @unchecked Sendable {
+    private let slots: UnsafeMutablePointer<Value?>
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil, count: count)
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    subscript(i: Int) -> Value? {
+        get {
+            precondition(i >= 0 && i < count, "PerIndexSlots: index out of range")
+            return slots[i]
+        }
+        set {
+            precondition(i >= 0 && i < count, "PerIndexSlots: index out of range")
+            slots[i] = newValue
+        }
     }
 }
