@@ -35,11 +35,6 @@ public enum TemporaryFiles {
         }
     }
 
-    /// The registered paths (tests).
-    public static var registered: [String] {
-        lock.withLock { _ in (0..<capacity).compactMap { slots[$0].map { String(cString: $0) } } }
-    }
-
     /// Unlinks every registered file. Async-signal-safe: no locks, no allocation.
     public static func unlinkAll() {
         for i in 0..<capacity {

@@ -184,7 +184,7 @@ public struct EncodeJob {
             transcoder.copyOtherStreams = true
             var clock = Date()
             let filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered))
-            let result = try AtomicFile.namingOutput(output, scratch: scratch) {
+            let result = try AtomicFile.namingOutput(output) {
                 try transcoder.run(
                     frameQP: { i, frame in
                         try filter?(i, frame)

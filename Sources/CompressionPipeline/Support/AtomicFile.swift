@@ -16,8 +16,9 @@ public enum AtomicFile {
         return nil
     }
 
-    /// Runs `body`, which writes `scratch`; a failed write is reported against `output`, the file the user named.
-    public static func namingOutput<T>(_ output: String, scratch: String, _ body: () throws -> T) throws -> T {
+    /// Runs `body`, which writes a scratch file for `output`; a failed write is reported against `output`, the file the
+    /// user named.
+    public static func namingOutput<T>(_ output: String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch MediaError.writeFailed(_, let code) {
             throw MediaError.writeFailed(path: output, errno: code)
         }
