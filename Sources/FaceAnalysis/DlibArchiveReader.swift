@@ -179,9 +179,11 @@ public struct ModelDirectory: Sendable {
 
     public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
-    /// Whether all three files are present.
+    /// Whether all four files are present (dlib's three and CenterFace).
     public var isComplete: Bool {
-        [Self.detectorFile, Self.landmarksFile, Self.embedderFile].allSatisfy { FileManager.default.fileExists(atPath: file($0)) }
+        [Self.detectorFile, Self.landmarksFile, Self.embedderFile, CenterFaceDetector.file].allSatisfy {
+            FileManager.default.fileExists(atPath: file($0))
+        }
     }
 
     /// The file's bytes, or an error that says how to fetch the models.

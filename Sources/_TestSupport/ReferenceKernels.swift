@@ -78,3 +78,61 @@ public func maxAbsDifference(_ a: [Float], _ b: [Float]) -> (value: Float, index
     for i in a.indices where abs(a[i] - b[i]) > worst { worst = abs(a[i] - b[i]); at = i }
     return (worst, at)
 }
+
+/// Direct grouped convolution: output channel o of group g = o / (outputs / groups) sees input channels
+/// g·(channels / groups) ..< (g + 1)·(channels / groups). Weights `[out][in / groups][kh][kw]`.
+public func referenceGroupedConvolution(
+    input: [Float], channels: Int, height: Int, width: Int, weights: [Float], bias: [Float], outputs: Int, groups: Int,
+    kernel k: Int, stride s: Int, pad p: Int
+) -> (data: [Float], height: Int, width: Int) {
+    let oh = (height + 2 * p - k) / s + 1, ow = (width + 2 * p - k) / s + 1
+    let gi = channels / groups, go = outputs / groups
+    var out = [Float](repeating: 0, count: outputs * oh * ow)
+    for o in 0..<outputs {
+        let g = o / go
+        for r in 0..<oh {
+            for c in 0..<ow {
+                var sum = Double(bias[o])
+                for i in 0..<gi {
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let y = r * s - p + ky, x = c * s - p + kx
+                            guard y >= 0, y < height, x >= 0, x < width else { continue }
+                            sum += Double(weights[((o * gi + i) * k + ky) * k + kx]) * Double(input[((g * gi + i) * height + y) * width + x])
+                        }
+                    }
+                }
+                out[(o * oh + r) * ow + c] = Float(sum)
+            }
+        }
+    }
+    return (out, oh, ow)
+}
+
+/// Direct transposed convolution: every input value spreads `x · W[i][o][ky][kx]` to output
+/// `(iy·s − p + ky, ix·s − p + kx)`. Weights `[in][out][kh][kw]`; output `(in − 1)·s − 2p + k + outputPadding`.
+public func referenceTransposedConvolution(
+    input: [Float], channels: Int, height: Int, width: Int, weights: [Float], bias: [Float], outputs: Int,
+    kernel k: Int, stride s: Int, pad p: Int, outputPadding op: Int = 0
+) -> (data: [Float], height: Int, width: Int) {
+    let oh = (height - 1) * s - 2 * p + k + op, ow = (width - 1) * s - 2 * p + k + op
+    var acc = [Double](repeating: 0, count: outputs * oh * ow)
+    for o in 0..<outputs { for j in 0..<(oh * ow) { acc[o * oh * ow + j] = Double(bias[o]) } }
+    for i in 0..<channels {
+        for iy in 0..<height {
+            for ix in 0..<width {
+                let v = Double(input[(i * height + iy) * width + ix])
+                for o in 0..<outputs {
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let y = iy * s - p + ky, x = ix * s - p + kx
+                            guard y >= 0, y < oh, x >= 0, x < ow else { continue }
+                            acc[(o * oh + y) * ow + x] += v * Double(weights[((i * outputs + o) * k + ky) * k + kx])
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (acc.map { Float($0) }, oh, ow)
+}

@@ -56,7 +56,11 @@ struct JNDOracleTests {
         let oracle = JNDOracle(analyzer: analyzer, mode: mode, preset: "veryfast")
         let a = try oracle.measure(image, face: face)
         let b = try oracle.measure(image, face: face)
-        #expect(a == b)
+        // Encodes are bit-exact; descriptors agree to float rounding only, because OpenBLAS splits a product
+        // differently when another test changes the process-wide thread count between the two runs.
+        #expect(a.jndQP == b.jndQP && a.bytes == b.bytes && a.encodes == b.encodes)
+        #expect(Set(a.distances.keys) == Set(b.distances.keys))
+        for (q, d) in a.distances { #expect(abs(d - b.distances[q]!) < 1e-6, "QP \(q): \(d) vs \(b.distances[q]!)") }
         #expect(a.jndQP > 0 && a.jndQP < 51)
     }
 }

@@ -5,7 +5,9 @@ import TensorCore
 /// ```
 /// y[o, r, c] = bias[o] + Σ_{i,ky,kx} W[o, i, ky, kx] · x[i, r·sy − py + ky, c·sx − px + kx]
 /// ```
-/// `weights` is `[out][in][kh][kw]` flattened (dlib's order).
+/// `weights` is `[out][in / groups][kh][kw]` flattened (dlib's and ONNX's order). With `groups` > 1 the channels
+/// split into that many independent convolutions (output group g sees only input group g); one channel per group
+/// is a depthwise convolution, run by its own kernel.
 public struct Conv2d: Sendable {
     public let inputChannels: Int
     public let outputChannels: Int
@@ -15,15 +17,18 @@ public struct Conv2d: Sendable {
     public let strideX: Int
     public let padY: Int
     public let padX: Int
+    public let groups: Int
     public let weights: [Float]
     public let bias: [Float]
 
     public init(
         inputChannels: Int, outputChannels: Int, kernelH: Int, kernelW: Int, strideY: Int, strideX: Int,
-        padY: Int, padX: Int, weights: [Float], bias: [Float]
+        padY: Int, padX: Int, groups: Int = 1, weights: [Float], bias: [Float]
     ) {
-        precondition(weights.count == outputChannels * inputChannels * kernelH * kernelW, "Conv2d: weight count")
+        precondition(groups >= 1 && inputChannels % groups == 0 && outputChannels % groups == 0, "Conv2d: groups")
+        precondition(weights.count == outputChannels * inputChannels / groups * kernelH * kernelW, "Conv2d: weight count")
         precondition(bias.count == outputChannels, "Conv2d: bias count")
+        self.groups = groups
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.kernelH = kernelH
@@ -34,6 +39,18 @@ public struct Conv2d: Sendable {
         self.padX = padX
         self.weights = weights
         self.bias = bias
+    }
+
+    /// The same convolution followed by `y' = y·scale[o] + shift[o]` per output channel (a batch norm folded in).
+    public func folding(scale: [Float], shift: [Float]) -> Conv2d {
+        precondition(scale.count == outputChannels && shift.count == outputChannels, "Conv2d: fold count")
+        let perOutput = weights.count / outputChannels
+        var w = weights
+        for o in 0..<outputChannels { for j in 0..<perOutput { w[o * perOutput + j] *= scale[o] } }
+        return Conv2d(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernelH: kernelH, kernelW: kernelW,
+            strideY: strideY, strideX: strideX, padY: padY, padX: padX, groups: groups, weights: w,
+            bias: (0..<outputChannels).map { bias[$0] * scale[$0] + shift[$0] })
     }
 
     /// Largest im2col buffer, in floats, before the output is processed in bands of rows.
@@ -52,24 +69,38 @@ public struct Conv2d: Sendable {
         let (oh, ow) = outputShape(height: x.height, width: x.width)
         out = FeatureMap(channels: outputChannels, height: oh, width: ow, buffer: out.buffer)
         guard oh > 0, ow > 0 else { return }
-        let k = inputChannels * kernelH * kernelW
+        let dst = out.pointer
+        if groups > 1 && groups == inputChannels && groups == outputChannels {
+            weights.withUnsafeBufferPointer { w in
+                bias.withUnsafeBufferPointer { b in
+                    depthwiseConvolution(
+                        x.pointer, channels: inputChannels, height: x.height, width: x.width, weights: w.baseAddress!,
+                        bias: b.baseAddress!, kernelH: kernelH, kernelW: kernelW, strideY: strideY, strideX: strideX,
+                        padY: padY, padX: padX, into: dst)
+                }
+            }
+            return
+        }
+        let groupIn = inputChannels / groups, groupOut = outputChannels / groups
+        let k = groupIn * kernelH * kernelW
         let band = max(1, min(oh, Conv2d.columnBudget / max(1, k * ow)))
         let cols = workspace.columns.reserve(k * band * ow)
-        let dst = out.pointer
         let plane = oh * ow
         weights.withUnsafeBufferPointer { w in
-            var row = 0
-            while row < oh {
-                let rows = min(band, oh - row)
-                im2col(
-                    x.pointer, channels: x.channels, height: x.height, width: x.width, kernelH: kernelH,
-                    kernelW: kernelW, strideY: strideY, strideX: strideX, padY: padY, padX: padX,
-                    outputWidth: ow, rowStart: row, rowCount: rows, into: cols)
-                // out[o][row*ow ...] = W[o][:] · cols  (ldc = full plane, so bands land in place)
-                BLAS.sgemm(
-                    m: outputChannels, n: rows * ow, k: k, a: w.baseAddress!, lda: k, b: cols, ldb: rows * ow,
-                    c: dst + row * ow, ldc: plane)
-                row += rows
+            for g in 0..<groups {
+                var row = 0
+                while row < oh {
+                    let rows = min(band, oh - row)
+                    im2col(
+                        x.pointer + g * groupIn * x.height * x.width, channels: groupIn, height: x.height, width: x.width,
+                        kernelH: kernelH, kernelW: kernelW, strideY: strideY, strideX: strideX, padY: padY, padX: padX,
+                        outputWidth: ow, rowStart: row, rowCount: rows, into: cols)
+                    // out[o][row*ow ...] = W[o][:] · cols  (ldc = full plane, so bands land in place)
+                    BLAS.sgemm(
+                        m: groupOut, n: rows * ow, k: k, a: w.baseAddress! + g * groupOut * k, lda: k, b: cols,
+                        ldb: rows * ow, c: dst + g * groupOut * plane + row * ow, ldc: plane)
+                    row += rows
+                }
             }
         }
         bias.withUnsafeBufferPointer { b in

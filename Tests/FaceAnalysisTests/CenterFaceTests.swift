@@ -1,0 +1,87 @@
+import FaceAnalysis
+import Foundation
+import MediaIO
+import NeuralNet
+import TensorCore
+import Testing
+import _TestSupport
+
+/// onnxruntime's CenterFace outputs on a committed frame (scripts/centerface-reference.py).
+private struct CenterFaceReference: Decodable {
+    struct RefFace: Decodable {
+        var score: Float
+        var box: [Double]
+        var landmarks: [[Double]]
+    }
+    var image: String
+    var width: Int
+    var height: Int
+    /// [y, x, 15 channel values] per sampled cell: heatmap, scale (2), offset (2), landmarks (10).
+    var samples: [[Double]]
+    var faces: [RefFace]
+}
+
+/// Loaded once per test process; a load failure fails each test with its message.
+private let loadedCenterFace = Result { try CenterFaceDetector() }
+
+@Suite(.enabled(if: ModelDirectory.default.isComplete, "models not fetched (scripts/fetch-models)"))
+struct CenterFaceTests {
+    private func reference() throws -> (CenterFaceReference, RGBImage) {
+        let url = fixtures.appendingPathComponent("centerface_reference.json")
+        let ref = try JSONDecoder().decode(CenterFaceReference.self, from: Data(contentsOf: url))
+        return (ref, try ImageFile.loadRGB(path: fixtures.appendingPathComponent(ref.image).path))
+    }
+
+    @Test func outputsMatchOnnxruntime() throws {
+        let detector = try loadedCenterFace.get()
+        let (ref, image) = try reference()
+        let maps = try detector.outputs(image, workspace: Workspace())
+        #expect(maps.heatmap.height == ref.height / 4 && maps.heatmap.width == ref.width / 4)
+        var worst = [Double](repeating: 0, count: 15)
+        for s in ref.samples {
+            let y = Int(s[0]), x = Int(s[1])
+            let ours =
+                [maps.heatmap[0, y, x], maps.scale[0, y, x], maps.scale[1, y, x], maps.offset[0, y, x], maps.offset[1, y, x]]
+                + (0..<10).map { maps.landmarks[$0, y, x] }
+            for c in 0..<15 { worst[c] = max(worst[c], abs(Double(ours[c]) - s[2 + c])) }
+        }
+        #expect(ref.samples.count > 500)
+        // Float32 through 60 convolutions in a different summation order: agreement to a few 1e-5 of unit-scale values.
+        #expect(worst[0] < 2e-5, "heatmap differs by \(worst[0])")
+        #expect(worst.max()! < 5e-4, "worst per channel \(worst)")
+    }
+
+    @Test func decodedFacesMatchTheReferenceDecode() throws {
+        let detector = try loadedCenterFace.get()
+        let (ref, image) = try reference()
+        let faces = CenterFaceDetector.decode(
+            try detector.outputs(image, workspace: Workspace()), threshold: 0.5, inputWidth: ref.width, inputHeight: ref.height)
+        #expect(faces.count == ref.faces.count && ref.faces.count >= 4)
+        for (f, r) in zip(faces, ref.faces) {
+            #expect(abs(f.score - r.score) < 1e-4)
+            for (a, b) in zip([f.left, f.top, f.right, f.bottom], r.box) { #expect(abs(a - b) < 0.02, "box \(f) vs \(r.box)") }
+            for (p, q) in zip(f.landmarks, r.landmarks) { #expect(hypot(p.x - q[0], p.y - q[1]) < 0.02) }
+        }
+    }
+
+    @Test func findsTheFaceDlibFindsAtAnyInputScale() throws {
+        let detector = try loadedCenterFace.get()
+        let (_, image) = try reference()
+        // dlib's face on this frame (dlib_reference_frames.jsonl): [78, 78, 147, 146].
+        for minFace in [10.0, 20, 40] {
+            let faces = try detector.detect(image, minFace: minFace)
+            let hit = faces.first { $0.left < 113 && $0.right > 113 && $0.top < 112 && $0.bottom > 112 }
+            #expect(hit != nil, "min-face \(minFace): \(faces)")
+            if let hit { #expect(hit.width > 45 && hit.width < 80, "width \(hit.width)") }
+        }
+    }
+
+    @Test func nonMaximumSuppressionKeepsTheBestOfOverlappingBoxes() {
+        func box(_ l: Double, _ s: Float) -> FastDetection {
+            FastDetection(left: l, top: 0, right: l + 10, bottom: 10, score: s, landmarks: [])
+        }
+        // IoU(0…10, 2…12) = 8/12 > 0.3: the weaker goes; IoU(0…10, 8…18) = 2/18 keeps both.
+        let kept = CenterFaceDetector.suppressed([box(2, 0.6), box(0, 0.9), box(8, 0.5), box(30, 0.4)])
+        #expect(kept.map(\.left) == [0, 8, 30])
+    }
+}
