@@ -6,6 +6,10 @@ import PackageDescription
 //
 //   facejnd (CLI) → Studies → CompressionPipeline → { FaceAnalysis, Perception } → NeuralNet → TensorCore
 //                                                 → MediaIO → RateControl → TensorCore
+// The numeric modules are compiled with optimisation in debug builds too: their kernels are plain Swift loops that
+// run 30-100x slower unoptimised, which would make the debug test suite spend minutes in the detectors.
+let optimisedEvenInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "facejnd",
     platforms: [.macOS(.v14)],
@@ -41,13 +45,15 @@ let package = Package(
         // The JND: predictor network, model file, trainer, pixel-domain JND, the first-crossing search.
         .target(name: "Perception", dependencies: ["NeuralNet", "TensorCore"], resources: [.copy("Resources")]),
         // dlib's face models and face quality.
-        .target(name: "FaceAnalysis", dependencies: ["NeuralNet", "TensorCore"], resources: [.copy("Quality/Resources")]),
-        .target(name: "NeuralNet", dependencies: ["TensorCore"]),
+        .target(
+            name: "FaceAnalysis", dependencies: ["NeuralNet", "TensorCore"], resources: [.copy("Quality/Resources")],
+            swiftSettings: optimisedEvenInDebug),
+        .target(name: "NeuralNet", dependencies: ["TensorCore"], swiftSettings: optimisedEvenInDebug),
         // FFmpeg only: demux, decode, scale, encode, mux, QP read-back, JPEG.
         .target(name: "MediaIO", dependencies: ["CFFmpeg", "RateControl", "TensorCore"]),
         // Plan schema and the planner: plain values in, plan out.
         .target(name: "RateControl", dependencies: ["TensorCore"]),
-        .target(name: "TensorCore", dependencies: ["COpenBLAS"]),
+        .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: optimisedEvenInDebug),
 
         // MARK: - Implementation details
 

@@ -27,11 +27,23 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "CompressionPipeline", package: "main"),
                 .product(name: "FaceAnalysis", package: "main"),
-                .product(name: "JNDPredictor", package: "main"),
+                .product(name: "Perception", package: "main"),
                 .product(name: "MediaIO", package: "main"),
                 .product(name: "TensorCore", package: "main"),
             ],
             path: "Benchmarks/JNDBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "DetectorBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "FaceAnalysis", package: "main"),
+                .product(name: "MediaIO", package: "main"),
+                .product(name: "NeuralNet", package: "main"),
+                .product(name: "TensorCore", package: "main"),
+            ],
+            path: "Benchmarks/DetectorBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(

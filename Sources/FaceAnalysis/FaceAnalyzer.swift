@@ -1,5 +1,6 @@
 import Foundation
 import NeuralNet
+import Synchronization
 import TensorCore
 
 /// Everything facejnd knows about one face in one picture.
@@ -24,13 +25,28 @@ public final class FaceAnalyzer: Sendable {
     public let detector: FaceDetector
     public let landmarks: LandmarkPredictor
     public let embedder: FaceEmbedder
+    private let models: ModelDirectory
+    /// CenterFace, loaded on first use (most studies and the parity tools never need it).
+    private let fast = Mutex<CenterFaceDetector?>(nil)
 
-    /// Loads all three models.
+    /// Loads dlib's three models (CenterFace waits until the fast detector is first asked for).
     /// - Throws: `ModelMissingError` (says how to fetch them) or `ModelFormatError`.
     public init(models: ModelDirectory = .default) throws {
+        self.models = models
         detector = try FaceDetector(models: models)
         landmarks = try LandmarkPredictor(models: models)
         embedder = try FaceEmbedder(models: models)
+    }
+
+    /// The fast detector, loading it the first time.
+    /// - Throws: `ModelMissingError` or `ONNXFileError` for a missing or unusable `centerface.onnx`.
+    public func fastDetector() throws -> CenterFaceDetector {
+        try fast.withLock { loaded in
+            if let loaded { return loaded }
+            let d = try CenterFaceDetector(models: models)
+            loaded = d
+            return d
+        }
     }
 
     /// Detects every face and describes it.

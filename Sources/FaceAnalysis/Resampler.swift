@@ -2,9 +2,9 @@ import TensorCore
 
 /// Antialiased resizing for detector inputs: a triangle (tent) filter whose support widens with the reduction,
 /// so that shrinking a frame averages the pixels it drops instead of skipping them (aliasing would invent edges).
-enum Resampler {
+public enum Resampler {
     /// `image` resized to `width × height`, top-left of a black canvas whose sides are rounded up to `multiple`.
-    static func resize(_ image: RGBImage, width: Int, height: Int, paddedTo multiple: Int = 1) -> RGBImage {
+    public static func resize(_ image: RGBImage, width: Int, height: Int, paddedTo multiple: Int = 1) -> RGBImage {
         let cw = (width + multiple - 1) / multiple * multiple, ch = (height + multiple - 1) / multiple * multiple
         var out = RGBImage(width: cw, height: ch)
         if width == image.width && height == image.height {

@@ -149,7 +149,7 @@ struct JND: ParsableCommand {
                 let oracle = JNDOracle(
                     analyzer: analyzer, codec: codec.rawValue, tau: tau, mode: mode, backgroundQP: backgroundQP,
                     exhaustive: exhaustive)
-                try JNDScan(oracle: oracle, upsample: scan.upsample, every: scan.every)
+                try JNDScan(oracle: oracle, detection: scan.detection, every: scan.every)
                     .run(path: input, isCancelled: { Interrupt.requested }) { print(try JSONOutput.string($0)) }
             }
         }

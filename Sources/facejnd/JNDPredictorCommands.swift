@@ -140,7 +140,7 @@ extension JND {
                 if model == nil { try predictor.check(codec: codec.rawValue, tau: predictor.header.tau) }
                 let analyzer = try FaceAnalyzer(models: modelOptions.directory)
                 BLAS.setThreads(1)
-                try JNDPredictScan(model: predictor, analyzer: analyzer, upsample: scan.upsample, every: scan.every, mapsDirectory: saveMaps)
+                try JNDPredictScan(model: predictor, analyzer: analyzer, detection: scan.detection, every: scan.every, mapsDirectory: saveMaps)
                     .run(path: input, isCancelled: { Interrupt.requested }) { print(try JSONOutput.string($0)) }
             }
         }

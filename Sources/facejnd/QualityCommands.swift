@@ -30,13 +30,15 @@ struct Quality: ParsableCommand {
         var source: String
         var frame: Int
         var box: [Int]
+        var detector: String
         var scores: QualityScores
         func encode(to encoder: Encoder) throws {
-            enum K: String, CodingKey { case source, frame, box }
+            enum K: String, CodingKey { case source, frame, box, detector }
             var c = encoder.container(keyedBy: K.self)
             try c.encode(source, forKey: .source)
             try c.encode(frame, forKey: .frame)
             try c.encode(box, forKey: .box)
+            try c.encode(detector, forKey: .detector)
             try scores.encode(to: encoder)
         }
     }
@@ -46,13 +48,17 @@ struct Quality: ParsableCommand {
             let analyzer = try FaceAnalyzer(models: modelOptions.directory)
             let scorer = QualityScorer(model: try model.map { try QualityModel(path: $0) } ?? QualityModel.bundled())
             let workspace = Workspace()
-            try FaceScan(analyzer: analyzer, upsample: scan.upsample, every: scan.every).runImages(path: input, isCancelled: { Interrupt.requested })
-            { index, image, faces in
+            try FaceScan(analyzer: analyzer, detection: scan.detection, every: scan.every).runImages(
+                path: input, isCancelled: { Interrupt.requested }
+            ) { index, image, faces in
                 for f in faces {
                     let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.landmarks, size: analyzer.embedder.chipSize))
                     let s = scorer.scores(analyzer.embedder.analyze(chip: chip, workspace: workspace))
                     print(
-                        try JSONOutput.string(Row(source: input, frame: index, box: [f.box.left, f.box.top, f.box.right, f.box.bottom], scores: s)))
+                        try JSONOutput.string(
+                            Row(
+                                source: input, frame: index, box: [f.box.left, f.box.top, f.box.right, f.box.bottom],
+                                detector: scan.detector.rawValue, scores: s)))
                 }
             }
         }

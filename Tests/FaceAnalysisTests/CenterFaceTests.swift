@@ -84,4 +84,25 @@ struct CenterFaceTests {
         let kept = CenterFaceDetector.suppressed([box(2, 0.6), box(0, 0.9), box(8, 0.5), box(30, 0.4)])
         #expect(kept.map(\.left) == [0, 8, 30])
     }
+
+    @Test func boxMapFitRecoversAKnownMapAndDrawsSquareDlibBoxes() throws {
+        let truth = BoxMap(dx: 0.03, dy: 0.12, scale: 0.9)
+        var rng = SeededGenerator(seed: 5)
+        var pairs: [(fast: FastDetection, mmod: FaceBox)] = []
+        for _ in 0..<200 {
+            let w = Double.random(in: 20...200, using: &rng), h = w * Double.random(in: 1.1...1.4, using: &rng)
+            let left = Double.random(in: 0...500, using: &rng), top = Double.random(in: 0...300, using: &rng)
+            let d = FastDetection(left: left, top: top, right: left + w, bottom: top + h, score: 1, landmarks: [])
+            pairs.append((d, truth.dlibBox(d)))
+        }
+        // One wild pair must not move the medians.
+        pairs.append((pairs[0].fast, FaceBox(left: 0, top: 0, right: 500, bottom: 500)))
+        let fitted = try #require(BoxMap.fit(pairs))
+        // Integer rounding of the boxes limits how exactly the map comes back.
+        #expect(abs(fitted.dx - truth.dx) < 0.01 && abs(fitted.dy - truth.dy) < 0.01 && abs(fitted.scale - truth.scale) < 0.01, "\(fitted)")
+        let box = truth.dlibBox(FastDetection(left: 100, top: 50, right: 140, bottom: 100, score: 1, landmarks: []))
+        // Side 0.9·√(40·50) = 40.25 → 40; centre (120 + 1.2, 75 + 6) → left 101, top 61.
+        #expect(box == FaceBox(left: 101, top: 61, right: 140, bottom: 100))
+        #expect(BoxMap.fit([]) == nil)
+    }
 }

@@ -16,7 +16,7 @@ private let faceChips: [[UInt8]] = {
         Fixtures.repositoryRoot.appendingPathComponent("Tests/FaceAnalysisTests/Fixtures/\($0)").path
     }
     for path in [Fixtures.sampleClip] + frames {
-        try? FaceScan(analyzer: analyzer, upsample: 1, every: 10).runImages(path: path) { _, image, faces in
+        try? FaceScan(analyzer: analyzer, detection: .mmod(upsample: 1), every: 10).runImages(path: path) { _, image, faces in
             for f in faces {
                 chips.append(FaceChip.extract(image, FaceChip.placement(landmarks: f.landmarks, size: analyzer.embedder.chipSize)))
             }

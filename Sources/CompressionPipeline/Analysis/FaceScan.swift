@@ -17,10 +17,13 @@ public struct FaceRecord: Sendable, Encodable {
     public var frame: Int
     public var width: Int
     public var height: Int
+    /// "mmod" or "fast".
+    public var detector: String
     public var faces: [FaceEntry]
 
-    public init(source: String, frame: Int, width: Int, height: Int, faces: [Face]) {
+    public init(source: String, frame: Int, width: Int, height: Int, detector: DetectorSettings.Kind, faces: [Face]) {
         self.source = source
+        self.detector = detector.rawValue
         self.frame = frame
         self.width = width
         self.height = height
@@ -35,19 +38,19 @@ public struct FaceRecord: Sendable, Encodable {
 /// Runs face analysis over an image or every N-th frame of a video.
 public struct FaceScan {
     public var analyzer: FaceAnalyzer
-    public var upsample: Int
+    public var detection: DetectorSettings
     public var every: Int
 
-    public init(analyzer: FaceAnalyzer, upsample: Int = 1, every: Int = 1) {
+    public init(analyzer: FaceAnalyzer, detection: DetectorSettings = .mmod(upsample: 1), every: Int = 1) {
         self.analyzer = analyzer
-        self.upsample = upsample
+        self.detection = detection
         self.every = max(1, every)
     }
 
     /// Calls `emit` for each analysed picture in order.
     public func run(path: String, isCancelled: () -> Bool = { false }, emit: (FaceRecord) throws -> Void) throws {
         try runImages(path: path, isCancelled: isCancelled) { index, image, faces in
-            try emit(FaceRecord(source: path, frame: index, width: image.width, height: image.height, faces: faces))
+            try emit(FaceRecord(source: path, frame: index, width: image.width, height: image.height, detector: detection.kind, faces: faces))
         }
     }
 
@@ -60,13 +63,13 @@ public struct FaceScan {
         let workspace = Workspace()
         // A JPEG picture: decoded exactly as libjpeg does when it is baseline (see ImageFile.loadRGB).
         if let still = try source.libjpegStill() {
-            try body(0, still, try analyzer.analyze(still, upsample: upsample, workspace: workspace))
+            try body(0, still, try analyzer.analyze(still, with: detection, workspace: workspace))
             return
         }
         try source.forEachFrame(isCancelled: isCancelled) { index, frame in
             guard index % every == 0 else { return true }
             let image = try source.picture(frame)
-            let faces = try analyzer.analyze(image, upsample: upsample, workspace: workspace)
+            let faces = try analyzer.analyze(image, with: detection, workspace: workspace)
             try body(index, image, faces)
             return true
         }

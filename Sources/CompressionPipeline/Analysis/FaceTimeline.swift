@@ -136,7 +136,7 @@ public struct FaceTimeline: Sendable {
 public struct FaceAnalysisPass {
     public var analyzer: FaceAnalyzer
     public var oracle: JNDOracle
-    public var upsample: Int
+    public var detection: DetectorSettings
     public var detectEvery: Int
     public var jndEvery: Int
     /// JND measurements run while the decode goes on, on this many threads.
@@ -147,12 +147,12 @@ public struct FaceAnalysisPass {
     public var predictor: JNDModel? = nil
 
     public init(
-        analyzer: FaceAnalyzer, oracle: JNDOracle, upsample: Int = 0, detectEvery: Int = 5, jndEvery: Int = 30,
+        analyzer: FaceAnalyzer, oracle: JNDOracle, detection: DetectorSettings = .fast(), detectEvery: Int = 5, jndEvery: Int = 30,
         threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) {
         self.analyzer = analyzer
         self.oracle = oracle
-        self.upsample = upsample
+        self.detection = detection
         self.detectEvery = detectEvery
         self.jndEvery = max(1, jndEvery)
         self.threads = threads
@@ -161,7 +161,7 @@ public struct FaceAnalysisPass {
     public func run(path: String, progress: (Int, Int?) -> Void = { _, _ in }, isCancelled: () -> Bool = { false }) throws -> FaceTimeline {
         let source = try PictureSource(path: path)
         let workspace = Workspace()
-        var tracker = FaceTracker(analyzer: analyzer, upsample: upsample, detectEvery: detectEvery)
+        var tracker = FaceTracker(analyzer: analyzer, detection: detection, detectEvery: detectEvery)
         var frames: [[TrackedFace]] = []
         var probes: [JNDProbe] = []
         var lastProbe: [Int: Int] = [:]
@@ -222,12 +222,12 @@ public struct FaceAnalysisPass {
         // single-threaded pass per core (a single pass keeps only ~1.3 of 2 cores busy).
         var pending: [(index: Int, image: RGBImage)] = []
         let chunk = max(threads, 1) * tracker.detectEvery
-        let detector = analyzer.detector, upsample = self.upsample
+        let analyzer = self.analyzer, detection = self.detection
         func drain() throws {
             let keys = pending.filter { tracker.isDetectionFrame($0.index) }
             let found = Mutex<[Int: [Detection]]>([:])
             try ParallelWork.forEach(count: keys.count, threads: threads) { k, ws in
-                let d = try detector.detect(keys[k].image, upsample: upsample, workspace: ws)
+                let d = try analyzer.detect(keys[k].image, with: detection, workspace: ws)
                 found.withLock { $0[keys[k].index] = d }
             }
             let detections = found.withLock { $0 }

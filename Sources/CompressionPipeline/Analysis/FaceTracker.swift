@@ -27,7 +27,7 @@ public struct TrackedFace: Sendable, Equatable {
 /// (the detector misses turned or blurred faces now and then) and dropped when none confirms it.
 public struct FaceTracker {
     public var analyzer: FaceAnalyzer
-    public var upsample: Int
+    public var detection: DetectorSettings
     public var detectEvery: Int
     /// Minimum IoU between a detection and a followed face's box to continue the track.
     public var matchIoU: Double = 0.3
@@ -39,9 +39,9 @@ public struct FaceTracker {
     private var nextTrack = 0
     private var frame = 0
 
-    public init(analyzer: FaceAnalyzer, upsample: Int = 0, detectEvery: Int = 5) {
+    public init(analyzer: FaceAnalyzer, detection: DetectorSettings = .fast(), detectEvery: Int = 5) {
         self.analyzer = analyzer
-        self.upsample = upsample
+        self.detection = detection
         self.detectEvery = max(1, detectEvery)
     }
 
@@ -53,7 +53,7 @@ public struct FaceTracker {
         defer { frame += 1 }
         let followed = live.compactMap { follow($0, in: image) }
         if isDetectionFrame(frame) {
-            let detections = try known ?? analyzer.detector.detect(image, upsample: upsample, workspace: workspace)
+            let detections = try known ?? analyzer.detect(image, with: detection, workspace: workspace)
             var unclaimed = Array(followed.indices)
             var result: [TrackedFace] = []
             for d in detections.sorted(by: { $0.confidence > $1.confidence }) {

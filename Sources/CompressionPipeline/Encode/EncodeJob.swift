@@ -19,7 +19,8 @@ public struct EncodeOptions: Sendable {
     public var margin = 2
     public var smoothingFrames = 15
     public var floorQP = 10
-    public var upsample = 0
+    /// Which detector finds the faces (the fast one by default: faces down to 20 px).
+    public var detection = DetectorSettings.fast()
     public var detectEvery = 5
     public var jndEvery = 30
     public var jndMode = JNDMode.crop
@@ -96,7 +97,7 @@ public struct EncodeJob {
             throw PipelineError.codecCannotPlanFaces(codec: options.codec)
         }
         var pass = FaceAnalysisPass(
-            analyzer: analyzer, oracle: oracle, upsample: options.upsample,
+            analyzer: analyzer, oracle: oracle, detection: options.detection,
             detectEvery: options.detectEvery, jndEvery: options.jndEvery, threads: options.threads)
         if let p = options.jndPredictor {
             try p.check(codec: options.codec, tau: options.tau)

@@ -19,14 +19,20 @@ public struct EncodeReport: Sendable, Codable {
         public var detectEvery: Int
         public var jndEvery: Int
         public var jndMode: String
-        public var upsample: Int
+        /// "fast" or "mmod".
+        public var detector: String
+        /// MMOD's upsampling (nil for the fast detector).
+        public var upsample: Int?
+        /// The fast detector's smallest face in pixels (nil for MMOD).
+        public var minFace: Double?
         public var unrecognizable: String
         public var qualityFloor: Double
         /// "jnd" when face pixels were replaced by the predicted JND image before encoding, else "none".
         public var prefilter: String
 
         enum CodingKeys: String, CodingKey {
-            case codec, preset, tau, margin, upsample, unrecognizable, prefilter
+            case codec, preset, tau, margin, detector, upsample, unrecognizable, prefilter
+            case minFace = "min_face"
             case qualityFloor = "quality_floor"
             case backgroundQP = "background_qp"
             case matchCRF = "match_crf"
@@ -140,7 +146,10 @@ public struct EncodeReport: Sendable, Codable {
             margin: options.margin, floorQP: options.floorQP, smoothingFrames: options.smoothingFrames,
             detectEvery: options.detectEvery, jndEvery: options.jndEvery,
             jndMode: options.jndPredictor == nil ? options.jndMode.rawValue : "predictor",
-            upsample: options.upsample, unrecognizable: options.unrecognizable.rawValue, qualityFloor: options.qualityFloor,
+            detector: options.detection.kind.rawValue,
+            upsample: options.detection.kind == .mmod ? options.detection.upsample : nil,
+            minFace: options.detection.kind == .fast ? options.detection.minFace : nil, unrecognizable: options.unrecognizable.rawValue,
+            qualityFloor: options.qualityFloor,
             prefilter: options.prefilter ? "jnd" : "none")
         frameCount = timeline.frames.count
         width = timeline.width

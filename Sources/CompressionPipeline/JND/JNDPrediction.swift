@@ -33,6 +33,7 @@ public struct JNDPredictionRecord: Sendable, Encodable {
     public var frame: Int
     public var face: Int
     public var box: [Int]
+    public var detector: String
     public var crop: [Int]
     public var codec: String
     public var tau: Double
@@ -43,7 +44,7 @@ public struct JNDPredictionRecord: Sendable, Encodable {
     public var maps: [String: String]?
 
     enum CodingKeys: String, CodingKey {
-        case source, frame, face, box, crop, codec, tau, milliseconds, maps
+        case source, frame, face, box, detector, crop, codec, tau, milliseconds, maps
         case jndQP = "jnd_qp"
         case rawQP = "raw_qp"
     }
@@ -53,15 +54,18 @@ public struct JNDPredictionRecord: Sendable, Encodable {
 public struct JNDPredictScan {
     public var model: JNDModel
     public var analyzer: FaceAnalyzer
-    public var upsample: Int
+    public var detection: DetectorSettings
     public var every: Int
     /// Where to write the PNG maps (nil: none).
     public var mapsDirectory: String?
 
-    public init(model: JNDModel, analyzer: FaceAnalyzer, upsample: Int = 1, every: Int = 1, mapsDirectory: String? = nil) {
+    public init(
+        model: JNDModel, analyzer: FaceAnalyzer, detection: DetectorSettings = .mmod(upsample: 1), every: Int = 1,
+        mapsDirectory: String? = nil
+    ) {
         self.model = model
         self.analyzer = analyzer
-        self.upsample = upsample
+        self.detection = detection
         self.every = max(1, every)
         self.mapsDirectory = mapsDirectory
     }
@@ -73,7 +77,7 @@ public struct JNDPredictScan {
 
     public func run(path: String, isCancelled: () -> Bool = { false }, emit: (JNDPredictionRecord) throws -> Void) throws {
         if let mapsDirectory { try FileManager.default.createDirectory(atPath: mapsDirectory, withIntermediateDirectories: true) }
-        let scan = FaceScan(analyzer: analyzer, upsample: upsample, every: every)
+        let scan = FaceScan(analyzer: analyzer, detection: detection, every: every)
         let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         try scan.runImages(path: path, isCancelled: isCancelled) { index, image, faces in
             for (k, face) in faces.enumerated() {
@@ -92,7 +96,7 @@ public struct JNDPredictScan {
                 try emit(
                     JNDPredictionRecord(
                         source: path, frame: index, face: k, box: [face.box.left, face.box.top, face.box.right, face.box.bottom],
-                        crop: [r.left, r.top, r.right, r.bottom], codec: model.header.codec, tau: model.header.tau,
+                        detector: detection.kind.rawValue, crop: [r.left, r.top, r.right, r.bottom], codec: model.header.codec, tau: model.header.tau,
                         jndQP: p.prediction.qp, rawQP: p.prediction.rawQP, milliseconds: 1000 * p.seconds, maps: maps))
             }
         }

@@ -138,7 +138,7 @@ public struct JNDDatasetBuilder: Sendable {
         }
         if let video {
             if threads > 1 { BLAS.setThreads(1) }
-            let scan = FaceScan(analyzer: oracle.analyzer, upsample: upsample, every: every)
+            let scan = FaceScan(analyzer: oracle.analyzer, detection: .mmod(upsample: upsample), every: every)
             let ws = Workspace()
             var n = 0
             try scan.runImages(path: video, isCancelled: isCancelled) { frame, image, _ in

@@ -1,0 +1,101 @@
+import ArgumentParser
+import CompressionPipeline
+import FaceAnalysis
+import Foundation
+import MediaIO
+import Studies
+import TensorCore
+
+struct DetectorStudyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "detector-study",
+        abstract: "Measure the fast detector and MMOD (upsample 0, 1) against MMOD at upsample 2.",
+        discussion: """
+            Pictures: every IMAGE, every --every-th frame of every --video, and the first --lfw-count images listed \
+            in --lfw's index.csv (LFW's layout: path,identity,sha256). Prints recall by face size (MMOD box width), \
+            precision and time per picture for each detector, the box map fitted from fast boxes to MMOD's, and the \
+            descriptor distance between chips from mapped fast boxes and from MMOD boxes on the LFW faces \
+            (docs/detector.md).
+            """)
+
+    @Argument(help: "Still images (PNG, JPEG).")
+    var images: [String] = []
+
+    @Option(help: "A video whose frames are added (repeatable).")
+    var video: [String] = []
+
+    @Option(help: "Take every N-th frame of each video.")
+    var every: Int = 10
+
+    @Option(help: "An LFW directory with index.csv.")
+    var lfw: String?
+
+    @Option(help: "How many LFW images to take (the first of index.csv).")
+    var lfwCount: Int = 500
+
+    @Option(help: "Fast detector: smallest face to find, in pixels.")
+    var minFace: Double = 20
+
+    @Option(help: "Worker threads.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    func validate() throws {
+        guard every >= 1, lfwCount >= 0, threads >= 1 else { throw ValidationError("--every, --threads ≥ 1 and --lfw-count ≥ 0") }
+        guard minFace >= 8 else { throw ValidationError("--min-face must be at least 8") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            var pictures: [DetectorStudy.Picture] = []
+            for path in images { pictures.append(.init(name: path, image: try ImageFile.loadRGB(path: path), isPortrait: false)) }
+            for path in video {
+                let source = try PictureSource(path: path)
+                try source.forEachFrame(isCancelled: { Interrupt.requested }) { index, frame in
+                    if index % every == 0 {
+                        pictures.append(.init(name: "\(path)#\(index)", image: try source.picture(frame), isPortrait: false))
+                    }
+                    return true
+                }
+            }
+            if let lfw {
+                let index = try String(contentsOfFile: lfw + "/index.csv", encoding: .utf8)
+                for line in index.split(separator: "\n").dropFirst().prefix(lfwCount) {
+                    let path = lfw + "/" + String(line.split(separator: ",")[0])
+                    pictures.append(.init(name: path, image: try ImageFile.loadRGB(path: path), isPortrait: true))
+                }
+            }
+            guard !pictures.isEmpty else { throw ValidationError("no pictures: give images, --video or --lfw") }
+            let analyzer = try FaceAnalyzer(models: modelOptions.directory)
+            let bar = Progress("detector-study")
+            let result = try DetectorStudy(analyzer: analyzer, minFace: minFace, threads: threads).run(pictures) { done, total in
+                bar.update(done: done, total: total)
+            }
+            bar.finish()
+            if json {
+                print(try JSONOutput.string(result, pretty: true))
+                return
+            }
+            print("\(result.pictures) pictures; reference: MMOD at upsample 2")
+            for r in result.rows {
+                let recall = DetectorStudy.bands.map { b in
+                    String(format: "%@ %.3f (%d)", b, r.recall[b] ?? .nan, r.referenceFaces[b] ?? 0)
+                }
+                print(
+                    String(
+                        format: "%@: recall %@; precision %.3f of %d; %.1f ms/picture", r.detector, recall.joined(separator: ", "),
+                        r.precision, r.detections, r.milliseconds))
+            }
+            let m = result.boxMap
+            print(String(format: "box map (%d pairs): dx %.4f, dy %.4f, scale %.4f", result.pairsFitted, m.dx, m.dy, m.scale))
+            print(
+                String(
+                    format: "descriptor distance, mapped fast box vs MMOD box (%d LFW faces): median %.4f, p90 %.4f, max %.4f",
+                    result.descriptorFaces, result.descriptorMedian, result.descriptorP90, result.descriptorMax))
+        }
+    }
+}
