@@ -64,6 +64,9 @@ struct EncodeOptionsGroup: ParsableArguments {
     @Option(help: "Fast detector: smallest face to find, in pixels of the frame.")
     var minFace: Double = 20
 
+    @Option(help: "auto: between full scans (--detect-every), the fast detector also looks where a static picture changed; off: never.")
+    var motionGate: MotionGateMode = .auto
+
     @Option(help: "MMOD detector: enlarge frames 2x this many times before detecting (finds faces under 80 px; 4x slower each).")
     var upsample: Int = 0
 
@@ -84,6 +87,7 @@ struct EncodeOptionsGroup: ParsableArguments {
 
 extension UnrecognizablePolicy: ExpressibleByArgument {}
 extension DetectorSettings.Kind: ExpressibleByArgument {}
+extension MotionGateMode: ExpressibleByArgument {}
 
 extension EncodeOptionsGroup {
 
@@ -115,6 +119,7 @@ extension EncodeOptionsGroup {
         o.jndEvery = jndEvery
         o.jndMode = jndMode
         o.detection = DetectorSettings(kind: detector, upsample: upsample, minFace: minFace)
+        o.motionGate = motionGate
         o.maxRepairPasses = repairPasses
         o.unrecognizable = unrecognizable
         o.qualityFloor = qualityFloor

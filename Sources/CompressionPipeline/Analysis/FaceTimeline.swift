@@ -138,6 +138,8 @@ public struct FaceAnalysisPass {
     public var oracle: JNDOracle
     public var detection: DetectorSettings
     public var detectEvery: Int
+    /// Between full scans, detect where the picture changed (static cameras; see `MotionGate`).
+    public var motionGate = false
     public var jndEvery: Int
     /// JND measurements run while the decode goes on, on this many threads.
     public var threads: Int
@@ -162,6 +164,7 @@ public struct FaceAnalysisPass {
         let source = try PictureSource(path: path)
         let workspace = Workspace()
         var tracker = FaceTracker(analyzer: analyzer, detection: detection, detectEvery: detectEvery)
+        if motionGate { tracker.motionGate = MotionGate() }
         var frames: [[TrackedFace]] = []
         var probes: [JNDProbe] = []
         var lastProbe: [Int: Int] = [:]

@@ -33,6 +33,8 @@ public struct FaceTracker {
     public var matchIoU: Double = 0.3
     /// Detection cycles a followed face survives without being detected.
     public var graceDetections = 1
+    /// Between full scans, detect on the areas that changed and around live faces (static cameras); nil: follow only.
+    public var motionGate: MotionGate? = nil
 
     private var live: [TrackedFace] = []
     private var misses: [Int: Int] = [:]
@@ -78,10 +80,39 @@ public struct FaceTracker {
                 result.append(followed[i])
             }
             live = result
+            _ = motionGate?.regions(image)  // keeps the gate's previous picture current
         } else {
             live = followed
+            if motionGate != nil, let regions = motionGate!.regions(image, around: followed.map(\.face.box)) {
+                try detectGated(image, in: regions, workspace: workspace)
+            }
         }
         return live.sorted { $0.track < $1.track }
+    }
+
+    /// Detects inside `regions` only: a detection that matches a followed face refreshes it, any other starts a track.
+    private mutating func detectGated(_ image: RGBImage, in regions: [FaceBox], workspace: Workspace) throws {
+        var detections: [Detection] = []
+        for r in regions {
+            for var d in try analyzer.detect(image.cropped(to: r), with: detection, workspace: workspace) {
+                d.box = FaceBox(left: d.box.left + r.left, top: d.box.top + r.top, right: d.box.right + r.left, bottom: d.box.bottom + r.top)
+                // Regions overlap only at their margins; keep one copy of a face found twice.
+                if !detections.contains(where: { $0.box.iou(d.box) >= matchIoU }) { detections.append(d) }
+            }
+        }
+        for d in detections.sorted(by: { $0.confidence > $1.confidence }) {
+            let face = Face(box: d.box, confidence: d.confidence, landmarks: analyzer.landmarks.predict(image, box: d.box), embedding: [])
+            if let i = live.indices.max(by: { live[$0].face.box.iou(d.box) < live[$1].face.box.iou(d.box) }),
+                live[i].face.box.iou(d.box) >= matchIoU
+            {
+                if !live[i].detected { live[i] = TrackedFace(track: live[i].track, face: face, detected: true) }
+                misses[live[i].track] = 0
+            } else {
+                live.append(TrackedFace(track: nextTrack, face: face, detected: true))
+                misses[nextTrack] = 0
+                nextTrack += 1
+            }
+        }
     }
 
     /// Whether the detector runs on frame `index`.

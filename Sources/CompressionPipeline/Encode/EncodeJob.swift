@@ -21,6 +21,8 @@ public struct EncodeOptions: Sendable {
     public var floorQP = 10
     /// Which detector finds the faces (the fast one by default: faces down to 20 px).
     public var detection = DetectorSettings.fast()
+    /// auto: between full scans, the fast detector looks where a static camera's picture changed; off: never.
+    public var motionGate = MotionGateMode.auto
     public var detectEvery = 5
     public var jndEvery = 30
     public var jndMode = JNDMode.crop
@@ -99,6 +101,7 @@ public struct EncodeJob {
         var pass = FaceAnalysisPass(
             analyzer: analyzer, oracle: oracle, detection: options.detection,
             detectEvery: options.detectEvery, jndEvery: options.jndEvery, threads: options.threads)
+        pass.motionGate = options.motionGate == .auto && options.detection.kind == .fast
         if let p = options.jndPredictor {
             try p.check(codec: options.codec, tau: options.tau)
             pass.predictor = p
@@ -289,4 +292,9 @@ extension EncodeJob {
             encode: outcome.seconds.encode, verify: outcome.seconds.verify, total: total)
         return EncodeReport(input: input, output: output, options: options, timeline: timeline, outcome: outcome, timing: timing)
     }
+}
+
+/// `--motion-gate`: whether the fast detector also runs, between full scans, where a static picture changed.
+public enum MotionGateMode: String, Sendable, Codable, CaseIterable {
+    case auto, off
 }

@@ -25,6 +25,8 @@ public struct EncodeReport: Sendable, Codable {
         public var upsample: Int?
         /// The fast detector's smallest face in pixels (nil for MMOD).
         public var minFace: Double?
+        /// "auto" or "off".
+        public var motionGate: String
         public var unrecognizable: String
         public var qualityFloor: Double
         /// "jnd" when face pixels were replaced by the predicted JND image before encoding, else "none".
@@ -33,6 +35,7 @@ public struct EncodeReport: Sendable, Codable {
         enum CodingKeys: String, CodingKey {
             case codec, preset, tau, margin, detector, upsample, unrecognizable, prefilter
             case minFace = "min_face"
+            case motionGate = "motion_gate"
             case qualityFloor = "quality_floor"
             case backgroundQP = "background_qp"
             case matchCRF = "match_crf"
@@ -148,7 +151,8 @@ public struct EncodeReport: Sendable, Codable {
             jndMode: options.jndPredictor == nil ? options.jndMode.rawValue : "predictor",
             detector: options.detection.kind.rawValue,
             upsample: options.detection.kind == .mmod ? options.detection.upsample : nil,
-            minFace: options.detection.kind == .fast ? options.detection.minFace : nil, unrecognizable: options.unrecognizable.rawValue,
+            minFace: options.detection.kind == .fast ? options.detection.minFace : nil, motionGate: options.motionGate.rawValue,
+            unrecognizable: options.unrecognizable.rawValue,
             qualityFloor: options.qualityFloor,
             prefilter: options.prefilter ? "jnd" : "none")
         frameCount = timeline.frames.count
