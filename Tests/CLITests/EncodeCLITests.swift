@@ -73,7 +73,7 @@ struct EncodeCLITests {
         p.executableURL = CLI.executable
         p.arguments = [
             "encode", Fixtures.sampleClip, "-o", out, "--report", dir.appendingPathComponent("r.json").path,
-            "--detect-every", "30", "--preset", "veryslow",
+            "--detect-every", "30", "--preset", "veryslow", "--detector", "mmod",
         ]
         p.standardError = Pipe()
         p.standardOutput = Pipe()

@@ -42,8 +42,12 @@ private let encodeFixture: (analyzer: FaceAnalyzer, clip: String, dir: URL)? = {
     return (analyzer, clip, dir)
 }()
 
+/// The mechanism tests (follow-back, QP read-back, repair) pin MMOD at upsample 0 without motion gating: one face in
+/// the sample, found only on detection frames. The fast detector's own encode test sets its options explicitly.
 private func options(_ change: (inout EncodeOptions) -> Void = { _ in }) -> EncodeOptions {
     var o = EncodeOptions()
+    o.detection = .mmod(upsample: 0)
+    o.motionGate = .off
     o.backgroundQP = 40
     o.detectEvery = 6
     o.jndEvery = 30

@@ -11,6 +11,8 @@ import _TestSupport
 
     @Test(arguments: [
         ConvCase(c: 1, h: 1, w: 1, o: 1, k: 1, s: 1, p: 0),
+        // Pointwise: the product runs on the input planes directly.
+        ConvCase(c: 8, h: 9, w: 7, o: 5, k: 1, s: 1, p: 0),
         ConvCase(c: 3, h: 17, w: 13, o: 5, k: 3, s: 1, p: 1),
         ConvCase(c: 3, h: 23, w: 19, o: 4, k: 7, s: 2, p: 0),
         ConvCase(c: 5, h: 9, w: 11, o: 7, k: 5, s: 2, p: 2),

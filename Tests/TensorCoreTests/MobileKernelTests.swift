@@ -30,6 +30,7 @@ import _TestSupport
         // General groups: im2col + sgemm per group.
         GroupCase(c: 6, h: 10, w: 9, o: 4, groups: 2, k: 3, s: 1, p: 1),
         GroupCase(c: 6, h: 8, w: 8, o: 9, groups: 3, k: 1, s: 2, p: 0),
+        GroupCase(c: 6, h: 5, w: 4, o: 4, groups: 2, k: 1, s: 1, p: 0),
     ])
     func groupedConvolutionMatchesDirectReference(_ t: GroupCase) {
         let x = randomFloats(t.c * t.h * t.w, seed: 11)

@@ -83,7 +83,7 @@ public struct FaceTracker {
             _ = motionGate?.regions(image)  // keeps the gate's previous picture current
         } else {
             live = followed
-            if motionGate != nil, let regions = motionGate!.regions(image, around: followed.map(\.face.box)) {
+            if motionGate != nil, let regions = motionGate!.regions(image, excluding: followed.map(\.face.box)) {
                 try detectGated(image, in: regions, workspace: workspace)
             }
         }

@@ -82,10 +82,22 @@ public struct Conv2d: Sendable {
             return
         }
         let groupIn = inputChannels / groups, groupOut = outputChannels / groups
+        let plane = oh * ow
+        if kernelH == 1 && kernelW == 1 && strideY == 1 && strideX == 1 && padY == 0 && padX == 0 {
+            // A pointwise convolution is already a matrix product of the input planes: no im2col copy.
+            weights.withUnsafeBufferPointer { w in
+                for g in 0..<groups {
+                    BLAS.sgemm(
+                        m: groupOut, n: plane, k: groupIn, a: w.baseAddress! + g * groupOut * groupIn, lda: groupIn,
+                        b: x.pointer + g * groupIn * plane, ldb: plane, c: dst + g * groupOut * plane, ldc: plane)
+                }
+            }
+            addBias(dst, plane: plane)
+            return
+        }
         let k = groupIn * kernelH * kernelW
         let band = max(1, min(oh, Conv2d.columnBudget / max(1, k * ow)))
         let cols = workspace.columns.reserve(k * band * ow)
-        let plane = oh * ow
         weights.withUnsafeBufferPointer { w in
             for g in 0..<groups {
                 var row = 0
@@ -103,6 +115,10 @@ public struct Conv2d: Sendable {
                 }
             }
         }
+        addBias(dst, plane: plane)
+    }
+
+    private func addBias(_ dst: UnsafeMutablePointer<Float>, plane: Int) {
         bias.withUnsafeBufferPointer { b in
             for o in 0..<outputChannels {
                 let p = dst + o * plane, v = b[o]
