@@ -96,6 +96,7 @@ struct DetectorStudyCommand: ParsableCommand {
                 String(
                     format: "descriptor distance, mapped fast box vs MMOD box (%d LFW faces): median %.4f, p90 %.4f, max %.4f",
                     result.descriptorFaces, result.descriptorMedian, result.descriptorP90, result.descriptorMax))
+            print(String(format: "after re-seeding the landmarks: median %.4f, p90 %.4f", result.reseededMedian, result.reseededP90))
         }
     }
 }

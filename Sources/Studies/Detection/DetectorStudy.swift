@@ -50,6 +50,10 @@ public struct DetectorStudy {
         public var descriptorP90: Double
         public var descriptorMax: Double
         public var descriptorFaces: Int
+        /// The same after seeding the shape predictor again from its own landmarks (`LandmarkBox`).
+        public var landmarkBox: LandmarkBox?
+        public var reseededMedian: Double
+        public var reseededP90: Double
 
         enum CodingKeys: String, CodingKey {
             case pictures, rows
@@ -59,6 +63,9 @@ public struct DetectorStudy {
             case descriptorP90 = "descriptor_p90"
             case descriptorMax = "descriptor_max"
             case descriptorFaces = "descriptor_faces"
+            case landmarkBox = "landmark_box"
+            case reseededMedian = "reseeded_median"
+            case reseededP90 = "reseeded_p90"
         }
     }
 
@@ -148,28 +155,36 @@ public struct DetectorStudy {
         }
 
         // Descriptors: LFW portraits where both the reference and the mapped fast box find the central face.
-        let distances = Mutex<[Double]>([])
+        let distances = Mutex<[(mapped: Double, reseeded: Double)]>([])
         let portraits = pictures.indices.filter { pictures[$0].isPortrait }
+        @Sendable func central(_ i: Int) -> FaceBox? {
+            let image = pictures[i].image
+            let centre = Point(x: Double(image.width) / 2, y: Double(image.height) / 2)
+            func far(_ b: FaceBox) -> Double { hypot(b.center.x - centre.x, b.center.y - centre.y) }
+            return results[i].reference.min { far($0) < far($1) }
+        }
+        // Where MMOD's box sits relative to the landmarks found in it, fitted on the same portraits.
+        let seed = LandmarkBox.fit(
+            portraits.compactMap { i in central(i).map { ($0, analyzer.landmarks.predict(pictures[i].image, box: $0)) } })
         try ParallelWork.forEach(count: portraits.count, threads: threads) { n, ws in
             let i = portraits[n], image = pictures[i].image, r = results[i]
-            let centre = Point(x: Double(image.width) / 2, y: Double(image.height) / 2)
-            guard
-                let ref = r.reference.min(by: {
-                    hypot($0.center.x - centre.x, $0.center.y - centre.y) < hypot($1.center.x - centre.x, $1.center.y - centre.y)
-                })
-            else { return }
+            guard let ref = central(i) else { return }
             let mapped = r.fast.map { map.dlibBox($0) }
             guard let best = mapped.max(by: { $0.iou(ref) < $1.iou(ref) }), best.iou(ref) >= 0.4 else { return }
             let a = try analyzer.describe(image, box: ref, workspace: ws).embedding
             let b = try analyzer.describe(image, box: best, workspace: ws).embedding
-            let d = Double(descriptorDistance(a, b))
-            distances.withLock { $0.append(d) }
+            let reseededBox = seed.flatMap { $0.box(analyzer.landmarks.predict(image, box: best)) } ?? best
+            let c = try analyzer.describe(image, box: reseededBox, workspace: ws).embedding
+            let pair = (mapped: Double(descriptorDistance(a, b)), reseeded: Double(descriptorDistance(a, c)))
+            distances.withLock { $0.append(pair) }
         }
-        let d = distances.withLock { $0 }.sorted()
-        func quantile(_ q: Double) -> Double { d.isEmpty ? .nan : d[min(d.count - 1, Int(q * Double(d.count - 1)))] }
+        let measured = distances.withLock { $0 }
+        let d = measured.map(\.mapped).sorted(), e = measured.map(\.reseeded).sorted()
+        func quantile(_ v: [Double], _ q: Double) -> Double { v.isEmpty ? .nan : v[min(v.count - 1, Int(q * Double(v.count - 1)))] }
         return Result(
-            pictures: pictures.count, rows: rows, boxMap: map, pairsFitted: pairs.count, descriptorMedian: quantile(0.5),
-            descriptorP90: quantile(0.9), descriptorMax: d.last ?? .nan, descriptorFaces: d.count)
+            pictures: pictures.count, rows: rows, boxMap: map, pairsFitted: pairs.count, descriptorMedian: quantile(d, 0.5),
+            descriptorP90: quantile(d, 0.9), descriptorMax: d.last ?? .nan, descriptorFaces: d.count, landmarkBox: seed,
+            reseededMedian: quantile(e, 0.5), reseededP90: quantile(e, 0.9))
     }
 
     /// For each reference box, the index of the detection matched to it (greedy by IoU, each used once), or nil.
@@ -189,5 +204,52 @@ public struct DetectorStudy {
             used.insert(j)
         }
         return result
+    }
+}
+
+/// Where MMOD's box sits relative to the five landmarks the shape predictor finds in it, in units of the distance
+/// between the eye centres: box centre = landmark centroid + (dx, dy)·eyes, side = scale·eyes. Seeding the shape
+/// predictor a second time from this box was meant to make the landmarks depend less on which detector drew the
+/// first box; measured, it does not (docs/detector.md), so the product does not use it.
+public struct LandmarkBox: Sendable, Equatable, Codable {
+    public var dx: Double
+    public var dy: Double
+    public var scale: Double
+
+    public init(dx: Double, dy: Double, scale: Double) {
+        self.dx = dx
+        self.dy = dy
+        self.scale = scale
+    }
+
+    static func frame(_ landmarks: [Point]) -> (centroid: Point, eyes: Double)? {
+        guard landmarks.count == 5 else { return nil }
+        let cx = landmarks.map(\.x).reduce(0, +) / 5, cy = landmarks.map(\.y).reduce(0, +) / 5
+        let a = Point(x: (landmarks[0].x + landmarks[1].x) / 2, y: (landmarks[0].y + landmarks[1].y) / 2)
+        let b = Point(x: (landmarks[2].x + landmarks[3].x) / 2, y: (landmarks[2].y + landmarks[3].y) / 2)
+        let eyes = hypot(a.x - b.x, a.y - b.y)
+        return eyes > 0 ? (Point(x: cx, y: cy), eyes) : nil
+    }
+
+    /// The box for `landmarks`, or nil for a degenerate shape.
+    public func box(_ landmarks: [Point]) -> FaceBox? {
+        guard let (c, eyes) = LandmarkBox.frame(landmarks) else { return nil }
+        let side = max(1, (scale * eyes).rounded())
+        let left = Int((c.x + dx * eyes - side / 2).rounded()), top = Int((c.y + dy * eyes - side / 2).rounded())
+        return FaceBox(left: left, top: top, right: left + Int(side) - 1, bottom: top + Int(side) - 1)
+    }
+
+    /// Medians over (MMOD box, landmarks predicted in it) pairs.
+    public static func fit(_ pairs: [(box: FaceBox, landmarks: [Point])]) -> LandmarkBox? {
+        var dx: [Double] = [], dy: [Double] = [], k: [Double] = []
+        for p in pairs {
+            guard let (c, eyes) = frame(p.landmarks) else { continue }
+            dx.append((Double(p.box.left + p.box.right + 1) / 2 - c.x) / eyes)
+            dy.append((Double(p.box.top + p.box.bottom + 1) / 2 - c.y) / eyes)
+            k.append((Double(p.box.width) * Double(p.box.height)).squareRoot() / eyes)
+        }
+        guard !k.isEmpty else { return nil }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        return LandmarkBox(dx: median(dx), dy: median(dy), scale: median(k))
     }
 }
