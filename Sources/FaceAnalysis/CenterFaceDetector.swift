@@ -92,7 +92,8 @@ public final class CenterFaceDetector: Sendable {
 
     public func outputs(_ image: RGBImage, workspace: Workspace) throws -> Maps {
         precondition(image.width % 32 == 0 && image.height % 32 == 0, "CenterFace input sides must be multiples of 32")
-        let input = FeatureMap(channels: 3, height: image.height, width: image.width, buffer: ScratchBuffer())
+        // From the workspace: steady-state detection allocates nothing per frame (`run` releases it at the end).
+        let input = FeatureMap(channels: 3, height: image.height, width: image.width, buffer: workspace.borrow())
         let plane = image.width * image.height, p = input.pointer
         image.pixels.withUnsafeBufferPointer { px in
             for i in 0..<plane { for c in 0..<3 { p[c * plane + i] = Float(px[i * 3 + c]) } }

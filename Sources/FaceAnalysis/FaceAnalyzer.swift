@@ -51,9 +51,7 @@ public final class FaceAnalyzer: Sendable {
 
     /// Detects every face and describes it.
     public func analyze(_ image: RGBImage, upsample: Int = 1, workspace: Workspace = Workspace()) throws -> [Face] {
-        try detector.detect(image, upsample: upsample, workspace: workspace).map { d in
-            try describe(image, box: d.box, confidence: d.confidence, workspace: workspace)
-        }
+        try analyze(image, with: .mmod(upsample: upsample), workspace: workspace)
     }
 
     /// The face whose box centre is nearest the image centre (the convention for one-person photos such as LFW),
