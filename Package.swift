@@ -88,7 +88,9 @@ let package = Package(
             dependencies: ["CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore", "_TestSupport"]),
         .testTarget(
             name: "StudiesTests",
-            dependencies: ["Studies", "CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "NeuralNet", "TensorCore", "_TestSupport"]),
+            dependencies: [
+                "Studies", "CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore", "_TestSupport",
+            ]),
         .testTarget(
             name: "CLITests", dependencies: ["facejnd", "_TestSupport", "Studies", "MediaIO", "CompressionPipeline", "FaceAnalysis", "TensorCore"]),
     ],

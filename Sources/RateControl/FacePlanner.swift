@@ -135,16 +135,27 @@ public struct FacePlanner: Sendable {
                 raw[track, default: [:]][t] = jnd - margin - repairs.offset(track: track, frame: t)
             }
         }
+        return assignedPlan(input) { track, t in
+            guard let series = raw[track] else { return nil }
+            var q = series[t]!
+            for s in max(0, t - smoothingFrames)...min(n - 1, t + smoothingFrames) {
+                if let v = series[s] { q = min(q, v) }
+            }
+            return max(q, floorQP)
+        }
+    }
+
+    /// A plan with each face's QP given by `qp(track, frame)` (nil: no region of its own): the regions, skipped and
+    /// upper-face-only tracks as in `plan`; a QP is capped at its frame's background, and a face at the background
+    /// gets no region.
+    public func assignedPlan(_ input: PlannerInput, qp: (_ track: Int, _ frame: Int) -> Int?) -> [PlannedFrame] {
+        precondition(backgroundQP.count == input.frames.count, "one background QP per frame")
         let (codedWidth, codedHeight) = input.orientation.uprightSize(width: input.width, height: input.height)
         return input.frames.enumerated().map { t, faces in
             let background = backgroundQP[t]
             let planned = faces.compactMap { f -> PlannedFace? in
-                guard !skippedTracks.contains(f.track), let series = raw[f.track] else { return nil }
-                var q = series[t]!
-                for s in max(0, t - smoothingFrames)...min(n - 1, t + smoothingFrames) {
-                    if let v = series[s] { q = min(q, v) }
-                }
-                q = min(max(q, floorQP), background)
+                guard !skippedTracks.contains(f.track), let wanted = qp(f.track, t) else { return nil }
+                let q = min(max(wanted, 0), background)
                 guard q < background else { return nil }
                 var region = f.region
                 if upperOnlyTracks.contains(f.track) {
@@ -163,5 +174,12 @@ public struct FacePlanner: Sendable {
             }
             return PlannedFrame(backgroundQP: background, faces: planned)
         }
+    }
+
+    /// The constant face-QP ROI plan, the strongest simple baseline: the regions this planner would protect (same
+    /// tracks skipped, same upper-face-only tracks, same backgrounds) all at `faceQP`, with no floor, margin or
+    /// smoothing. Where `faceQP` is not below a frame's background QP the frame is coded uniformly.
+    public func constantPlan(_ input: PlannerInput, faceQP: Int) -> [PlannedFrame] {
+        assignedPlan(input) { _, _ in faceQP }
     }
 }

@@ -12,6 +12,33 @@ public enum Fixtures {
     /// The bundled sample clip (real faces, AAC audio).
     public static var sampleClip: String { repositoryRoot.appendingPathComponent("samples/group_video_01.mp4").path }
 
+    /// The first `frames` frames of the bundled sample, re-encoded almost losslessly (a short clip keeps the suite fast).
+    /// With `storedTurned`, the pictures are stored turned a quarter counter-clockwise with a display matrix that turns
+    /// them back, as phones store portrait video.
+    public static func shortSample(frames: Int, in dir: URL, storedTurned: Bool = false) throws -> String {
+        let path = dir.appendingPathComponent("sample-\(frames)\(storedTurned ? "-turned" : "").mp4").path
+        let reader = try VideoReader(path: Fixtures.sampleClip)
+        let scaler = try Scaler()
+        var writer: VideoWriter? = nil
+        try reader.forEachFrame { index, frame in
+            var rgb = try scaler.rgb(frame)
+            if storedTurned {
+                let t = Orientation(quarterTurns: 3).upright(rgb)
+                rgb = RGBImage(width: t.width, height: t.height, pixels: t.pixels)
+            }
+            if writer == nil {
+                writer = try VideoWriter(
+                    path: path, width: rgb.width, height: rgb.height, framesPerSecond: 30,
+                    settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)),
+                    rotationDegrees: storedTurned ? -90 : 0)
+            }
+            try writer!.append(rgb)
+            return index + 1 < frames
+        }
+        try writer!.finish()
+        return path
+    }
+
     /// A fresh empty directory under the system temporary directory.
     public static func temporaryDirectory(_ label: String = #function) throws -> URL {
         let safe = label.filter { $0.isLetter || $0.isNumber }

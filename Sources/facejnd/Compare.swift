@@ -6,12 +6,16 @@ import Studies
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Encode uniformly and with facejnd, measure both faces' fidelity, report the savings.",
+        abstract: "Encode with facejnd and with a reference encoder, measure both faces' fidelity, report the savings.",
         discussion: """
-            The reference is a uniform encode at --reference-qp or --reference-crf; without either it is the \
-            largest uniform QP that keeps at least facejnd's fraction of faces within the threshold (found by \
-            bisection), so the savings compare encodes that keep the same faces recognisable. Both outputs are \
-            verified the same way (every followed face re-embedded with its original landmarks). With --sweep, \
+            --reference uniform (the default) is one QP for the whole picture: --reference-qp or --reference-crf, or \
+            without either the largest uniform QP that keeps at least facejnd's fraction of faces within the \
+            threshold (found by bisection), so the savings compare encodes that keep the same faces recognisable. \
+            --reference face-roi is the strongest simple baseline: the face regions facejnd protected, all at one \
+            constant face QP (--reference-qp, or the largest that keeps facejnd's fraction within the threshold, by \
+            bisection), with facejnd's background. Both outputs are verified the same way (every followed face \
+            re-embedded with its original landmarks); per track the report gives the worst-frame and worst-5% \
+            distance. With --sweep, \
             uniform QPs --sweep-qp and facejnd at the thresholds --sweep-tau give two rate-fidelity curves and \
             their Bjontegaard delta rate (fidelity: -10 log10 of the mean descriptor distance).
             """)
@@ -19,10 +23,13 @@ struct Compare: ParsableCommand {
     @Argument(help: "Input video.")
     var input: String
 
-    @Option(help: "Uniform reference QP.")
+    @Option(help: "Reference encoder: uniform (one QP for the picture) or face-roi (facejnd's face regions at one constant QP).")
+    var reference: ReferenceEncoder = .uniform
+
+    @Option(help: "The reference's QP: the uniform QP, or face-roi's constant face QP.")
     var referenceQP: Int?
 
-    @Option(help: "Reference CRF.")
+    @Option(help: "Reference CRF (uniform only).")
     var referenceCRF: Double?
 
     @Flag(help: "Also sweep both encoders and report the rate-fidelity curves and BD-rate.")
@@ -48,6 +55,7 @@ struct Compare: ParsableCommand {
     func validate() throws {
         if referenceQP != nil && referenceCRF != nil { throw ValidationError("give at most one of --reference-qp and --reference-crf") }
         if let q = referenceQP, !(0...51).contains(q) { throw ValidationError("--reference-qp must be in 0...51") }
+        if reference == .faceROI && referenceCRF != nil { throw ValidationError("--reference-crf needs --reference uniform") }
         _ = try QPSteps(sweepQP)
         _ = try taus()
     }
@@ -67,12 +75,23 @@ struct Compare: ParsableCommand {
             let bar = StagedProgress()
             let timeline = try job.analyse(input, progress: bar.update, isCancelled: { Interrupt.requested })
             let comparison = Comparison(job: job, timeline: timeline)
-            let (ours, _) = try comparison.facejnd(input, output: output, isCancelled: { Interrupt.requested })
+            let (ours, outcome) = try comparison.facejnd(input, output: output, isCancelled: { Interrupt.requested })
             bar.update(.reference, 0, nil)
             let reference: RatePoint
             let kind: String
             var evaluated: [RatePoint] = []
-            if let referenceQP {
+            if self.reference == .faceROI {
+                let roi = try FaceROIReference(job: job, timeline: timeline, outcome: outcome)
+                if let referenceQP {
+                    (reference, kind) = (
+                        try comparison.faceROI(input, reference: roi, faceQP: referenceQP, isCancelled: { Interrupt.requested }), "qp"
+                    )
+                } else {
+                    let m = try comparison.matchedFaceROI(
+                        input, reference: roi, target: ours.fidelity.fractionWithinTau, isCancelled: { Interrupt.requested })
+                    (reference, kind) = (m.best, "matched")
+                }
+            } else if let referenceQP {
                 (reference, kind) = (try comparison.uniform(input, qp: referenceQP, isCancelled: { Interrupt.requested }), "qp")
             } else if let referenceCRF {
                 (reference, kind) = (try comparison.uniform(input, crf: referenceCRF, isCancelled: { Interrupt.requested }), "crf")
@@ -81,7 +100,7 @@ struct Compare: ParsableCommand {
                 (reference, kind, evaluated) = (m.best, "matched", m.evaluated)
             }
             var report = ComparisonReport(
-                input: input, codec: job.options.codec, tau: job.options.tau, referenceKind: kind,
+                input: input, codec: job.options.codec, tau: job.options.tau, referenceEncoder: self.reference.rawValue, referenceKind: kind,
                 reference: reference, facejnd: ours,
                 savingsPercent: Comparison.savingsPercent(ours: ours.bytes, reference: reference.bytes))
             if sweep {
@@ -99,12 +118,24 @@ struct Compare: ParsableCommand {
                         String(
                             format: "%@: %d bytes, %.1f kbit/s, %.2f%% of %d faces within tau, mean %.4f, max %.4f", p.label, p.bytes,
                             p.bitrateKbps, 100 * p.fidelity.fractionWithinTau, p.fidelity.faces, p.fidelity.meanDistance, p.fidelity.maxDistance))
+                    for t in p.tracks {
+                        print(
+                            String(
+                                format: "  track %d: %d/%d within tau, mean %.4f, worst 5%% %.4f, worst %.4f", t.track, t.withinTau, t.faces,
+                                t.meanDistance, t.worst5PercentDistance, t.worstDistance))
+                    }
                 }
                 print(String(format: "savings: %.1f%%", report.savingsPercent))
                 if let bd = report.sweep?.bdRatePercent { print(String(format: "BD-rate: %.1f%%", bd)) }
             }
         }
     }
+}
+
+/// `compare --reference`.
+enum ReferenceEncoder: String, ExpressibleByArgument, CaseIterable {
+    case uniform
+    case faceROI = "face-roi"
 }
 
 /// A QP range written A:B:STEP.

@@ -17,7 +17,7 @@ struct EncodeCLITests {
         let old = try CLI.run(["encode", "in.mp4", "-o", "out.mp4", "--threshold=-1"])
         #expect(old.status != 0 && old.stderr.contains("--tau must be positive"), "\(old.stderr)")
         let c = try CLI.run(["compare", "--help"])
-        for option in ["--reference-crf", "--reference-qp", "--sweep", "--json"] {
+        for option in ["--reference-crf", "--reference-qp", "--reference", "face-roi", "--sweep", "--json"] {
             #expect(c.stdout.contains(option), "compare --help lacks \(option)")
         }
         let s = try CLI.run(["sweep", "--help"])
@@ -40,6 +40,10 @@ struct EncodeCLITests {
                 "facejnd: error: cannot write output \(dir.appendingPathComponent("no/such/dir/out.mp4").path): directory \(dir.appendingPathComponent("no/such/dir").path) does not exist"
             ),
             (["compare", Fixtures.sampleClip, "--reference-qp", "30", "--reference-crf", "23"], "at most one"),
+            (["compare", Fixtures.sampleClip, "--reference", "face-roi", "--reference-crf", "23"], "--reference-crf needs --reference uniform"),
+            (["compare", Fixtures.sampleClip, "--reference", "roi"], "--reference"),
+            (["jnd", "measure", Fixtures.sampleClip, "--segment-frames", "10"], "--segment-frames needs --segments"),
+            (["jnd", "measure", Fixtures.sampleClip, "--segments", "--segment-frames", "0"], "--segment-frames must be at least 1"),
             (["sweep", Fixtures.sampleClip, "--qp", "40:20:4"], "A:B:STEP"),
         ]
         for (args, message) in cases {

@@ -7,37 +7,10 @@ import TensorCore
 import Testing
 import _TestSupport
 
-/// The first `frames` frames of the bundled sample, re-encoded almost losslessly (a short clip keeps the suite fast).
-/// With `storedTurned`, the pictures are stored turned a quarter counter-clockwise with a display matrix that turns
-/// them back, as phones store portrait video.
-private func shortSample(frames: Int, in dir: URL, storedTurned: Bool = false) throws -> String {
-    let path = dir.appendingPathComponent("sample-\(frames)\(storedTurned ? "-turned" : "").mp4").path
-    let reader = try VideoReader(path: Fixtures.sampleClip)
-    let scaler = try Scaler()
-    var writer: VideoWriter? = nil
-    try reader.forEachFrame { index, frame in
-        var rgb = try scaler.rgb(frame)
-        if storedTurned {
-            let t = Orientation(quarterTurns: 3).upright(rgb)
-            rgb = RGBImage(width: t.width, height: t.height, pixels: t.pixels)
-        }
-        if writer == nil {
-            writer = try VideoWriter(
-                path: path, width: rgb.width, height: rgb.height, framesPerSecond: 30,
-                settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)),
-                rotationDegrees: storedTurned ? -90 : 0)
-        }
-        try writer!.append(rgb)
-        return index + 1 < frames
-    }
-    try writer!.finish()
-    return path
-}
-
 /// One analyser and one analysed short clip for the whole suite (detection and JND probes are the slow part).
 private let encodeFixture: (analyzer: FaceAnalyzer, clip: String, dir: URL)? = {
     guard ModelDirectory.default.isComplete, let analyzer = try? FaceAnalyzer(),
-        let dir = try? Fixtures.temporaryDirectory("EncodeTests"), let clip = try? shortSample(frames: 24, in: dir)
+        let dir = try? Fixtures.temporaryDirectory("EncodeTests"), let clip = try? Fixtures.shortSample(frames: 24, in: dir)
     else { return nil }
     return (analyzer, clip, dir)
 }()
@@ -119,7 +92,7 @@ struct EncodeTests {
 
     @Test func facesInVideoStoredTurnedAreFoundUprightAndProtectedInCodedCoordinates() throws {
         let f = try #require(encodeFixture)
-        let clip = try shortSample(frames: 12, in: f.dir, storedTurned: true)
+        let clip = try Fixtures.shortSample(frames: 12, in: f.dir, storedTurned: true)
         let out = f.dir.appendingPathComponent("turned.out.mp4").path
         let report = try EncodeJob(analyzer: f.analyzer, options: options()).run(clip, output: out)
         #expect(report.width == 640 && report.height == 480, "faces are found in the upright 640x480 picture")

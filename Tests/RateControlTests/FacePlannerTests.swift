@@ -64,6 +64,28 @@ import Testing
         #expect(upper.height < full.height && upper.height >= full.height / 2 && upper.height % 16 == 0, "\(upper) vs \(full)")
     }
 
+    @Test func theConstantPlanPutsEveryProtectedRegionAtOneQP() {
+        // Three tracks whose JND varies over time; track 1 is upper-face-only, track 2 skipped.
+        let t = input(frames: 6, jnds: [(0, 30), (3, 44)], tracks: [0, 1, 2])
+        var planner = FacePlanner(margin: 2, smoothingFrames: 15, floorQP: 10, backgroundQP: [40, 40, 40, 40, 8, 40])
+        planner.skippedTracks = [2]
+        planner.upperOnlyTracks = [1]
+        let constant = planner.constantPlan(t, faceQP: 6)
+        let planned = planner.plan(t)
+        for (k, frame) in constant.enumerated() {
+            #expect(frame.backgroundQP == planned[k].backgroundQP)
+            // No floor, margin or smoothing: exactly 6 (below the floor 10), the JND ignored.
+            #expect(frame.faces.map(\.qp) == [6, 6], "frame \(k): \(frame.faces)")
+            #expect(frame.faces.map(\.track) == [0, 1])
+        }
+        // The same regions the JND plan protects (the upper face only for track 1).
+        #expect(constant[0].faces.map(\.region) == planned[0].faces.map(\.region))
+        #expect(constant[0].faces[1].region.bottom < region.bottom)
+        // At or above the background a frame is uniform.
+        #expect(planner.constantPlan(t, faceQP: 40).allSatisfy { $0.faces.isEmpty })
+        #expect(planner.constantPlan(t, faceQP: 20).map(\.faces.count) == [2, 2, 2, 2, 0, 2])
+    }
+
     @Test func rotatedVideoGetsRegionsOnTheCodedBlockGrid() throws {
         // Upright 480×640 from a coded 640×480 picture turned a quarter clockwise.
         let t = PlannerInput(

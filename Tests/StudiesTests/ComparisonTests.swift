@@ -46,4 +46,17 @@ import Testing
         #expect(Comparison.savingsPercent(ours: 150, reference: 100) == -50)
         #expect(Comparison.savingsPercent(ours: 0, reference: 0) == 100)
     }
+
+    @Test func perTrackPoolingGivesTheWorstFrameAndTheWorstFivePercent() {
+        // Track 3: 30 frames at 0.01 … 0.30; track 1: one frame.
+        let checks = (1...30).map { FaceCheck(frame: $0, track: 3, distance: Double($0) / 100) } + [FaceCheck(frame: 0, track: 1, distance: 0.5)]
+        let t = TrackFidelity.perTrack(checks.shuffled(), tau: 0.12)
+        #expect(t.map(\.track) == [1, 3])
+        #expect(t[0].faces == 1 && t[0].withinTau == 0 && t[0].worstDistance == 0.5 && t[0].worst5PercentDistance == 0.5)
+        #expect(t[1].faces == 30 && t[1].withinTau == 12)
+        #expect(t[1].worstDistance == 0.30)
+        // Nearest rank: ⌈0.95 · 30⌉ = 29th smallest.
+        #expect(t[1].worst5PercentDistance == 0.29)
+        #expect(abs(t[1].meanDistance - 0.155) < 1e-12)
+    }
 }

@@ -178,22 +178,13 @@ public struct EncodeJob {
         var unfiltered = Set<Int>()
         var encodeSeconds = 0.0, verifySeconds = 0.0
         let verifier = FaceVerifier(embedder: analyzer.embedder)
-        let anchor = background.sorted()[background.count / 2]
         while true {
             let plan = planner.plan(plannerInput, repairs: repairs)
-            var transcoder = Transcoder(
-                input: input, output: scratch,
-                encoder: EncoderSettings(
-                    codec: options.codec, preset: options.preset, rateControl: .planned(anchorQP: anchor)))
-            transcoder.copyOtherStreams = true
             var clock = Date()
             let filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered))
             let result = try AtomicFile.namingOutput(output) {
-                try transcoder.run(
-                    frameQP: { i, frame in
-                        try filter?(i, frame)
-                        return i < plan.count ? plan[i].frameQP : FrameQP(qp: background.last ?? anchor)
-                    }, progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
+                try encode(
+                    input, to: scratch, plan: plan, edit: filter, progress: { progress(.encode, $0, $1) }, isCancelled: isCancelled)
             }
             encodeSeconds += Date().timeIntervalSince(clock)
             clock = Date()
@@ -236,6 +227,25 @@ public struct EncodeJob {
                     seconds: (encodeSeconds, verifySeconds))
             }
         }
+    }
+
+    /// One encode of `plan` with the job's codec and preset (frames past the plan's end take its last background QP);
+    /// `edit` may change a frame's pixels before it is encoded.
+    public func encode(
+        _ input: String, to output: String, plan: [PlannedFrame], copyOtherStreams: Bool = true, edit: ((Int, Frame) throws -> Void)? = nil,
+        progress: (Int, Int?) -> Void = { _, _ in }, isCancelled: () -> Bool = { false }
+    ) throws -> TranscodeResult {
+        let backgrounds = plan.map(\.backgroundQP).sorted()
+        let anchor = backgrounds.isEmpty ? options.backgroundQP : backgrounds[backgrounds.count / 2]
+        var transcoder = Transcoder(
+            input: input, output: output,
+            encoder: EncoderSettings(codec: options.codec, preset: options.preset, rateControl: .planned(anchorQP: anchor)))
+        transcoder.copyOtherStreams = copyOtherStreams
+        return try transcoder.run(
+            frameQP: { i, frame in
+                try edit?(i, frame)
+                return i < plan.count ? plan[i].frameQP : FrameQP(qp: plan.last?.backgroundQP ?? anchor)
+            }, progress: { progress($0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
     }
 
     /// The `--prefilter jnd` step for one encode pass: for frame i, every followed face not in `skipping` gets its

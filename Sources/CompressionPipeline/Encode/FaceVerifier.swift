@@ -87,3 +87,36 @@ public struct FaceFidelity: Sendable, Equatable, Codable {
         case maxDistance = "max_distance"
     }
 }
+
+/// Face fidelity of one track, pooled for the worst case: users of target-quality tools judge an encode by its worst
+/// frames, which a mean hides.
+public struct TrackFidelity: Sendable, Equatable, Codable {
+    public var track: Int
+    public var faces: Int
+    public var withinTau: Int
+    public var meanDistance: Double
+    /// The largest distance over the track's face-frames.
+    public var worstDistance: Double
+    /// The distance the worst 5% of the track's face-frames reach: the 95th percentile of distance (nearest rank),
+    /// i.e. the 5th percentile of fidelity.
+    public var worst5PercentDistance: Double
+
+    /// One entry per track, sorted by track.
+    public static func perTrack(_ checks: [FaceCheck], tau: Double) -> [TrackFidelity] {
+        Dictionary(grouping: checks, by: \.track).keys.sorted().map { track in
+            let d = checks.filter { $0.track == track }.map(\.distance).sorted()
+            let rank = Int((0.95 * Double(d.count)).rounded(.up))
+            return TrackFidelity(
+                track: track, faces: d.count, withinTau: d.filter { $0 <= tau }.count, meanDistance: d.reduce(0, +) / Double(d.count),
+                worstDistance: d.last!, worst5PercentDistance: d[max(0, rank - 1)])
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case track, faces
+        case withinTau = "within_tau"
+        case meanDistance = "mean_distance"
+        case worstDistance = "worst_distance"
+        case worst5PercentDistance = "worst_5_percent_distance"
+    }
+}

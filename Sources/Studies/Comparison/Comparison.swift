@@ -6,27 +6,37 @@ import MediaIO
 /// One encode of a comparison or sweep: its size and what it did to the faces.
 public struct RatePoint: Sendable, Codable, Equatable {
     public var label: String
-    /// Uniform QP, or facejnd's background QP.
+    /// Uniform QP, or the (median) background QP of facejnd and of the face-ROI reference.
     public var qp: Int?
+    /// The face-ROI reference's constant face QP.
+    public var faceQP: Int?
     public var crf: Double?
     /// facejnd's threshold for this point.
     public var tau: Double?
     public var bytes: Int
     public var bitrateKbps: Double
     public var fidelity: FaceFidelity
+    /// Per track, the mean, worst-frame and worst-5% distances.
+    public var tracks: [TrackFidelity]
 
-    public init(label: String, qp: Int? = nil, crf: Double? = nil, tau: Double? = nil, bytes: Int, bitrateKbps: Double, fidelity: FaceFidelity) {
+    public init(
+        label: String, qp: Int? = nil, faceQP: Int? = nil, crf: Double? = nil, tau: Double? = nil, bytes: Int, bitrateKbps: Double,
+        fidelity: FaceFidelity, tracks: [TrackFidelity] = []
+    ) {
         self.label = label
         self.qp = qp
+        self.faceQP = faceQP
         self.crf = crf
         self.tau = tau
         self.bytes = bytes
         self.bitrateKbps = bitrateKbps
         self.fidelity = fidelity
+        self.tracks = tracks
     }
 
     enum CodingKeys: String, CodingKey {
-        case label, qp, crf, tau, bytes, fidelity
+        case label, qp, crf, tau, bytes, fidelity, tracks
+        case faceQP = "face_qp"
         case bitrateKbps = "bitrate_kbps"
     }
 }
@@ -50,12 +60,16 @@ public struct ComparisonReport: Sendable, Codable {
         }
     }
 
-    public var schema = "facejnd-compare-report/1"
+    /// Version 2 added `reference_encoder`, the points' `tracks` and `face_qp`.
+    public var schema = "facejnd-compare-report/2"
     public var input: String
     public var codec: String
     public var tau: Double
-    /// How the reference was chosen: "qp", "crf", or "matched" (the largest uniform QP that keeps at least
-    /// facejnd's fraction of faces within τ).
+    /// What the reference is: "uniform" (one QP or CRF for the whole picture) or "face-roi" (facejnd's face regions
+    /// at one constant face QP, facejnd's background).
+    public var referenceEncoder: String
+    /// How the reference's QP was chosen: "qp", "crf", or "matched" (the largest uniform QP, or constant face QP,
+    /// that keeps at least facejnd's fraction of faces within τ).
     public var referenceKind: String
     public var reference: RatePoint
     public var facejnd: RatePoint
@@ -64,12 +78,13 @@ public struct ComparisonReport: Sendable, Codable {
     public var sweep: Sweep?
 
     public init(
-        input: String, codec: String, tau: Double, referenceKind: String, reference: RatePoint, facejnd: RatePoint,
-        savingsPercent: Double, sweep: Sweep? = nil
+        input: String, codec: String, tau: Double, referenceEncoder: String = "uniform", referenceKind: String, reference: RatePoint,
+        facejnd: RatePoint, savingsPercent: Double, sweep: Sweep? = nil
     ) {
         self.input = input
         self.codec = codec
         self.tau = tau
+        self.referenceEncoder = referenceEncoder
         self.referenceKind = referenceKind
         self.reference = reference
         self.facejnd = facejnd
@@ -79,6 +94,7 @@ public struct ComparisonReport: Sendable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case schema, input, codec, tau, reference, facejnd, sweep
+        case referenceEncoder = "reference_encoder"
         case referenceKind = "reference_kind"
         case savingsPercent = "savings_percent"
     }
@@ -107,7 +123,7 @@ public struct Comparison {
         let checks = try FaceVerifier(embedder: job.analyzer.embedder).check(path: scratch, timeline: timeline, isCancelled: isCancelled)
         return RatePoint(
             label: qp.map { "uniform QP \($0)" } ?? "CRF \(crf ?? 23)", qp: qp, crf: crf, tau: nil, bytes: r.outputBytes,
-            bitrateKbps: Self.kbps(r, timeline), fidelity: FaceFidelity(checks, tau: o.tau))
+            bitrateKbps: Self.kbps(r, timeline), fidelity: FaceFidelity(checks, tau: o.tau), tracks: TrackFidelity.perTrack(checks, tau: o.tau))
     }
 
     /// facejnd's encode with the job's options but another τ or background QP; written to `output` if given.
@@ -126,7 +142,7 @@ public struct Comparison {
             label: "facejnd τ \(j.options.tau) bg \(j.options.matchCRF.map { "CRF \($0)" } ?? "QP \(j.options.backgroundQP)")",
             qp: j.options.matchCRF == nil ? j.options.backgroundQP : nil, crf: j.options.matchCRF, tau: j.options.tau,
             bytes: outcome.result.outputBytes, bitrateKbps: Self.kbps(outcome.result, timeline),
-            fidelity: FaceFidelity(outcome.checks, tau: j.options.tau))
+            fidelity: FaceFidelity(outcome.checks, tau: j.options.tau), tracks: TrackFidelity.perTrack(outcome.checks, tau: j.options.tau))
         return (point, outcome)
     }
 

@@ -15,7 +15,9 @@ public enum ComparisonHTML {
             s +=
                 "<td>\(HTMLReport.format(100 * side.fidelity.fractionWithinTau, 2))%</td><td>\(HTMLReport.format(side.fidelity.meanDistance, 4))</td><td>\(HTMLReport.format(side.fidelity.maxDistance, 4))</td></tr>\n"
         }
-        s += "</table>\n<p>facejnd saves \(HTMLReport.format(c.savingsPercent, 1))% of the reference's bytes.</p>\n"
+        let what = c.referenceEncoder == "face-roi" ? "the face-ROI reference (facejnd's face regions at one constant QP)" : "the uniform reference"
+        s += "</table>\n<p>facejnd saves \(HTMLReport.format(c.savingsPercent, 1))% of \(what)'s bytes.</p>\n"
+        s += trackTable(c)
         if let sweep = c.sweep {
             let ref = HTMLReport.Series(
                 name: "uniform QP", color: "#7f7f7f", points: sweep.reference.map { ($0.bitrateKbps, $0.fidelity.meanDistance) }, markers: true)
@@ -38,4 +40,18 @@ public enum ComparisonHTML {
         return s
     }
 
+    /// Worst-case pooling per track: the worst frame and the worst 5% of frames, for both encodes.
+    static func trackTable(_ c: ComparisonReport) -> String {
+        guard !c.facejnd.tracks.isEmpty || !c.reference.tracks.isEmpty else { return "" }
+        var s =
+            "<h3>Per track</h3>\n<table><tr><th>encode</th><th>track</th><th>faces within τ</th><th>mean distance</th><th>worst 5%</th><th>worst frame</th></tr>\n"
+        for side in [c.reference, c.facejnd] {
+            for t in side.tracks {
+                s += "<tr><td>\(HTMLReport.escape(side.label))</td><td>\(t.track)</td><td>\(t.withinTau) / \(t.faces)</td>"
+                s +=
+                    "<td>\(HTMLReport.format(t.meanDistance, 4))</td><td>\(HTMLReport.format(t.worst5PercentDistance, 4))</td><td>\(HTMLReport.format(t.worstDistance, 4))</td></tr>\n"
+            }
+        }
+        return s + "</table>\n"
+    }
 }
