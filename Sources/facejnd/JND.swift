@@ -114,6 +114,14 @@ struct JND: ParsableCommand {
                 with the original landmarks. The JND QP is the largest q with d(q') <= tau for every q' <= q. Prints \
                 one JSON object per face: source, frame, face, box, codec, mode, tau, jnd_qp, encodes, curve \
                 [{qp, d, bytes}]. tau's default is provisional until it is calibrated on LFW.
+
+                With --segments (videos): the in-video JND instead. The video is analysed as encode analyses it, its \
+                faces followed into tracks, each track cut into segments (GOPs, or --segment-frames); the JND of a \
+                segment is the largest face QP at which every face-frame of the segment stays within tau when the \
+                whole video is encoded with the real preset and GOP structure, background at --background-qp, and \
+                verified at the original landmarks. All segments are bisected together (about log2 of the background \
+                QP plus two whole-video encodes). Prints per segment the JND, the distances at the JND and one QP \
+                above, and the crop JND of the track's nearest probe; --json prints the whole report.
                 """)
 
         @Argument(help: "An image or a video.")
@@ -136,22 +144,66 @@ struct JND: ParsableCommand {
         @Flag(help: "Evaluate every QP instead of the coarse-to-fine search.")
         var exhaustive = false
 
+        @Flag(help: "Video: measure the in-video JND of every track segment (see below).")
+        var segments = false
+
+        @Option(help: "With --segments: cut segments into pieces of at most N frames (default: whole GOPs).")
+        var segmentFrames: Int?
+
+        @Option(help: "With --segments: the encoder preset.")
+        var preset = "medium"
+
         @OptionGroup var modelOptions: ModelOptions
 
         func validate() throws {
             guard tau > 0 else { throw ValidationError("--tau must be positive") }
             guard (0...51).contains(backgroundQP) else { throw ValidationError("--background-qp must be in 0...51") }
+            if let n = segmentFrames, n < 1 { throw ValidationError("--segment-frames must be at least 1") }
+            if segmentFrames != nil && !segments { throw ValidationError("--segment-frames needs --segments") }
         }
 
         func run() throws {
             try runReportingErrors {
                 let analyzer = try FaceAnalyzer(models: modelOptions.directory)
+                if segments { return try measureSegments(analyzer) }
                 let oracle = JNDOracle(
                     analyzer: analyzer, codec: codec.rawValue, tau: tau, mode: mode, backgroundQP: backgroundQP,
                     exhaustive: exhaustive)
                 try JNDScan(oracle: oracle, detection: scan.detection, every: scan.every)
                     .run(path: input, isCancelled: { Interrupt.requested }) { print(try JSONOutput.string($0)) }
             }
+        }
+
+        func measureSegments(_ analyzer: FaceAnalyzer) throws {
+            var options = EncodeOptions()
+            options.codec = codec.rawValue
+            options.tau = tau
+            options.backgroundQP = backgroundQP
+            options.preset = preset
+            options.detection = scan.detection
+            let job = EncodeJob(analyzer: analyzer, options: options)
+            let bar = StagedProgress()
+            let timeline = try job.analyse(input, progress: bar.update, isCancelled: { Interrupt.requested })
+            let background = try job.backgroundQPs(input, frameCount: timeline.frames.count, isCancelled: { Interrupt.requested })
+            let report = try SegmentJNDOracle(job: job, segmentFrames: segmentFrames).measure(
+                input, timeline: timeline, background: background, progress: { bar.update(.encode, $0, $1) },
+                isCancelled: { Interrupt.requested })
+            bar.finish()
+            if scan.json { return print(try JSONOutput.string(report)) }
+            print("track  frames      faces  width  crop JND  in-video JND  worst d at JND  worst d one above")
+            for s in report.segments {
+                let worst = s.distancesAtJND.map(\.distance).max() ?? .nan
+                let above = s.distancesAboveJND.map(\.distance).max()
+                print(
+                    String(
+                        format: "%5d  %4d-%-5d  %5d  %5.0f  %8@  %12@  %14.4f  %@", s.track, s.firstFrame, s.endFrame - 1, s.faceFrames, s.faceWidth,
+                        s.cropJNDQP.map(String.init) ?? "-", s.atBackground ? "bg \(s.jndQP)" : "\(s.jndQP)", worst,
+                        above.map { String(format: "%.4f", $0) } ?? "-"))
+            }
+            print(
+                String(
+                    format: "%d segments, %d encodes, %d bytes at the JND; one QP above, %.0f%% of segments have a face-frame over tau",
+                    report.segments.count, report.encodes, report.bytesAtJND, 100 * report.shareFailingAbove))
         }
     }
 }
