@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "Perception", targets: ["Perception"]),
         .library(name: "CompressionPipeline", targets: ["CompressionPipeline"]),
         .library(name: "Studies", targets: ["Studies"]),
+        .library(name: "Archive", targets: ["Archive"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -33,11 +34,12 @@ let package = Package(
         .executableTarget(
             name: "facejnd",
             dependencies: [
-                "Studies", "CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore",
+                "Archive", "Studies", "CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Research and evaluation: datasets, calibration, baselines, training glue, comparisons. Not the product.
+        .target(name: "Archive", dependencies: ["CompressionPipeline", "FaceAnalysis", "MediaIO", "RateControl"]),
         .target(
             name: "Studies", dependencies: ["CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore"]),
         // The product: picture source, analysis, JND probes, encode loop, verifier, transcode, reports.
@@ -91,8 +93,9 @@ let package = Package(
             dependencies: [
                 "Studies", "CompressionPipeline", "Perception", "FaceAnalysis", "MediaIO", "RateControl", "NeuralNet", "TensorCore", "_TestSupport",
             ]),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "CompressionPipeline", "_TestSupport"]),
         .testTarget(
-            name: "CLITests", dependencies: ["facejnd", "_TestSupport", "Studies", "MediaIO", "CompressionPipeline", "FaceAnalysis", "TensorCore"]),
+            name: "CLITests", dependencies: ["facejnd", "_TestSupport", "Archive", "Studies", "MediaIO", "CompressionPipeline", "FaceAnalysis", "TensorCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,15 +22,16 @@ struct CLI {
         var stderr: String
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
-        try run(executable, arguments)
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        try run(executable, arguments, environment: environment)
     }
 
     /// Runs any program (a repository script, say) and collects its exit status and output.
-    static func run(_ program: URL, _ arguments: [String]) throws -> Result {
+    static func run(_ program: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = program
         p.arguments = arguments
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

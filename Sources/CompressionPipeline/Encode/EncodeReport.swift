@@ -5,7 +5,7 @@ import RateControl
 
 /// `facejnd encode --report`: the JSON schema is docs/encode-report.schema.json (described in docs/encode-report.md).
 public struct EncodeReport: Sendable, Codable {
-    public static let schemaID = "facejnd-encode-report/1"
+    public static let schemaID = "facejnd-encode-report/2"
 
     public struct Settings: Sendable, Codable {
         public var codec: String
@@ -128,9 +128,25 @@ public struct EncodeReport: Sendable, Codable {
     public var tracks: [Track]
     public var frames: [FrameRow]
     public var timing: Timing
+    /// What `batch` needs to skip a file already done: the input's fingerprint and the settings' hash (nil outside
+    /// a batch). Added in version 2.
+    public var source: Source?
+
+    public struct Source: Sendable, Codable, Equatable {
+        public var fingerprint: InputFingerprint
+        public var settingsHash: String
+        public init(fingerprint: InputFingerprint, settingsHash: String) {
+            self.fingerprint = fingerprint
+            self.settingsHash = settingsHash
+        }
+        enum CodingKeys: String, CodingKey {
+            case fingerprint
+            case settingsHash = "settings_hash"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case schema, input, output, settings, width, height, fidelity, passes, unfixed, tracks, frames, timing
+        case schema, input, output, settings, width, height, fidelity, passes, unfixed, tracks, frames, timing, source
         case frameCount = "frame_count"
         case framesPerSecond = "fps"
         case outputBytes = "output_bytes"
@@ -143,18 +159,7 @@ public struct EncodeReport: Sendable, Codable {
     ) {
         self.input = input
         self.output = output
-        settings = Settings(
-            codec: options.codec, preset: options.preset, tau: options.tau,
-            backgroundQP: options.matchCRF == nil ? options.backgroundQP : nil, matchCRF: options.matchCRF,
-            margin: options.margin, floorQP: options.floorQP, smoothingFrames: options.smoothingFrames,
-            detectEvery: options.detectEvery, jndEvery: options.jndEvery,
-            jndMode: options.jndPredictor == nil ? options.jndMode.rawValue : "predictor",
-            detector: options.detection.kind.rawValue,
-            upsample: options.detection.kind == .mmod ? options.detection.upsample : nil,
-            minFace: options.detection.kind == .fast ? options.detection.minFace : nil, motionGate: options.motionGate.rawValue,
-            unrecognizable: options.unrecognizable.rawValue,
-            qualityFloor: options.qualityFloor,
-            prefilter: options.prefilter ? "jnd" : "none")
+        settings = Settings(options)
         frameCount = timeline.frames.count
         width = timeline.width
         height = timeline.height
@@ -196,5 +201,23 @@ public struct EncodeReport: Sendable, Codable {
                 quality: timeline.quality(track: id))
         }
         self.timing = timing
+    }
+}
+
+extension EncodeReport.Settings {
+    /// The settings of an encode with `options`.
+    public init(_ options: EncodeOptions) {
+        self.init(
+            codec: options.codec, preset: options.preset, tau: options.tau,
+            backgroundQP: options.matchCRF == nil ? options.backgroundQP : nil, matchCRF: options.matchCRF,
+            margin: options.margin, floorQP: options.floorQP, smoothingFrames: options.smoothingFrames,
+            detectEvery: options.detectEvery, jndEvery: options.jndEvery,
+            jndMode: options.jndPredictor == nil ? options.jndMode.rawValue : "predictor",
+            detector: options.detection.kind.rawValue,
+            upsample: options.detection.kind == .mmod ? options.detection.upsample : nil,
+            minFace: options.detection.kind == .fast ? options.detection.minFace : nil, motionGate: options.motionGate.rawValue,
+            unrecognizable: options.unrecognizable.rawValue,
+            qualityFloor: options.qualityFloor,
+            prefilter: options.prefilter ? "jnd" : "none")
     }
 }
