@@ -79,7 +79,7 @@ public struct BatchRunner {
             let data = FileManager.default.contents(atPath: OutputMapping.reportPath(for: out)),
             let report = try? JSONDecoder().decode(ReportSource.self, from: data)
         else { return false }
-        return report.source == EncodeReport.Source(fingerprint: fingerprint, settingsHash: settingsHash)
+        return report.source?.fingerprint == fingerprint && report.source?.settingsHash == settingsHash
     }
 
     /// Only the part of a report the skip needs (a report from an older version simply lacks it).
@@ -115,7 +115,7 @@ public struct BatchRunner {
             }
             try Self.makeDirectory(for: out, inside: outputDirectory)
             var report = try encode(item.input, out, o)
-            report.source = EncodeReport.Source(fingerprint: f, settingsHash: hash)
+            report.source = EncodeReport.Source(fingerprint: f, settingsHash: hash, threads: o.threads)
             try AtomicWrite.write(Data((try JSONOutput.string(report, pretty: true) + "\n").utf8), to: OutputMapping.reportPath(for: out))
             try? FileManager.default.removeItem(atPath: OutputMapping.failurePath(for: out))
             return BatchFileStatus(

@@ -105,3 +105,41 @@ struct Batch: ParsableCommand {
         print("[\(done)/\(total)] \(s.input): \(what)")
     }
 }
+
+struct BatchReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch-report",
+        abstract: "Totals of a batch: files, hours of video, bytes, savings, faces within tau, failures, throughput.",
+        discussion: """
+            Reads every per-file report (<output>.report.json) and failure record (<output>.failed.json) under \
+            OUTDIR. Throughput is video hours per core hour: each file's encode time times the threads it used.
+            """)
+
+    @Argument(help: "A batch's output directory.")
+    var directory: String
+
+    @Option(help: "Write a self-contained HTML page here.")
+    var html: String?
+
+    @Flag(help: "JSON on stdout.")
+    var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("\(directory) is not a directory")
+            }
+            let r = try BatchReport(directory: directory)
+            if let html { try AtomicFile.write(Data(r.html().utf8), to: html) }
+            if json { return print(try JSONOutput.string(r)) }
+            print(
+                String(
+                    format:
+                        "%d files encoded, %d failed; %.3f h of video; %lld -> %d bytes (%@ saved); %d/%d face-frames within tau; %@ video h per core h",
+                    r.files, r.failed, r.videoHours, r.bytesIn, r.bytesOut, r.savingsPercent.map { String(format: "%.1f%%", $0) } ?? "-",
+                    r.withinTau, r.faces, r.videoHoursPerCoreHour.map { String(format: "%.3f", $0) } ?? "-"))
+            for f in r.failures { print("failed: \(f.input): \(f.error)") }
+        }
+    }
+}

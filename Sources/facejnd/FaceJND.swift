@@ -16,7 +16,7 @@ struct FaceJND: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Encode.self, Compare.self, Sweep.self, Quality.self, QualityTrain.self, Transcode.self, Probe.self, Faces.self, Verify.self, JND.self,
-            JNDDatasetCommand.self, DetectorStudyCommand.self, Batch.self,
+            JNDDatasetCommand.self, DetectorStudyCommand.self, Batch.self, BatchReportCommand.self,
         ]
     )
 }

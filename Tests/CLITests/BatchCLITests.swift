@@ -63,6 +63,30 @@ struct BatchCLITests {
         let schema = try JSONSchemaCheck(schemaFile: Fixtures.repositoryRoot.appendingPathComponent("docs/encode-report.schema.json"))
         #expect(try schema.violations(of: Data(contentsOf: out.appendingPathComponent("cam1/a.mp4.report.json"))) == [])
 
+        // batch-report's totals are the per-file reports' sums; the two bad files are listed with their errors.
+        let html = dir.appendingPathComponent("batch.html")
+        let summary = try CLI.run(["batch-report", out.path, "--json", "--html", html.path])
+        #expect(summary.status == 0, "\(summary.stderr)")
+        let totals = try #require(try JSONSerialization.jsonObject(with: Data(summary.stdout.utf8)) as? [String: Any])
+        var bytesOut = 0, faces = 0, within = 0, bytesIn = 0
+        for name in ["cam1/a.mp4", "cam2/b c;$x.mp4"] {
+            let r = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent(name + ".report.json"))) as? [String: Any])
+            bytesOut += r["output_bytes"] as! Int
+            let fidelity = r["fidelity"] as! [String: Any]
+            faces += fidelity["faces"] as! Int
+            within += fidelity["within_tau"] as! Int
+            bytesIn += ((r["source"] as! [String: Any])["fingerprint"] as! [String: Any])["size"] as! Int
+        }
+        #expect(totals["files"] as? Int == 2 && totals["failed"] as? Int == 2)
+        #expect(totals["bytes_out"] as? Int == bytesOut && totals["bytes_in"] as? Int == bytesIn)
+        #expect(totals["faces"] as? Int == faces && totals["within_tau"] as? Int == within && faces > 0)
+        #expect(abs((totals["video_hours"] as? Double ?? 0) - 2 * 12 / 30 / 3600) < 1e-9)
+        let failures = try #require(totals["failures"] as? [[String: Any]])
+        #expect(failures.map { URL(fileURLWithPath: $0["input"] as! String).lastPathComponent }.sorted() == ["notes.mp4", "trunc.mp4"])
+        let page = try String(contentsOf: html, encoding: .utf8)
+        #expect(page.contains("<svg class=\"plot\"") && page.contains("trunc.mp4") && page.contains("b c;$x.mp4"))
+
         // Rerun, unsharded: everything good is skipped, nothing rewritten.
         let before = try modified(out.appendingPathComponent("cam1/a.mp4"))
         let again = try CLI.run(["batch", input.path, "-o", out.path, "--json"] + fast)

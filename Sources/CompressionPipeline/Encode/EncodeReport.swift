@@ -135,12 +135,15 @@ public struct EncodeReport: Sendable, Codable {
     public struct Source: Sendable, Codable, Equatable {
         public var fingerprint: InputFingerprint
         public var settingsHash: String
-        public init(fingerprint: InputFingerprint, settingsHash: String) {
+        /// Threads the encode used (for throughput per core).
+        public var threads: Int?
+        public init(fingerprint: InputFingerprint, settingsHash: String, threads: Int? = nil) {
             self.fingerprint = fingerprint
             self.settingsHash = settingsHash
+            self.threads = threads
         }
         enum CodingKeys: String, CodingKey {
-            case fingerprint
+            case fingerprint, threads
             case settingsHash = "settings_hash"
         }
     }
