@@ -136,7 +136,7 @@ struct BatchReportCommand: ParsableCommand {
             print(
                 String(
                     format:
-                        "%d files encoded, %d failed; %.3f h of video; %lld -> %d bytes (%@ saved); %d/%d face-frames within tau; %@ video h per core h",
+                        "%d files encoded, %d failed; %.4f h of video; %lld -> %d bytes (%@ saved); %d/%d face-frames within tau; %@ video h per core h",
                     r.files, r.failed, r.videoHours, r.bytesIn, r.bytesOut, r.savingsPercent.map { String(format: "%.1f%%", $0) } ?? "-",
                     r.withinTau, r.faces, r.videoHoursPerCoreHour.map { String(format: "%.3f", $0) } ?? "-"))
             for f in r.failures { print("failed: \(f.input): \(f.error)") }
