@@ -1,6 +1,7 @@
 import CompressionPipeline
 import Foundation
 import MediaIO
+import Synchronization
 
 /// What happened to one file of a batch: a JSON line of `batch --json`.
 public struct BatchFileStatus: Sendable, Codable, Equatable {
@@ -70,11 +71,16 @@ public struct BatchRunner {
     }
 
     /// The output path of an item (always under the output directory).
-    public func output(for item: BatchItem) -> String { outputDirectory + "/" + item.relative }
+    public func output(for item: BatchItem) -> String { Self.output(for: item, in: outputDirectory) }
+
+    static func output(for item: BatchItem, in directory: String) -> String { directory + "/" + item.relative }
 
     /// Whether `item` is done: its output and report exist and the report records this input and these settings.
     public func isDone(_ item: BatchItem, fingerprint: InputFingerprint, settingsHash: String) -> Bool {
-        let out = output(for: item)
+        Self.isDone(output: output(for: item), fingerprint: fingerprint, settingsHash: settingsHash)
+    }
+
+    static func isDone(output out: String, fingerprint: InputFingerprint, settingsHash: String) -> Bool {
         guard FileManager.default.fileExists(atPath: out),
             let data = FileManager.default.contents(atPath: OutputMapping.reportPath(for: out)),
             let report = try? JSONDecoder().decode(ReportSource.self, from: data)
@@ -89,8 +95,34 @@ public struct BatchRunner {
     /// files untouched) when `isCancelled` turns true.
     public func run(_ items: [BatchItem], isCancelled: () -> Bool = { false }, status: (BatchFileStatus) -> Void) -> [BatchFileStatus] {
         var results: [BatchFileStatus] = []
-        for item in items where shard.owns(item.relative) {
+        var scratch: [String: [String]] = [:]  // directory → its hidden facejnd scratch entries, listed once per run
+        let owned = items.filter { shard.owns($0.relative) }
+        // Which files are done, checked on every core first: a rerun of a finished batch is all fingerprints.
+        let done = Mutex([Bool](repeating: false, count: owned.count))
+        let (base, root) = (options, outputDirectory)
+        DispatchQueue.concurrentPerform(iterations: owned.count) { i in
+            let finished = (try? Self.skipCheck(owned[i], options: base, outputDirectory: root))?.done ?? false
+            done.withLock { $0[i] = finished }
+        }
+        let isFinished = done.withLock { $0 }
+        for (i, item) in owned.enumerated() {
             if isCancelled() { break }
+            if isFinished[i] {
+                let out = output(for: item)
+                let r = BatchFileStatus(
+                    input: item.input, output: out, outcome: .skipped, seconds: 0, inputBytes: Self.size(item.input).map(Int64.init),
+                    outputBytes: Self.size(out))
+                results.append(r)
+                status(r)
+                continue
+            }
+            let directory = URL(fileURLWithPath: output(for: item)).deletingLastPathComponent().path
+            if scratch[directory] == nil {
+                scratch[directory] = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
+                    $0.hasPrefix(".") && $0.contains(".facejnd-")
+                }
+            }
+            Self.removeLeftovers(of: output(for: item), among: scratch[directory]!)
             let r = process(item)
             results.append(r)
             status(r)
@@ -98,17 +130,24 @@ public struct BatchRunner {
         return results
     }
 
+    /// The item's fingerprint, options and settings hash, and whether it is done.
+    static func skipCheck(_ item: BatchItem, options: EncodeOptions, outputDirectory: String) throws
+        -> (fingerprint: InputFingerprint, options: EncodeOptions, hash: String, done: Bool)
+    {
+        let f = try InputFingerprint(path: item.input)
+        let o = try BatchOverrides.apply(item.options, to: options)
+        let hash = try SettingsHash.of(EncodeReport.Settings(o))
+        return (f, o, hash, isDone(output: output(for: item, in: outputDirectory), fingerprint: f, settingsHash: hash))
+    }
+
     func process(_ item: BatchItem) -> BatchFileStatus {
         let start = Date()
         let out = output(for: item)
         var fingerprint: InputFingerprint? = nil
-        Self.removeLeftovers(of: out)
         do {
-            let f = try InputFingerprint(path: item.input)
+            let (f, o, hash, done) = try Self.skipCheck(item, options: options, outputDirectory: outputDirectory)
             fingerprint = f
-            let o = try BatchOverrides.apply(item.options, to: options)
-            let hash = try SettingsHash.of(EncodeReport.Settings(o))
-            if isDone(item, fingerprint: f, settingsHash: hash) {
+            if done {
                 return BatchFileStatus(
                     input: item.input, output: out, outcome: .skipped, seconds: Date().timeIntervalSince(start), inputBytes: f.size,
                     outputBytes: Self.size(out))
@@ -136,12 +175,11 @@ public struct BatchRunner {
 
     /// Scratch files a killed run left next to this output (`.<name>.facejnd-…`, `.<name>.report.json.facejnd-tmp…`):
     /// a process killed with SIGKILL cannot remove its own. A file belongs to one shard, so no live process owns them.
-    static func removeLeftovers(of output: String) {
+    static func removeLeftovers(of output: String, among entries: [String]) {
         let url = URL(fileURLWithPath: output)
         let directory = url.deletingLastPathComponent().path
         let stem = "." + url.deletingPathExtension().lastPathComponent + ".facejnd-"
         let name = "." + url.lastPathComponent + "."
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for e in entries where e.hasPrefix(stem) || (e.hasPrefix(name) && e.contains(".facejnd-tmp-")) {
             try? FileManager.default.removeItem(atPath: directory + "/" + e)
         }

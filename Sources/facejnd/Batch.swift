@@ -61,7 +61,9 @@ struct Batch: ParsableCommand {
             var options = try encodeOptions.options()
             options.threads = CPUQuota.cores()
             BLAS.setThreads(options.threads)
-            let analyzer = try FaceAnalyzer(models: encodeOptions.modelOptions.directory)
+            // The models load at the first file that needs encoding: a rerun that skips everything never reads them.
+            let models = encodeOptions.modelOptions.directory
+            var loaded: FaceAnalyzer? = nil
             let runner = BatchRunner(outputDirectory: output, shard: shard, options: options) { input, out, o in
                 var o = o
                 // A manifest that changes the codec or τ needs the predictor trained for them, or else the oracle.
@@ -69,6 +71,8 @@ struct Batch: ParsableCommand {
                     o.jndPredictor = try? JNDModel.bundled(codec: o.codec)
                     if let q = o.jndPredictor, (try? q.check(codec: o.codec, tau: o.tau)) == nil { o.jndPredictor = nil }
                 }
+                let analyzer = try loaded ?? FaceAnalyzer(models: models)
+                loaded = analyzer
                 return try EncodeJob(analyzer: analyzer, options: o).run(input, output: out, isCancelled: { Interrupt.requested })
             }
             let mine = found.items.filter { shard.owns($0.relative) }

@@ -69,16 +69,48 @@ import _TestSupport
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("a.bin").path
         var bytes = [UInt8](repeating: 7, count: 3 << 20)
+        let stamp = Date(timeIntervalSince1970: 1_700_000_000)  // whole seconds: set exactly again below
         FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: path)
         let first = try InputFingerprint(path: path)
         #expect(first.size == 3 << 20)
         #expect(try InputFingerprint(path: path) == first)
         // A change in the last MiB, same size, same modification time.
         bytes[bytes.count - 10] = 8
         FileManager.default.createFile(atPath: path, contents: Data(bytes))
-        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: first.modified)], ofItemAtPath: path)
+        try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: path)
         let changed = try InputFingerprint(path: path)
         #expect(changed.size == first.size && changed.modified == first.modified && changed.ends != first.ends)
+        // Outside the first and last MiB a change goes unseen (the size and time catch appends and copies).
+        bytes[bytes.count / 2] = 9
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: path)
+        #expect(try InputFingerprint(path: path).ends == changed.ends)
+        // The hash against a plain byte-by-byte rendering of its definition: four FNV lanes over 8-byte words, then
+        // mixed, then the tail bytes.
+        func reference(_ b: [UInt8]) -> UInt64 {
+            let prime: UInt64 = 0x100_0000_01b3
+            let start: UInt64 = 0xcbf2_9ce4_8422_2325
+            var lanes: [UInt64] = [start, start ^ 1, start ^ 2, start ^ 3]
+            let blocks = b.count / 32
+            for i in 0..<blocks {
+                for lane in 0..<4 {
+                    var w: UInt64 = 0
+                    for k in 0..<8 { w |= UInt64(b[32 * i + 8 * lane + k]) << (8 * UInt64(k)) }
+                    lanes[lane] = (lanes[lane] ^ w) &* prime
+                }
+            }
+            var v = start
+            for lane in lanes { v = (v ^ lane) &* prime }
+            for x in b[(32 * blocks)...] { v = (v ^ UInt64(x)) &* prime }
+            return v
+        }
+        var rng = SeededGenerator(seed: 11)
+        let small = (0..<1000).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let smallPath = dir.appendingPathComponent("small.bin").path
+        FileManager.default.createFile(atPath: smallPath, contents: Data(small))
+        #expect(try InputFingerprint(path: smallPath).ends == String(reference(small), radix: 16))
+
         var o = EncodeOptions()
         let h = try SettingsHash.of(EncodeReport.Settings(o))
         #expect(try SettingsHash.of(EncodeReport.Settings(o)) == h)
