@@ -42,6 +42,9 @@ struct Batch: ParsableCommand {
     @Flag(help: "One JSON line per file on stdout.")
     var json = false
 
+    @Flag(help: "Only list the files of this shard (input, then output), encode nothing.")
+    var list = false
+
     @OptionGroup var encodeOptions: EncodeOptionsGroup
 
     func validate() throws {
@@ -58,6 +61,11 @@ struct Batch: ParsableCommand {
             let shard = try Shard.resolve(option: shard, shards: shards, environment: ProcessInfo.processInfo.environment)
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let found = try BatchInputs(inputs, outputDirectory: output)
+            if list {
+                for item in found.items where shard.owns(item.relative) { print("\(item.input)\t\(output)/\(item.relative)") }
+                for r in found.rejected { print("\(r.input)\trejected: \(r.reason)") }
+                return
+            }
             var options = try encodeOptions.options()
             options.threads = CPUQuota.cores()
             BLAS.setThreads(options.threads)

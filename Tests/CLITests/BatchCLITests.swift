@@ -37,6 +37,16 @@ struct BatchCLITests {
         try Data(try Data(contentsOf: URL(fileURLWithPath: clip)).prefix(3000)).write(to: input.appendingPathComponent("bad/trunc.mp4"))
         try "ignored".write(to: input.appendingPathComponent("readme.txt"), atomically: true, encoding: .utf8)
 
+        // --list: the three shards' lists partition the four files.
+        var listed: [String] = []
+        for index in 0..<3 {
+            let r = try CLI.run(["batch", input.path, "-o", out.path, "--shard", "\(index)/3", "--list"])
+            #expect(r.status == 0, "\(r.stderr)")
+            listed += r.stdout.split(separator: "\n").map { URL(fileURLWithPath: String($0.split(separator: "\t")[0])).lastPathComponent }
+        }
+        #expect(listed.sorted() == ["a.mp4", "b c;$x.mp4", "notes.mp4", "trunc.mp4"])
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("cam1").path), "--list wrote outputs")
+
         var outcomes: [String: [String]] = [:]
         for index in 0..<3 {
             let r = try CLI.run(
