@@ -142,6 +142,22 @@ struct BatchCLITests {
         #expect(try Data(contentsOf: out.appendingPathComponent("a.mp4")) == Data(contentsOf: reference.appendingPathComponent("a.mp4")))
     }
 
+    @Test func aFullDiskIsRetryableExit75AndLeavesNothing() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("in"), out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try Fixtures.shortSample(frames: 12, in: dir), toPath: input.appendingPathComponent("a.mp4").path)
+        // A file-size limit of 40 blocks stands in for a full disk: the output's write fails with EFBIG.
+        let r = try CLI.run(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "ulimit -f 40; exec \"$0\" \"$@\"", CLI.executable.path, "batch", input.path, "-o", out.path, "--json"] + fast)
+        #expect(r.status == 75, "exit \(r.status): \(r.stderr.suffix(300))")
+        let status = try JSONDecoder().decode(BatchFileStatus.self, from: Data(r.stdout.split(separator: "\n").first.map { Data($0.utf8) } ?? Data()))
+        #expect(status.outcome == .retryable, "\(status)")
+        #expect(tree(out) == [], "left behind: \(tree(out))")
+    }
+
     @Test func badBatchOptionsAreClearErrors() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
