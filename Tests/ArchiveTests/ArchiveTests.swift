@@ -136,4 +136,50 @@ import _TestSupport
             #expect(throws: BatchOverrides.Invalid.self) { try BatchOverrides.apply(bad, to: EncodeOptions()) }
         }
     }
+
+    @Test func inputsFromDirectoriesManifestsAndGlobsMapInsideTheOutputDirectory() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("in"), out = dir.appendingPathComponent("out"), outside = dir.appendingPathComponent("outside")
+        for d in [input.appendingPathComponent("cam"), out, outside] {
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        }
+        func touch(_ url: URL) { FileManager.default.createFile(atPath: url.path, contents: Data("x".utf8)) }
+        touch(input.appendingPathComponent("cam/a.mp4"))
+        touch(input.appendingPathComponent("cam/clip.bin"))  // a video by probing, not by name
+        touch(input.appendingPathComponent("cam/notes.txt"))
+        touch(outside.appendingPathComponent("secret.mp4"))
+        // A link that leaves the input tree is not followed.
+        try FileManager.default.createSymbolicLink(
+            atPath: input.appendingPathComponent("cam/escape.mp4").path, withDestinationPath: outside.appendingPathComponent("secret.mp4").path)
+        let probed = { (path: String) in path.hasSuffix(".bin") }
+        let walked = try BatchInputs([input.path], outputDirectory: out.path, isVideo: probed)
+        #expect(walked.items.map(\.relative) == ["cam/a.mp4", "cam/clip.bin"])
+        #expect(walked.ignored == 2)
+
+        // A manifest with hostile names: every output stays under OUTDIR; a duplicate output is rejected, not reused.
+        let manifest = input.appendingPathComponent("list.jsonl")
+        let lines = [
+            "cam/a.mp4", "../outside/secret.mp4", outside.appendingPathComponent("secret.mp4").path, #"{"path": "cam/a\nb.mp4"}"#,
+            #"{"path": "cam/./a.mp4", "options": {"tau": 0.1}}"#, "# a comment", "",
+        ]
+        try lines.joined(separator: "\n").write(to: manifest, atomically: true, encoding: .utf8)
+        let listed = try BatchInputs([manifest.path], outputDirectory: out.path, isVideo: probed)
+        let outsidePath = String(outside.appendingPathComponent("secret.mp4").path.dropFirst())
+        #expect(listed.items.map(\.relative).sorted() == ["cam/a.mp4", "cam/a_b.mp4", "outside/secret.mp4", outsidePath].sorted())
+        #expect(listed.rejected.count == 1 && listed.rejected[0].reason.contains("also the output of"), "\(listed.rejected)")
+        #expect(listed.items.first { $0.relative == "cam/a.mp4" }?.input == input.appendingPathComponent("cam/a.mp4").path)
+
+        // Bad manifests and missing inputs are errors before anything runs.
+        try #"{"options": {}}"#.write(to: manifest, atomically: true, encoding: .utf8)
+        #expect(throws: BatchError.badManifestLine(path: manifest.path, line: 1, reason: "a JSON line needs a string \"path\"")) {
+            try BatchInputs([manifest.path], outputDirectory: out.path, isVideo: probed)
+        }
+        #expect(throws: BatchError.inputNotFound(dir.appendingPathComponent("nothing*.mp4").path)) {
+            try BatchInputs([dir.appendingPathComponent("nothing*.mp4").path], outputDirectory: out.path, isVideo: probed)
+        }
+        // A glob.
+        let globbed = try BatchInputs([input.path + "/cam/*.mp4"], outputDirectory: out.path, isVideo: probed)
+        #expect(globbed.items.count == 2)  // a.mp4 and the link (named explicitly by the glob)
+    }
 }

@@ -171,5 +171,14 @@ struct BatchCLITests {
             let r = try CLI.run(args, environment: env)
             #expect(r.status != 0 && r.stderr.contains(message), "\(args): \(r.status) \(r.stderr)")
         }
+        // A symbolic link planted in OUTDIR does not carry an output elsewhere.
+        let input = dir.appendingPathComponent("in/cam"), out = dir.appendingPathComponent("out2"),
+            elsewhere = dir.appendingPathComponent("elsewhere")
+        for d in [input, out, elsewhere] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        try FileManager.default.copyItem(atPath: Fixtures.sampleClip, toPath: input.appendingPathComponent("a.mp4").path)
+        try FileManager.default.createSymbolicLink(atPath: out.appendingPathComponent("cam").path, withDestinationPath: elsewhere.path)
+        let r = try CLI.run(["batch", dir.appendingPathComponent("in").path, "-o", out.path, "--json"])
+        #expect(r.status == 3 && r.stdout.contains("leads outside the output directory"), "\(r.status) \(r.stdout) \(r.stderr)")
+        #expect(Fixtures.listing(elsewhere) == [])
     }
 }
