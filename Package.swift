@@ -95,7 +95,8 @@ let package = Package(
             ]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "CompressionPipeline", "_TestSupport"]),
         .testTarget(
-            name: "CLITests", dependencies: ["facejnd", "_TestSupport", "Archive", "Studies", "MediaIO", "CompressionPipeline", "FaceAnalysis", "TensorCore"]),
+            name: "CLITests",
+            dependencies: ["facejnd", "_TestSupport", "Archive", "Studies", "MediaIO", "CompressionPipeline", "FaceAnalysis", "TensorCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
