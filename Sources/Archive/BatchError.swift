@@ -6,6 +6,7 @@ public enum BatchError: Error, Equatable, CustomStringConvertible {
     case inputNotFound(String)
     case badManifestLine(path: String, line: Int, reason: String)
     case outputInsideInput(String)
+    case truncatedInput(path: String, decoded: Int, declared: Int)
 
     public var description: String {
         switch self {
@@ -15,6 +16,8 @@ public enum BatchError: Error, Equatable, CustomStringConvertible {
         case .inputNotFound(let path): "input \(path) does not exist (and matches no file as a glob)"
         case .badManifestLine(let path, let line, let reason): "\(path):\(line): \(reason)"
         case .outputInsideInput(let path): "the output directory \(path) is an input; choose an output directory outside the inputs"
+        case .truncatedInput(let path, let decoded, let declared):
+            "\(path) is truncated or damaged: \(decoded) of its \(declared) frames decode; no output written"
         }
     }
 }

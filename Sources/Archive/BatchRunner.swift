@@ -153,7 +153,14 @@ public struct BatchRunner {
                     outputBytes: Self.size(out))
             }
             try Self.makeDirectory(for: out, inside: outputDirectory)
+            // A file cut short (a camera that lost power) decodes only its first part; the container still says how
+            // many frames it should have. Such a file is reported, not silently shortened.
+            let declared = (try? Demuxer(path: item.input).bestVideoStream())?.frameCount
             var report = try encode(item.input, out, o)
+            if let declared, Double(report.frameCount) < 0.98 * Double(declared) - 1 {
+                try? FileManager.default.removeItem(atPath: out)
+                throw BatchError.truncatedInput(path: item.input, decoded: report.frameCount, declared: declared)
+            }
             report.source = EncodeReport.Source(fingerprint: f, settingsHash: hash, threads: o.threads)
             try AtomicWrite.write(Data((try JSONOutput.string(report, pretty: true) + "\n").utf8), to: OutputMapping.reportPath(for: out))
             try? FileManager.default.removeItem(atPath: OutputMapping.failurePath(for: out))

@@ -35,6 +35,12 @@ struct BatchCLITests {
         try FileManager.default.copyItem(atPath: clip, toPath: input.appendingPathComponent("cam2/b c;$x.mp4").path)
         try "not a video".write(to: input.appendingPathComponent("bad/notes.mp4"), atomically: true, encoding: .utf8)
         try Data(try Data(contentsOf: URL(fileURLWithPath: clip)).prefix(3000)).write(to: input.appendingPathComponent("bad/trunc.mp4"))
+        // Cut in half with its index in front: it opens, and only its first frames decode.
+        let front = dir.appendingPathComponent("front.mp4").path
+        let remux = try CLI.run(URL(fileURLWithPath: "/usr/bin/ffmpeg"), ["-v", "error", "-i", clip, "-c", "copy", "-movflags", "+faststart", front])
+        #expect(remux.status == 0, "\(remux.stderr)")
+        let whole = try Data(contentsOf: URL(fileURLWithPath: front))
+        try Data(whole.prefix(whole.count / 2)).write(to: input.appendingPathComponent("bad/half.mp4"))
         try "ignored".write(to: input.appendingPathComponent("readme.txt"), atomically: true, encoding: .utf8)
 
         // --list: the three shards' lists partition the four files.
@@ -44,7 +50,7 @@ struct BatchCLITests {
             #expect(r.status == 0, "\(r.stderr)")
             listed += r.stdout.split(separator: "\n").map { URL(fileURLWithPath: String($0.split(separator: "\t")[0])).lastPathComponent }
         }
-        #expect(listed.sorted() == ["a.mp4", "b c;$x.mp4", "notes.mp4", "trunc.mp4"])
+        #expect(listed.sorted() == ["a.mp4", "b c;$x.mp4", "half.mp4", "notes.mp4", "trunc.mp4"])
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("cam1").path), "--list wrote outputs")
 
         var outcomes: [String: [String]] = [:]
@@ -57,15 +63,18 @@ struct BatchCLITests {
                 outcomes[URL(fileURLWithPath: s.input).lastPathComponent, default: []].append(s.outcome.rawValue)
                 if s.outcome == .failed {
                     sawBad = true
-                    #expect(s.error?.contains("cannot open") == true, "\(s)")
+                    let expected = s.input.hasSuffix("half.mp4") ? "is truncated or damaged" : "cannot open"
+                    #expect(s.error?.contains(expected) == true, "\(s)")
                 }
             }
             #expect(r.status == (sawBad ? 3 : 0), "shard \(index): \(r.status) \(r.stderr)")
         }
-        #expect(outcomes == ["a.mp4": ["encoded"], "b c;$x.mp4": ["encoded"], "notes.mp4": ["failed"], "trunc.mp4": ["failed"]])
+        #expect(
+            outcomes == ["a.mp4": ["encoded"], "b c;$x.mp4": ["encoded"], "half.mp4": ["failed"], "notes.mp4": ["failed"], "trunc.mp4": ["failed"]])
         #expect(
             tree(out) == [
-                "bad/notes.mp4.failed.json", "bad/trunc.mp4.failed.json", "cam1/a.mp4", "cam1/a.mp4.report.json", "cam2/b c;$x.mp4",
+                "bad/half.mp4.failed.json", "bad/notes.mp4.failed.json", "bad/trunc.mp4.failed.json", "cam1/a.mp4", "cam1/a.mp4.report.json",
+                "cam2/b c;$x.mp4",
                 "cam2/b c;$x.mp4.report.json",
             ])
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("cam1/a.mp4.report.json"))) as? [String: Any]
@@ -88,12 +97,12 @@ struct BatchCLITests {
             within += fidelity["within_tau"] as! Int
             bytesIn += ((r["source"] as! [String: Any])["fingerprint"] as! [String: Any])["size"] as! Int
         }
-        #expect(totals["files"] as? Int == 2 && totals["failed"] as? Int == 2)
+        #expect(totals["files"] as? Int == 2 && totals["failed"] as? Int == 3)
         #expect(totals["bytes_out"] as? Int == bytesOut && totals["bytes_in"] as? Int == bytesIn)
         #expect(totals["faces"] as? Int == faces && totals["within_tau"] as? Int == within && faces > 0)
         #expect(abs((totals["video_hours"] as? Double ?? 0) - 2 * 12 / 30 / 3600) < 1e-9)
         let failures = try #require(totals["failures"] as? [[String: Any]])
-        #expect(failures.map { URL(fileURLWithPath: $0["input"] as! String).lastPathComponent }.sorted() == ["notes.mp4", "trunc.mp4"])
+        #expect(failures.map { URL(fileURLWithPath: $0["input"] as! String).lastPathComponent }.sorted() == ["half.mp4", "notes.mp4", "trunc.mp4"])
         let page = try String(contentsOf: html, encoding: .utf8)
         #expect(page.contains("<svg class=\"plot\"") && page.contains("trunc.mp4") && page.contains("b c;$x.mp4"))
 
