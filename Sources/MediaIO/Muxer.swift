@@ -44,6 +44,11 @@ struct Muxer: ~Copyable {
         var ctx: UnsafeMutablePointer<AVFormatContext>? = nil
         try check(avformat_alloc_output_context2(&ctx, format, nil, tmp), "avformat_alloc_output_context2")
         guard let ctx else { throw FFmpegError.outOfMemory }
+        // Matroska writes a random segment UID and the wall-clock date; without them the same encode is the same
+        // file, which reruns and resumed batches rely on. (MP4 and MOV are reproducible already.)
+        if String(cString: ctx.pointee.oformat.pointee.name).hasPrefix("matroska") || String(cString: ctx.pointee.oformat.pointee.name) == "webm" {
+            ctx.pointee.flags |= AVFMT_FLAG_BITEXACT
+        }
         context = ctx
         self.path = path
         temporaryPath = tmp

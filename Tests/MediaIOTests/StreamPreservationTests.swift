@@ -91,4 +91,22 @@ import _TestSupport
         #expect(a.colorPrimaries == "bt709" && a.colorTransfer == "bt709" && a.colorSpace == "bt709" && a.colorRange == "tv")
         #expect([b.colorPrimaries, b.colorTransfer, b.colorSpace, b.colorRange] == [a.colorPrimaries, a.colorTransfer, a.colorSpace, a.colorRange])
     }
+
+    @Test func theSameEncodeIsTheSameFileInEveryContainer() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = try Fixtures.makeClip(at: dir.appendingPathComponent("in.mp4").path, frames: 8)
+        for ext in ["mkv", "mp4", "mov"] {
+            var outputs: [Data] = []
+            for k in 0..<2 {
+                let out = dir.appendingPathComponent("out\(k).\(ext)").path
+                var t = Transcoder(input: input, output: out, encoder: EncoderSettings(codec: "libx264", preset: "ultrafast", rateControl: .qp(30)))
+                t.copyOtherStreams = true
+                _ = try t.run()
+                outputs.append(try Data(contentsOf: URL(fileURLWithPath: out)))
+                if k == 0 { Thread.sleep(forTimeInterval: 1.1) }  // a date in the file would now differ
+            }
+            #expect(outputs[0] == outputs[1], "two .\(ext) encodes differ")
+        }
+    }
 }
