@@ -43,9 +43,16 @@ struct JNDDatasetTests {
         // Resume: nothing new is added.
         _ = try builder.run(images: files, out: out1.path)
         #expect(try index(out1).count == 1)
-        // Deterministic: a second build from scratch gives the same entry.
+        // Deterministic: a second build from scratch gives the same entry — up to the last bits of the descriptor
+        // distances, which depend on how many threads OpenBLAS happens to use (the suite shares that global setting
+        // across concurrent tests).
         _ = try builder.run(images: files, out: out2.path)
-        #expect(try index(out2) == entries)
+        let again = try index(out2)
+        #expect(again.map(\.id) == entries.map(\.id) && again.map(\.jndQP) == entries.map(\.jndQP) && again.map(\.crop) == entries.map(\.crop))
+        for (a, b) in zip(again, entries) {
+            #expect(a.curve.map(\.qp) == b.curve.map(\.qp) && a.curve.map(\.bytes) == b.curve.map(\.bytes))
+            #expect(zip(a.curve, b.curve).allSatisfy { abs($0.d - $1.d) < 1e-5 }, "\(a.curve) vs \(b.curve)")
+        }
         let summaryFile = try #require(
             try JSONSerialization.jsonObject(
                 with: Data(contentsOf: out1.appendingPathComponent("summary.json"))) as? [String: Any])
