@@ -85,6 +85,14 @@ public struct SegmentBisection: Sendable {
         }
     }
 
+    /// Lowers a segment that failed at its JND straight to `qp` (a step sized by how far over τ it was, instead of
+    /// one QP per confirmation round); never raises it.
+    public mutating func lower(_ s: TrackSegment, to qp: Int) {
+        guard let p = passing[s], qp < p else { return }
+        passing[s] = max(range.lowerBound - 1, qp)
+        failing[s] = min(failing[s]!, passing[s]! + 1)
+    }
+
     /// Per segment, the largest QP known to pass (`range.lowerBound − 1`: none in the range does).
     public var jnd: [TrackSegment: Int] { passing }
 }

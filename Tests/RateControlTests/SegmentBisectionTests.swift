@@ -56,5 +56,12 @@ import Testing
         search.record(qp: search.proposal(), passed: [a: false, b: false])
         #expect(search.jnd == [a: 19, b: -1])
         #expect(search.proposal() == [a: 19, b: -1])
+        // Far over τ: straight down by the step the distance calls for, never up, never below the range.
+        search.lower(a, to: 15)
+        #expect(search.jnd[a] == 15 && search.proposal()[a] == 15 && search.isFinished)
+        search.lower(a, to: 17)
+        #expect(search.jnd[a] == 15)
+        search.lower(a, to: -9)
+        #expect(search.jnd[a] == -1)
     }
 }

@@ -120,14 +120,24 @@ public struct SegmentJNDOracle {
             let qp = search.proposal()
             learn(qp, try round(qp, segments: segments).0)
         }
-        // Confirm: everything at its JND together; lower what still fails, until nothing changes.
+        // Confirm: everything at its JND together; lower what still fails — by the repair rule's step for its worst
+        // distance (7·log2(d/τ)), as consecutive segments of a track can need more than one QP — until nothing
+        // changes.
+        let rules = RepairRules(tau: tau, floorQP: 0, minimumStep: 1)
+        func confirm(_ qp: [TrackSegment: Int]) throws -> ([FaceCheck], TranscodeResult) {
+            let r = try round(qp, segments: segments)
+            learn(qp, r.0)
+            for s in segments {
+                let worst = seen[s]?[qp[s]!]?.map(\.distance).max() ?? 0
+                if worst > tau { search.lower(s, to: qp[s]! - rules.step(distance: worst)) }
+            }
+            return r
+        }
         var qp = search.proposal()
-        var final = try round(qp, segments: segments)
-        learn(qp, final.0)
+        var final = try confirm(qp)
         for _ in 0..<confirmations where search.proposal() != qp {
             qp = search.proposal()
-            final = try round(qp, segments: segments)
-            learn(qp, final.0)
+            final = try confirm(qp)
         }
         var measured = 0, failingAbove = 0
         let entries = segments.map { s -> SegmentJND in
