@@ -21,8 +21,16 @@ final class VideoDecoder {
     ///   Only h264, mpeg1/2 and vp9 fill it in FFmpeg 5.1.
     /// The corresponding C functions are `avcodec_find_decoder` and `avcodec_open2`.
     /// - Parameter integerIDCT: use the IJG integer IDCT (closest to libjpeg's default) for JPEG.
-    init(stream: UnsafeMutablePointer<AVStream>, exportQP: Bool, threads: Int = 0, integerIDCT: Bool = false) throws {
-        let par = stream.pointee.codecpar!
+    convenience init(stream: UnsafeMutablePointer<AVStream>, exportQP: Bool, threads: Int = 0, integerIDCT: Bool = false) throws {
+        try self.init(
+            parameters: stream.pointee.codecpar!, timeBase: stream.pointee.time_base, exportQP: exportQP, threads: threads, integerIDCT: integerIDCT)
+    }
+
+    /// Opens a decoder for a stream described by `parameters` (codec, size, headers) with timestamps in `timeBase`.
+    init(
+        parameters par: UnsafePointer<AVCodecParameters>, timeBase: AVRational, exportQP: Bool = false, threads: Int = 0,
+        integerIDCT: Bool = false
+    ) throws {
         guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
             let name = avcodec_get_name(par.pointee.codec_id).map { String(cString: $0) } ?? "?"
             throw MediaError.decoderNotFound(codec: name)
@@ -31,7 +39,7 @@ final class VideoDecoder {
         var c: UnsafeMutablePointer<AVCodecContext>? = ctx
         do {
             try check(avcodec_parameters_to_context(ctx, par), "avcodec_parameters_to_context")
-            ctx.pointee.pkt_timebase = stream.pointee.time_base
+            ctx.pointee.pkt_timebase = timeBase
             ctx.pointee.thread_count = Int32(threads)
             if integerIDCT { ctx.pointee.idct_algo = FF_IDCT_INT }
             var options: OpaquePointer? = nil

@@ -87,6 +87,10 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
     case streamNotMuxable(index: Int, codec: String, container: String)
     case decodeFailed(path: String, frame: Int, reason: String)
     case invalidRegion(String)
+    /// Two encoder sessions of one chunked encode produced different stream headers.
+    case chunkHeadersDiffer(codec: String)
+    /// A chunk's packets cannot be given increasing decode times without passing their presentation times.
+    case chunkTimestamps(frame: Int)
 
     public var description: String {
         switch self {
@@ -124,6 +128,11 @@ public enum MediaError: Error, CustomStringConvertible, Equatable, Sendable {
             return "decoding \(path) failed near frame \(frame): \(reason)"
         case .invalidRegion(let text):
             return "invalid region: \(text)"
+        case .chunkHeadersDiffer(let codec):
+            return "\(codec) gave one chunk of the encode different stream headers than the first; encode without chunks (--chunk-seconds 0)"
+        case .chunkTimestamps(let frame):
+            return
+                "the chunk starting at frame \(frame) cannot be joined to the one before it (its decode times would pass its presentation times); encode without chunks (--chunk-seconds 0)"
         }
     }
 }

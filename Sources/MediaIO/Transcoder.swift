@@ -14,6 +14,9 @@ public struct TranscodeResult: Sendable {
     public var outputBytes: Int
     /// Number of input packets the decoder rejected as corrupt (0 for a clean input).
     public var corruptPackets: Int
+
+    /// Bytes of the encoded video stream (packets only: no container, no other stream).
+    public var videoBytes: Int { frames.reduce(0) { $0 + $1.bytes } }
 }
 
 /// Progress of a long transcode.
@@ -61,31 +64,11 @@ public struct Transcoder {
         var muxer = try Muxer(path: output)
         let inStream = demuxer.stream(video.index)
         let decoder = try VideoDecoder(stream: inStream, exportQP: false)
-        let par = inStream.pointee.codecpar!.pointee
-        guard par.width > 0, par.height > 0 else { throw MediaError.cannotOpen(path: input, reason: "video stream has no size") }
-        // 4:2:0 encoders need even dimensions: an odd width or height is scaled down by one pixel.
-        let fmtIsJPEG = Scaler.isJPEGFormat(AVPixelFormat(rawValue: par.format))
-        let geometry = VideoEncoder.Geometry(
-            width: par.width & ~1, height: par.height & ~1,
-            timeBase: inStream.pointee.time_base,
-            frameRate: inStream.pointee.avg_frame_rate.num > 0 ? inStream.pointee.avg_frame_rate : inStream.pointee.r_frame_rate,
-            sampleAspectRatio: par.sample_aspect_ratio.num > 0 ? par.sample_aspect_ratio : AVRational(num: 1, den: 1),
-            colorRange: fmtIsJPEG ? AVCOL_RANGE_JPEG : par.color_range,
-            colorPrimaries: par.color_primaries, colorTransfer: par.color_trc, colorSpace: par.color_space,
-            chromaLocation: par.chroma_location, globalHeader: muxer.needsGlobalHeader)
+        let geometry = try Transcoder.geometry(of: inStream, path: input, globalHeader: muxer.needsGlobalHeader)
         let videoEncoder = try VideoEncoder(settings: encoder, geometry: geometry)
 
-        var outIndex = [Int: Int]()
-        for info in demuxer.streams {
-            if info.index == video.index {
-                _ = try muxer.addEncoded(videoEncoder, like: inStream)
-            } else if copyOtherStreams {
-                _ = try muxer.addCopy(of: demuxer.stream(info.index))
-            } else {
-                continue
-            }
-            outIndex[info.index] = Int(muxer.context.pointee.nb_streams) - 1
-        }
+        let outIndex = try Transcoder.addStreams(
+            to: muxer, from: demuxer, video: video.index, encoder: videoEncoder, copyOtherStreams: copyOtherStreams)
         muxer.movieTimescale = geometry.timeBase.den
         try muxer.writeHeader(metadataFrom: demuxer)
         let videoOut = outIndex[video.index]!
@@ -97,11 +80,7 @@ public struct Transcoder {
         var stats: [EncodedFrameStats] = []
         var lastPTS: Int64? = nil
         var corrupt = 0
-        let defaultDuration: Int64 = {
-            let fr = geometry.frameRate
-            guard fr.num > 0, fr.den > 0 else { return 1 }
-            return max(1, av_rescale_q(1, AVRational(num: fr.den, den: fr.num), geometry.timeBase))
-        }()
+        let defaultDuration = geometry.frameDuration
 
         // The muxer is passed in rather than captured: a captured noncopyable value could not be consumed by `finish()`.
         func drainEncoder(_ muxer: borrowing Muxer) throws {
@@ -120,9 +99,7 @@ public struct Transcoder {
                 guard step == .produced else { return }
                 // Keep presentation timestamps exactly; repair only missing or non-increasing ones, which
                 // encoders reject.
-                var pts = frame.pts ?? ((lastPTS ?? -defaultDuration) + defaultDuration)
-                if let last = lastPTS, pts <= last { pts = last + 1 }
-                lastPTS = pts
+                let pts = Transcoder.presentationTime(of: frame, after: &lastPTS, frameDuration: defaultDuration)
                 let qp = try frameQP(frameIndex, frame)
                 try videoEncoder.send(frame, pts: pts, qp: qp)
                 frame.unref()
@@ -160,5 +137,61 @@ public struct Transcoder {
         return TranscodeResult(
             inputVideo: video, frameCount: frameIndex, frames: stats, outputBytes: size,
             corruptPackets: corrupt)
+    }
+}
+
+extension Transcoder {
+    /// The encoder geometry for re-encoding `stream`: its size (odd sizes one pixel smaller: 4:2:0 encoders need even
+    /// ones), time base, rate, aspect and colour tags.
+    static func geometry(of stream: UnsafeMutablePointer<AVStream>, path: String, globalHeader: Bool) throws -> VideoEncoder.Geometry {
+        let par = stream.pointee.codecpar!.pointee
+        guard par.width > 0, par.height > 0 else { throw MediaError.cannotOpen(path: path, reason: "video stream has no size") }
+        let fmtIsJPEG = Scaler.isJPEGFormat(AVPixelFormat(rawValue: par.format))
+        return VideoEncoder.Geometry(
+            width: par.width & ~1, height: par.height & ~1,
+            timeBase: stream.pointee.time_base,
+            frameRate: stream.pointee.avg_frame_rate.num > 0 ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate,
+            sampleAspectRatio: par.sample_aspect_ratio.num > 0 ? par.sample_aspect_ratio : AVRational(num: 1, den: 1),
+            colorRange: fmtIsJPEG ? AVCOL_RANGE_JPEG : par.color_range,
+            colorPrimaries: par.color_primaries, colorTransfer: par.color_trc, colorSpace: par.color_space,
+            chromaLocation: par.chroma_location, globalHeader: globalHeader)
+    }
+
+    /// A decoded frame's presentation time, kept exactly; only missing or non-increasing ones (which encoders
+    /// reject) are repaired, from the previous frame's.
+    static func presentationTime(of frame: Frame, after last: inout Int64?, frameDuration: Int64) -> Int64 {
+        var pts = frame.pts ?? ((last ?? -frameDuration) + frameDuration)
+        if let l = last, pts <= l { pts = l + 1 }
+        last = pts
+        return pts
+    }
+}
+
+extension Transcoder {
+    /// Adds the encoded video stream and (with `copyOtherStreams`) a copy of every other stream; returns the output
+    /// stream index of each input stream that is written.
+    static func addStreams(
+        to muxer: borrowing Muxer, from demuxer: Demuxer, video: Int, encoder: VideoEncoder, copyOtherStreams: Bool
+    ) throws -> [Int: Int] {
+        var outIndex = [Int: Int]()
+        for info in demuxer.streams {
+            if info.index == video {
+                _ = try muxer.addEncoded(encoder, like: demuxer.stream(video))
+            } else if copyOtherStreams {
+                _ = try muxer.addCopy(of: demuxer.stream(info.index))
+            } else {
+                continue
+            }
+            outIndex[info.index] = Int(muxer.context.pointee.nb_streams) - 1
+        }
+        return outIndex
+    }
+}
+
+extension VideoEncoder.Geometry {
+    /// One frame's duration in the time base (from the frame rate; 1 tick when the rate is unknown).
+    var frameDuration: Int64 {
+        guard frameRate.num > 0, frameRate.den > 0 else { return 1 }
+        return max(1, av_rescale_q(1, AVRational(num: frameRate.den, den: frameRate.num), timeBase))
     }
 }

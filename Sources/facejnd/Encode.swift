@@ -11,8 +11,11 @@ struct Encode: ParsableCommand {
             in between), measures each face's JND QP, encodes the background at --background-qp and each face's \
             region at its JND QP minus --margin, then decodes the output, re-embeds every face with its original \
             landmarks and lowers the QP of any face that moved more than the threshold, GOP by GOP, until all pass \
-            or --floor-qp is reached. Faces that could not be fixed are named in the report. The output is written \
-            to a temporary file and renamed when complete. Report schema: docs/encode-report.md.
+            or --floor-qp is reached. With --chunk-seconds the video is encoded in closed chunks instead: each chunk \
+            is verified as soon as it is encoded and re-encoded alone, lowering only its failing segments \
+            (--segment-frames), and each face starts the next chunk lowered by what it needed. Faces that could not \
+            be fixed are named in the report. The output is written to a temporary file and renamed when complete. \
+            Report schema: docs/encode-report.md.
             """)
 
     @Argument(help: "Input video.")

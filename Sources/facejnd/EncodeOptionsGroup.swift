@@ -79,6 +79,19 @@ struct EncodeOptionsGroup: ParsableArguments {
     @Option(help: "Verification passes that may lower face QPs.")
     var repairPasses: Int = 4
 
+    @Option(
+        help: """
+            Encode in closed chunks of about this many seconds, each verified and repaired alone; faces start each \
+            chunk lowered by what earlier chunks needed. 0: whole-file passes.
+            """)
+    var chunkSeconds: Double = 0
+
+    @Option(help: "A repair lowers a failing face over at most this many frames of its GOP or chunk (default: the GOP; 10 in chunks).")
+    var segmentFrames: Int?
+
+    @Option(help: "A face's planned QP is the lowest over this many frames either side within its track.")
+    var smoothingFrames: Int = 15
+
     @OptionGroup var modelOptions: ModelOptions
 
     enum JNDSource: String, ExpressibleByArgument { case predictor, oracle }
@@ -99,6 +112,9 @@ extension EncodeOptionsGroup {
         guard detectEvery >= 1, jndEvery >= 1 else { throw ValidationError("--detect-every and --jnd-every must be at least 1") }
         guard (0...3).contains(upsample) else { throw ValidationError("--upsample must be in 0...3") }
         guard minFace >= 8, minFace <= 1000 else { throw ValidationError("--min-face must be in 8...1000 pixels") }
+        if let segmentFrames, segmentFrames < 1 { throw ValidationError("--segment-frames must be at least 1") }
+        guard chunkSeconds >= 0, chunkSeconds.isFinite else { throw ValidationError("--chunk-seconds must not be negative") }
+        guard smoothingFrames >= 0 else { throw ValidationError("--smoothing-frames must not be negative") }
         guard repairPasses >= 0 else { throw ValidationError("--repair-passes must not be negative") }
         guard (0...1).contains(qualityFloor) else { throw ValidationError("--quality-floor must be in 0...1") }
         if let matchCRF, !(0...51).contains(matchCRF) { throw ValidationError("--match-crf must be in 0...51") }
@@ -121,6 +137,9 @@ extension EncodeOptionsGroup {
         o.detection = DetectorSettings(kind: detector, upsample: upsample, minFace: minFace)
         o.motionGate = motionGate
         o.maxRepairPasses = repairPasses
+        o.segmentFrames = segmentFrames
+        o.chunkSeconds = chunkSeconds
+        o.smoothingFrames = smoothingFrames
         o.unrecognizable = unrecognizable
         o.qualityFloor = qualityFloor
         o.prefilter = prefilter == .jnd

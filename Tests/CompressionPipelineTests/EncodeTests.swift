@@ -143,6 +143,30 @@ struct EncodeTests {
         #expect(report.unfixed.isEmpty && report.fidelity.fractionWithinTau == 1)
     }
 
+    /// Chunks: a forced violation is repaired chunk by chunk, what the first chunk needed starts the next one lower
+    /// (its first encode fails less), and the report lists the chunks and the segments' first-encode result.
+    @Test func chunksAreRepairedAloneAndCarryTheirCorrectionForward() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("chunked.out.mp4").path
+        let report = try EncodeJob(
+            analyzer: f.analyzer,
+            options: options {
+                $0.faceQPBias = 12; $0.chunkSeconds = 0.3
+            }
+        ).run(f.clip, output: out)
+        let chunks = try #require(report.chunks)
+        #expect(chunks.map(\.firstFrame) == [0, 9, 18] && chunks.map(\.frameCount) == [9, 9, 6])
+        #expect(chunks[0].encodes >= 2, "the biased first chunk must fail and be repaired")
+        #expect(chunks[1].encodes < chunks[0].encodes, "the second chunk starts from the first one's correction")
+        #expect(report.unfixed.isEmpty && report.fidelity.fractionWithinTau == 1)
+        let first = try #require(report.segmentsFirstPass)
+        #expect(first.segments == 3 && first.passed < first.segments)
+        #expect(report.passes.first!.facesOverTau > 0 && report.passes.last!.facesOverTau == 0)
+        #expect(chunks.map(\.bytes).reduce(0, +) == report.passes.last!.outputBytes)
+        #expect(report.frames.count == 24 && report.frames.allSatisfy { $0.bytes > 0 })
+        #expect(try schema.violations(of: Data(JSONOutput.string(report).utf8)) == [])
+    }
+
     /// The default JND source of the CLI: the shipped predictor answers every probe without a trial encode, and the
     /// verification pass still holds every face within τ.
     @Test func theLearnedPredictorReplacesTheOracleAndVerificationHoldsTau() throws {

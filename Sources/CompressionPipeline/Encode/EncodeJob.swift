@@ -15,6 +15,8 @@ public struct EncodeOptions: Sendable {
     public var backgroundQP = 40
     /// Derive each frame's background QP from a CRF encode of the input at this rate factor.
     public var matchCRF: Double? = nil
+    /// Encode in closed chunks of this many seconds, each verified and repaired alone (nil or 0: whole-file passes).
+    public var chunkSeconds: Double? = nil
     /// Face QP = JND QP − margin.
     public var margin = 2
     public var smoothingFrames = 15
@@ -36,6 +38,9 @@ public struct EncodeOptions: Sendable {
     public var maxRepairPasses = 4
     /// QP step a failing face's region is lowered by per repair pass.
     public var repairStep = 3
+    /// Repairs lower a failing face over its segment: the GOP holding the failure, cut into pieces of at most this
+    /// many frames (nil: the whole GOP).
+    public var segmentFrames: Int? = nil
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// What happens to faces whose combined quality score is below `qualityFloor`.
     public var unrecognizable = UnrecognizablePolicy.protect
@@ -141,6 +146,10 @@ public struct EncodeJob {
         /// Faces still over τ after the last pass.
         public var unfixed: [FaceCheck]
         public var seconds: (encode: Double, verify: Double)
+        /// The chunked encode's chunks (empty for a whole-file encode).
+        public var chunks: [ChunkRecord] = []
+        /// The chunked encode's first-encode result per segment (nil for a whole-file encode).
+        public var firstPass: SegmentFirstPass? = nil
     }
 
     /// Plans, encodes and verifies until every face is within τ or no face QP can go lower; writes `output`
@@ -151,22 +160,23 @@ public struct EncodeJob {
         progress: @Sendable (Stage, Int, Int?) -> Void = { _, _, _ in },
         isCancelled: @Sendable @escaping () -> Bool = { false }
     ) throws -> Outcome {
-        var policies: [Int: TrackPolicy] = [:]
-        for track in timeline.trackIDs {
-            let q = timeline.quality(track: track)
-            policies[track] = TrackPolicy.decide(
-                score: q?.score, consistency: q?.consistency, qualityFloor: options.qualityFloor,
-                unrecognizable: options.unrecognizable, occlusionConsistency: options.occlusionConsistency)
+        if let seconds = options.chunkSeconds, seconds > 0 {
+            let fps = timeline.framesPerSecond > 0 ? timeline.framesPerSecond : 25
+            return try encodeChunked(
+                input, output: output, timeline: timeline, background: background,
+                chunkFrames: max(1, Int((seconds * fps).rounded())), progress: progress, isCancelled: isCancelled)
         }
-        var planner = FacePlanner(
-            margin: options.margin, smoothingFrames: options.smoothingFrames, floorQP: options.floorQP,
-            backgroundQP: background)
-        planner.skippedTracks = Set(policies.filter { $0.value == .skip }.keys)
-        planner.upperOnlyTracks = Set(policies.filter { $0.value == .upper }.keys)
-        try timeline.measure(
-            tau: options.tau, threads: options.threads, progress: { progress(.measure, $0, $1) },
-            isCancelled: isCancelled)
-        let plannerInput = try timeline.plannerInput(tau: options.tau, chipSize: analyzer.embedder.chipSize)
+        return try encodeWholeFile(input, output: output, timeline: timeline, background: background, progress: progress, isCancelled: isCancelled)
+    }
+
+    /// Whole-file passes: encode everything, verify everything, lower the failing faces over their GOPs (or
+    /// segments), again until nothing fails.
+    func encodeWholeFile(
+        _ input: String, output: String, timeline: FaceTimeline, background: [Int],
+        progress: @Sendable (Stage, Int, Int?) -> Void, isCancelled: @Sendable @escaping () -> Bool
+    ) throws -> Outcome {
+        var (policies, planner, plannerInput) = try prepare(
+            timeline, background: background, progress: progress, isCancelled: isCancelled)
         let rules = RepairRules(tau: options.tau, floorQP: options.floorQP, minimumStep: options.repairStep)
         let scratch = AtomicFile.scratchPath(near: output, tag: "pass")
         defer { AtomicFile.discard(scratch) }
@@ -203,7 +213,9 @@ public struct EncodeJob {
                 let prefiltered = options.prefilter ? Set(timeline.trackIDs).subtracting(unfiltered) : []
                 actions = rules.actions(
                     failing: failing.map { FaceFailure(frame: $0.frame, track: $0.track, distance: $0.distance) },
-                    plan: plan, gops: RepairRules.gops(result.frames.map(\.pictureType), count: timeline.frames.count),
+                    plan: plan,
+                    gops: TrackSegment.stretches(
+                        gops: RepairRules.gops(result.frames.map(\.pictureType), count: timeline.frames.count), length: options.segmentFrames),
                     prefiltered: prefiltered, upperOnly: planner.upperOnlyTracks)
             }
             for action in actions {
@@ -227,6 +239,31 @@ public struct EncodeJob {
                     seconds: (encodeSeconds, verifySeconds))
             }
         }
+    }
+
+    /// What every encode mode starts from: each track's policy from its quality scores, the planner, and the planner's
+    /// input with the JND probes measured.
+    func prepare(
+        _ timeline: FaceTimeline, background: [Int], progress: @Sendable (Stage, Int, Int?) -> Void,
+        isCancelled: @Sendable @escaping () -> Bool
+    ) throws -> (policies: [Int: TrackPolicy], planner: FacePlanner, input: PlannerInput) {
+        var policies: [Int: TrackPolicy] = [:]
+        for track in timeline.trackIDs {
+            let q = timeline.quality(track: track)
+            policies[track] = TrackPolicy.decide(
+                score: q?.score, consistency: q?.consistency, qualityFloor: options.qualityFloor,
+                unrecognizable: options.unrecognizable, occlusionConsistency: options.occlusionConsistency)
+        }
+        var planner = FacePlanner(
+            margin: options.margin, smoothingFrames: options.smoothingFrames, floorQP: options.floorQP,
+            backgroundQP: background)
+        planner.skippedTracks = Set(policies.filter { $0.value == .skip }.keys)
+        planner.upperOnlyTracks = Set(policies.filter { $0.value == .upper }.keys)
+        try timeline.measure(
+            tau: options.tau, threads: options.threads, progress: { progress(.measure, $0, $1) },
+            isCancelled: isCancelled)
+        let plannerInput = try timeline.plannerInput(tau: options.tau, chipSize: analyzer.embedder.chipSize)
+        return (policies, planner, plannerInput)
     }
 
     /// One encode of `plan` with the job's codec and preset (frames past the plan's end take its last background QP);

@@ -5,7 +5,7 @@ import RateControl
 
 /// `facejnd encode --report`: the JSON schema is docs/encode-report.schema.json (described in docs/encode-report.md).
 public struct EncodeReport: Sendable, Codable {
-    public static let schemaID = "facejnd-encode-report/2"
+    public static let schemaID = "facejnd-encode-report/3"
 
     public struct Settings: Sendable, Codable {
         public var codec: String
@@ -31,10 +31,16 @@ public struct EncodeReport: Sendable, Codable {
         public var qualityFloor: Double
         /// "jnd" when face pixels were replaced by the predicted JND image before encoding, else "none".
         public var prefilter: String
+        /// The chunked encode's chunk length (nil: whole-file passes). Added in version 3.
+        public var chunkSeconds: Double? = nil
+        /// Longest stretch of frames a repair lowers (nil: the GOP). Added in version 3.
+        public var segmentFrames: Int? = nil
 
         enum CodingKeys: String, CodingKey {
             case codec, preset, tau, margin, detector, upsample, unrecognizable, prefilter
             case minFace = "min_face"
+            case chunkSeconds = "chunk_seconds"
+            case segmentFrames = "segment_frames"
             case motionGate = "motion_gate"
             case qualityFloor = "quality_floor"
             case backgroundQP = "background_qp"
@@ -131,6 +137,11 @@ public struct EncodeReport: Sendable, Codable {
     /// What `batch` needs to skip a file already done: the input's fingerprint and the settings' hash (nil outside
     /// a batch). Added in version 2.
     public var source: Source?
+    /// The chunked encode's chunks in order (nil for whole-file passes). Added in version 3.
+    public var chunks: [ChunkRecord]?
+    /// The chunked encode's segments and how many passed their first encode (nil for whole-file passes). Added in
+    /// version 3.
+    public var segmentsFirstPass: SegmentFirstPass?
 
     public struct Source: Sendable, Codable, Equatable {
         public var fingerprint: InputFingerprint
@@ -149,7 +160,8 @@ public struct EncodeReport: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, input, output, settings, width, height, fidelity, passes, unfixed, tracks, frames, timing, source
+        case schema, input, output, settings, width, height, fidelity, passes, unfixed, tracks, frames, timing, source, chunks
+        case segmentsFirstPass = "segments_first_pass"
         case frameCount = "frame_count"
         case framesPerSecond = "fps"
         case outputBytes = "output_bytes"
@@ -173,6 +185,8 @@ public struct EncodeReport: Sendable, Codable {
         fidelity = FaceFidelity(outcome.checks, tau: options.tau)
         passes = outcome.passes
         unfixed = outcome.unfixed
+        chunks = outcome.chunks.isEmpty ? nil : outcome.chunks
+        segmentsFirstPass = outcome.firstPass
         var distance: [String: Double] = [:]
         for c in outcome.checks { distance["\(c.frame)/\(c.track)"] = c.distance }
         frames = timeline.frames.enumerated().map { i, faces in
@@ -222,5 +236,7 @@ extension EncodeReport.Settings {
             unrecognizable: options.unrecognizable.rawValue,
             qualityFloor: options.qualityFloor,
             prefilter: options.prefilter ? "jnd" : "none")
+        if let c = options.chunkSeconds, c > 0 { chunkSeconds = c }
+        segmentFrames = options.segmentFrames
     }
 }

@@ -1,0 +1,170 @@
+import FaceAnalysis
+import Foundation
+import MediaIO
+import RateControl
+import TensorCore
+
+/// How the faces' segments fared in their first encode (each track's frames in one chunk, cut into pieces of at most
+/// `segmentFrames`).
+public struct SegmentFirstPass: Sendable, Equatable, Codable {
+    public var segments: Int
+    /// Segments with every face-frame within τ in their chunk's first encode.
+    public var passed: Int
+
+    public var share: Double { segments == 0 ? 1 : Double(passed) / Double(segments) }
+
+    enum CodingKeys: String, CodingKey { case segments, passed }
+}
+
+extension EncodeJob {
+    /// The chunked encode (`--chunk-seconds`): the video is cut into closed chunks, each encoded, decoded and verified
+    /// on its own and re-encoded alone, with only its failing segments lowered, until its faces are within τ or
+    /// `maxRepairPasses` re-encodes are spent. Each track starts a chunk lowered by what earlier chunks taught
+    /// (`CarriedCorrection`). Verified chunks are final: repairing one chunk cannot move a face in another.
+    func encodeChunked(
+        _ input: String, output: String, timeline: FaceTimeline, background: [Int], chunkFrames: Int,
+        progress: @Sendable (Stage, Int, Int?) -> Void, isCancelled: @Sendable @escaping () -> Bool
+    ) throws -> Outcome {
+        var (policies, planner, plannerInput) = try prepare(
+            timeline, background: background, progress: progress, isCancelled: isCancelled)
+        let tau = options.tau, segmentLength = options.segmentFrames ?? 10
+        let rules = RepairRules(tau: tau, floorQP: options.floorQP, minimumStep: options.repairStep)
+        let converter = try UprightConverter(orientation: timeline.orientation)
+        let batch = ChipBatch<(frame: Int, track: Int, original: [Float])>(embedder: analyzer.embedder, threads: options.threads)
+        let frameCount = timeline.frames.count
+        let clock = Date()
+
+        var repairs = FacePlanner.Repairs()
+        if options.faceQPBias != 0 {
+            for track in timeline.trackIDs { repairs.lower(track: track, frames: 0..<frameCount, by: -options.faceQPBias) }
+        }
+        var correction = CarriedCorrection()
+        var unfiltered = Set<Int>()
+        var plan = planner.plan(plannerInput, repairs: repairs)
+        var accepted: [PlannedFrame] = []
+        var checks: [FaceCheck] = []
+        var rounds: [EncodePass] = []
+        var encodes: [[(bytes: Int, failing: Int)]] = []  // per chunk, per encode
+        var firstPass = SegmentFirstPass(segments: 0, passed: 0)
+        var verifySeconds = 0.0
+        // Per chunk: the offsets its tracks started with, their worst first-encode distance, their repairs.
+        var startOffsets: [Int: Int] = [:], firstWorst: [Int: Double] = [:], repaired: [TrackSegment: Int] = [:]
+        var chunkChecks: [FaceCheck] = []
+
+        var transcoder = ChunkedTranscoder(
+            input: input, output: output,
+            encoder: EncoderSettings(
+                codec: options.codec, preset: options.preset,
+                rateControl: .planned(anchorQP: background.isEmpty ? options.backgroundQP : background.sorted()[background.count / 2])),
+            chunkFrames: chunkFrames, maxEncodes: options.maxRepairPasses + 1)
+        transcoder.copyOtherStreams = true
+        var filter: ((Int, Frame) throws -> Void)? = nil
+
+        let result = try transcoder.run(
+            editsFrames: options.prefilter,
+            frameQP: { attempt, i, frame in
+                if attempt.attempt == 0 && i == attempt.frames.lowerBound {
+                    // A new chunk: each track starts from what the chunks before it taught.
+                    startOffsets = [:]
+                    firstWorst = [:]
+                    repaired = [:]
+                    let tracks = Set(attempt.frames.filter { $0 < frameCount }.flatMap { timeline.frames[$0].map(\.track) })
+                    for t in tracks {
+                        let o = correction.offset(track: t)
+                        startOffsets[t] = o
+                        if o != 0 { repairs.lower(track: t, frames: attempt.frames, by: o) }
+                    }
+                }
+                if i == attempt.frames.lowerBound {
+                    plan = planner.plan(plannerInput, repairs: repairs)
+                    filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered))
+                }
+                try filter?(i, frame)
+                return i < plan.count ? plan[i].frameQP : FrameQP(qp: plan.last?.backgroundQP ?? options.backgroundQP)
+            },
+            verify: { attempt, decoded in
+                let start = Date()
+                chunkChecks = []
+                func store(_ done: [((frame: Int, track: Int, original: [Float]), [Float])]) {
+                    for (k, e) in done {
+                        chunkChecks.append(FaceCheck(frame: k.frame, track: k.track, distance: Double(descriptorDistance(k.original, e))))
+                    }
+                }
+                for (index, frame) in decoded where index < frameCount {
+                    let faces = timeline.frames[index].filter { !planner.skippedTracks.contains($0.track) }
+                    guard !faces.isEmpty else { continue }
+                    let image = try converter.picture(frame)
+                    for f in faces {
+                        let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: analyzer.embedder.chipSize))
+                        store(try batch.add((index, f.track, f.face.embedding), chip: chip))
+                    }
+                }
+                store(try batch.flush())
+                verifySeconds += Date().timeIntervalSince(start)
+                let segments = TrackSegment.stretches(gops: [attempt.frames], length: segmentLength)
+                let failing = chunkChecks.filter { $0.distance > tau }
+                if attempt.attempt == 0 {
+                    for c in chunkChecks { firstWorst[c.track] = max(firstWorst[c.track] ?? 0, c.distance) }
+                    let cut = TrackSegment.cut(plannerInput.frames, at: segments).filter { !planner.skippedTracks.contains($0.track) }
+                    let failed = Set(failing.compactMap { f in cut.first { $0.track == f.track && $0.frames.contains(f.frame) } })
+                    firstPass.segments += cut.count
+                    firstPass.passed += cut.count - failed.count
+                }
+                let isLast = attempt.attempt >= options.maxRepairPasses
+                let prefiltered = options.prefilter ? Set(timeline.trackIDs).subtracting(unfiltered) : []
+                let actions =
+                    isLast
+                    ? []
+                    : rules.actions(
+                        failing: failing.map { FaceFailure(frame: $0.frame, track: $0.track, distance: $0.distance) },
+                        plan: plan, gops: segments, prefiltered: prefiltered, upperOnly: planner.upperOnlyTracks)
+                while rounds.count <= attempt.attempt {
+                    rounds.append(EncodePass(pass: rounds.count + 1, outputBytes: 0, facesOverTau: 0, repairedTracks: [], repairedFrames: 0))
+                }
+                if attempt.attempt == 0 { encodes.append([]) }
+                encodes[attempt.chunk].append((attempt.bytes, failing.count))
+                for action in actions {
+                    switch action {
+                    case .unfilter(let track, _): unfiltered.insert(track)
+                    case .widen(let track, _):
+                        planner.upperOnlyTracks.remove(track)
+                        policies[track] = .protect
+                    case .lower(let track, let frames, let step):
+                        repairs.lower(track: track, frames: frames, by: step)
+                        repaired[TrackSegment(track: track, frames: frames), default: 0] += step
+                    }
+                    rounds[attempt.attempt].repairedFrames += action.frames.count
+                    if !rounds[attempt.attempt].repairedTracks.contains(action.track) { rounds[attempt.attempt].repairedTracks.append(action.track) }
+                }
+                rounds[attempt.attempt].repairedTracks.sort()
+                guard actions.isEmpty else { return false }
+                // Accepted: keep what was encoded and carry what the chunk taught into the next.
+                accepted += attempt.frames.filter { $0 < plan.count }.map { plan[$0] }
+                checks += chunkChecks
+                correction.learn(
+                    startOffsets.keys.sorted().map { t in
+                        CarriedCorrection.Outcome(
+                            track: t, startOffset: startOffsets[t]!, repaired: repaired.filter { $0.key.track == t }.values.max() ?? 0,
+                            firstEncodeWorst: firstWorst[t] ?? 0)
+                    }, tau: tau)
+                return true
+            },
+            progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
+
+        // Every chunk ends in the accepting branch (its last allowed encode has no repair actions).
+        if accepted.count < min(frameCount, result.transcode.frameCount) {
+            throw PipelineError.frameCountMismatch(path: output, encoded: accepted.count, expected: frameCount)
+        }
+        // Round r is what the output would be had every chunk stopped after its r-th encode.
+        for r in rounds.indices {
+            let latest = encodes.map { $0[min(r, $0.count - 1)] }
+            rounds[r].outputBytes = latest.reduce(0) { $0 + $1.bytes }
+            rounds[r].facesOverTau = latest.reduce(0) { $0 + $1.failing }
+        }
+        let total = Date().timeIntervalSince(clock)
+        return Outcome(
+            plan: accepted, result: result.transcode, checks: checks, passes: rounds, policies: policies,
+            unfixed: checks.filter { $0.distance > tau }, seconds: (total - verifySeconds, verifySeconds),
+            chunks: result.chunks, firstPass: firstPass)
+    }
+}
