@@ -102,7 +102,7 @@ struct Compare: ParsableCommand {
             var report = ComparisonReport(
                 input: input, codec: job.options.codec, tau: job.options.tau, referenceEncoder: self.reference.rawValue, referenceKind: kind,
                 reference: reference, facejnd: ours,
-                savingsPercent: Comparison.savingsPercent(ours: ours.bytes, reference: reference.bytes))
+                savingsPercent: Comparison.savingsPercent(ours: ours, reference: reference))
             if sweep {
                 report.sweep = try comparison.sweep(
                     input, qps: try QPSteps(sweepQP).values, taus: try taus(), evaluated: evaluated,
@@ -116,8 +116,9 @@ struct Compare: ParsableCommand {
                 for p in [report.reference, report.facejnd] {
                     print(
                         String(
-                            format: "%@: %d bytes, %.1f kbit/s, %.2f%% of %d faces within tau, mean %.4f, max %.4f", p.label, p.bytes,
-                            p.bitrateKbps, 100 * p.fidelity.fractionWithinTau, p.fidelity.faces, p.fidelity.meanDistance, p.fidelity.maxDistance))
+                            format: "%@: %d bytes (video %d), %.1f kbit/s, %.2f%% of %d faces within tau, mean %.4f, max %.4f", p.label,
+                            p.bytes, p.videoBytes ?? p.bytes, p.bitrateKbps, 100 * p.fidelity.fractionWithinTau, p.fidelity.faces,
+                            p.fidelity.meanDistance, p.fidelity.maxDistance))
                     for t in p.tracks {
                         print(
                             String(
@@ -125,7 +126,7 @@ struct Compare: ParsableCommand {
                                 t.meanDistance, t.worst5PercentDistance, t.worstDistance))
                     }
                 }
-                print(String(format: "savings: %.1f%%", report.savingsPercent))
+                print(String(format: "savings (video stream): %.1f%%", report.savingsPercent))
                 if let bd = report.sweep?.bdRatePercent { print(String(format: "BD-rate: %.1f%%", bd)) }
             }
         }

@@ -13,16 +13,21 @@ public struct RatePoint: Sendable, Codable, Equatable {
     public var crf: Double?
     /// facejnd's threshold for this point.
     public var tau: Double?
+    /// The whole file (facejnd's output keeps the input's audio; the references are video only).
     public var bytes: Int
+    /// The video stream alone: what the savings compare, so that audio copied into one file and not the other does
+    /// not count.
+    public var videoBytes: Int?
     public var bitrateKbps: Double
     public var fidelity: FaceFidelity
     /// Per track, the mean, worst-frame and worst-5% distances.
     public var tracks: [TrackFidelity]
 
     public init(
-        label: String, qp: Int? = nil, faceQP: Int? = nil, crf: Double? = nil, tau: Double? = nil, bytes: Int, bitrateKbps: Double,
-        fidelity: FaceFidelity, tracks: [TrackFidelity] = []
+        label: String, qp: Int? = nil, faceQP: Int? = nil, crf: Double? = nil, tau: Double? = nil, bytes: Int, videoBytes: Int? = nil,
+        bitrateKbps: Double, fidelity: FaceFidelity, tracks: [TrackFidelity] = []
     ) {
+        self.videoBytes = videoBytes
         self.label = label
         self.qp = qp
         self.faceQP = faceQP
@@ -37,6 +42,7 @@ public struct RatePoint: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case label, qp, crf, tau, bytes, fidelity, tracks
         case faceQP = "face_qp"
+        case videoBytes = "video_bytes"
         case bitrateKbps = "bitrate_kbps"
     }
 }
@@ -123,7 +129,8 @@ public struct Comparison {
         let checks = try FaceVerifier(embedder: job.analyzer.embedder).check(path: scratch, timeline: timeline, isCancelled: isCancelled)
         return RatePoint(
             label: qp.map { "uniform QP \($0)" } ?? "CRF \(crf ?? 23)", qp: qp, crf: crf, tau: nil, bytes: r.outputBytes,
-            bitrateKbps: Self.kbps(r, timeline), fidelity: FaceFidelity(checks, tau: o.tau), tracks: TrackFidelity.perTrack(checks, tau: o.tau))
+            videoBytes: r.videoBytes, bitrateKbps: Self.kbps(r, timeline), fidelity: FaceFidelity(checks, tau: o.tau),
+            tracks: TrackFidelity.perTrack(checks, tau: o.tau))
     }
 
     /// facejnd's encode with the job's options but another τ or background QP; written to `output` if given.
@@ -141,7 +148,7 @@ public struct Comparison {
         let point = RatePoint(
             label: "facejnd τ \(j.options.tau) bg \(j.options.matchCRF.map { "CRF \($0)" } ?? "QP \(j.options.backgroundQP)")",
             qp: j.options.matchCRF == nil ? j.options.backgroundQP : nil, crf: j.options.matchCRF, tau: j.options.tau,
-            bytes: outcome.result.outputBytes, bitrateKbps: Self.kbps(outcome.result, timeline),
+            bytes: outcome.result.outputBytes, videoBytes: outcome.result.videoBytes, bitrateKbps: Self.kbps(outcome.result, timeline),
             fidelity: FaceFidelity(outcome.checks, tau: j.options.tau), tracks: TrackFidelity.perTrack(outcome.checks, tau: j.options.tau))
         return (point, outcome)
     }
@@ -201,12 +208,18 @@ public struct Comparison {
     }
 
     /// 100 · (1 − ours / reference): the share of the reference's bytes facejnd saves.
+    /// Savings on the video stream when both points know it, else on the files.
+    public static func savingsPercent(ours: RatePoint, reference: RatePoint) -> Double {
+        guard let a = ours.videoBytes, let b = reference.videoBytes else { return savingsPercent(ours: ours.bytes, reference: reference.bytes) }
+        return savingsPercent(ours: a, reference: b)
+    }
+
     public static func savingsPercent(ours: Int, reference: Int) -> Double {
         100 * (1 - Double(ours) / Double(max(1, reference)))
     }
 
     static func kbps(_ r: TranscodeResult, _ timeline: FaceTimeline) -> Double {
-        Double(r.frames.reduce(0) { $0 + $1.bytes }) * 8 * timeline.framesPerSecond / Double(max(1, timeline.frames.count)) / 1000
+        Double(r.videoBytes) * 8 * timeline.framesPerSecond / Double(max(1, timeline.frames.count)) / 1000
     }
 }
 

@@ -9,14 +9,16 @@ public enum ComparisonHTML {
 
     public static func section(_ c: ComparisonReport) -> String {
         var s =
-            "<h2>Against the reference encode</h2>\n<table><tr><th></th><th>bytes</th><th>kbit/s</th><th>faces within τ</th><th>mean distance</th><th>max distance</th></tr>\n"
+            "<h2>Against the reference encode</h2>\n<table><tr><th></th><th>file bytes</th><th>video bytes</th><th>kbit/s</th><th>faces within τ</th><th>mean distance</th><th>max distance</th></tr>\n"
         for side in [c.reference, c.facejnd] {
-            s += "<tr><td>\(HTMLReport.escape(side.label))</td><td>\(side.bytes)</td><td>\(HTMLReport.format(side.bitrateKbps, 1))</td>"
+            s +=
+                "<tr><td>\(HTMLReport.escape(side.label))</td><td>\(side.bytes)</td><td>\(side.videoBytes.map(String.init) ?? "–")</td><td>\(HTMLReport.format(side.bitrateKbps, 1))</td>"
             s +=
                 "<td>\(HTMLReport.format(100 * side.fidelity.fractionWithinTau, 2))%</td><td>\(HTMLReport.format(side.fidelity.meanDistance, 4))</td><td>\(HTMLReport.format(side.fidelity.maxDistance, 4))</td></tr>\n"
         }
         let what = c.referenceEncoder == "face-roi" ? "the face-ROI reference (facejnd's face regions at one constant QP)" : "the uniform reference"
-        s += "</table>\n<p>facejnd saves \(HTMLReport.format(c.savingsPercent, 1))% of \(what)'s bytes.</p>\n"
+        s +=
+            "</table>\n<p>facejnd saves \(HTMLReport.format(c.savingsPercent, 1))% of \(what)'s video bytes (facejnd's file also keeps the input's audio).</p>\n"
         s += trackTable(c)
         if let sweep = c.sweep {
             let ref = HTMLReport.Series(

@@ -48,7 +48,7 @@ extension Comparison {
         let checks = try FaceVerifier(embedder: job.analyzer.embedder).check(path: scratch, timeline: timeline, isCancelled: isCancelled)
             .filter { !reference.unverifiedTracks.contains($0.track) }
         return RatePoint(
-            label: "face ROI QP \(faceQP), background QP \(anchor)", qp: anchor, faceQP: faceQP, bytes: r.outputBytes,
+            label: "face ROI QP \(faceQP), background QP \(anchor)", qp: anchor, faceQP: faceQP, bytes: r.outputBytes, videoBytes: r.videoBytes,
             bitrateKbps: Self.kbps(r, timeline), fidelity: FaceFidelity(checks, tau: job.options.tau),
             tracks: TrackFidelity.perTrack(checks, tau: job.options.tau))
     }
