@@ -38,7 +38,7 @@ public struct ChunkedTranscodeResult: Sendable {
     public var chunks: [ChunkRecord]
 }
 
-/// A transcode in closed chunks: the video is cut every `chunkFrames` frames, each chunk is encoded by its own encoder
+/// A transcode in closed chunks: the video is cut every `chunkFrames` frames (or where `startsChunk` says), each chunk is encoded by its own encoder
 /// session (so it starts with an IDR picture and nothing outside it refers into it), decoded and handed to `verify`,
 /// and encoded again alone until `verify` accepts it or `maxEncodes` is reached. Accepted chunks are written in
 /// order into one stream; every other stream is copied as `Transcoder` does.
@@ -56,6 +56,9 @@ public struct ChunkedTranscoder {
     public var chunkFrames: Int
     public var maxEncodes: Int
     public var copyOtherStreams = true
+    /// Whether a new chunk starts at a frame, given the frame's index and the length of the chunk so far (never
+    /// asked for the first frame). Default: every `chunkFrames` frames.
+    public var startsChunk: (@Sendable (_ frame: Int, _ chunkLength: Int) -> Bool)? = nil
 
     public init(input: String, output: String, encoder: EncoderSettings, chunkFrames: Int, maxEncodes: Int) {
         self.input = input
@@ -199,8 +202,9 @@ public struct ChunkedTranscoder {
                     continue
                 }
                 guard step == .produced else { return }
+                let index = firstPending + pending.count
+                if !pending.isEmpty && (startsChunk?(index, pending.count) ?? (pending.count >= chunkFrames)) { try finishChunk(muxer) }
                 pending.append((frame, Transcoder.presentationTime(of: frame, after: &lastPTS, frameDuration: geometry.frameDuration)))
-                if pending.count == chunkFrames { try finishChunk(muxer) }
             }
         }
 

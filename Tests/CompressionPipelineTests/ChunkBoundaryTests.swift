@@ -1,0 +1,33 @@
+import CompressionPipeline
+import Testing
+
+@Suite struct ChunkBoundaryTests {
+    /// The chunk starts the policy gives over `protected`, asked the way `ChunkedTranscoder` asks.
+    private func starts(_ protected: [Bool], chunk: Int, max: Int) -> [Int] {
+        let policy = EncodeJob.chunkStarts(protected: protected, chunkFrames: chunk, maxFrames: max)
+        var starts = [0], length = 1
+        for i in 1..<protected.count {
+            if policy(i, length) {
+                starts.append(i)
+                length = 0
+            }
+            length += 1
+        }
+        return starts
+    }
+
+    @Test func faceFreeStretchesRunOnAndFacesAreCutEveryChunk() {
+        // 25 frames without faces, 23 with, 30 without.
+        let p = Array(repeating: false, count: 25) + Array(repeating: true, count: 23) + Array(repeating: false, count: 30)
+        // The face-free start runs on and is cut where the faces begin; the faces are cut every 10 frames; the chunk
+        // holding the last faces is cut after 10 frames, then the face-free rest runs to the memory bound of 20.
+        #expect(starts(p, chunk: 10, max: 40) == [0, 25, 35, 45, 55])
+        // With a memory bound of 20 the face-free start is cut at 20; the faces then begin inside a chunk, which is
+        // cut once it reaches 10 frames.
+        #expect(starts(p, chunk: 10, max: 20) == [0, 20, 30, 40, 50, 70])
+    }
+
+    @Test func withFacesEverywhereChunksAreEvenlyCut() {
+        #expect(starts(Array(repeating: true, count: 35), chunk: 10, max: 100) == [0, 10, 20, 30])
+    }
+}
