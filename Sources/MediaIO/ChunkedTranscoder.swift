@@ -208,22 +208,8 @@ public struct ChunkedTranscoder {
             }
         }
 
-        let packet = try Packet()
-        while try demuxer.read(into: packet) {
-            if isCancelled() { throw CancellationError() }
-            let si = Int(packet.pointer.pointee.stream_index)
-            if si == video.index {
-                guard try decoder.send(packet) else {
-                    corrupt += 1
-                    continue
-                }
-                try drainDecoder(muxer)
-            } else if let o = outIndex[si] {
-                try muxer.write(packet, from: demuxer.stream(si).pointee.time_base, to: o)
-            }
-        }
-        try decoder.send(nil)
-        try drainDecoder(muxer)
+        corrupt += try Transcoder.pump(
+            demuxer, video: video.index, decoder: decoder, outIndex: outIndex, into: muxer, isCancelled: isCancelled, drain: drainDecoder)
         try finishChunk(muxer)
         if isCancelled() { throw CancellationError() }
         guard firstPending > 0 else {

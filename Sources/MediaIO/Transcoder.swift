@@ -73,7 +73,6 @@ public struct Transcoder {
         try muxer.writeHeader(metadataFrom: demuxer)
         let videoOut = outIndex[video.index]!
 
-        let packet = try Packet()
         let outPacket = try Packet()
         let frame = try Frame()
         var frameIndex = 0
@@ -109,21 +108,8 @@ public struct Transcoder {
             }
         }
 
-        while try demuxer.read(into: packet) {
-            if isCancelled() { throw CancellationError() }
-            let si = Int(packet.pointer.pointee.stream_index)
-            if si == video.index {
-                guard try decoder.send(packet) else {
-                    corrupt += 1
-                    continue
-                }
-                try drainDecoder(muxer)
-            } else if let o = outIndex[si] {
-                try muxer.write(packet, from: demuxer.stream(si).pointee.time_base, to: o)
-            }
-        }
-        try decoder.send(nil)
-        try drainDecoder(muxer)
+        corrupt += try Transcoder.pump(
+            demuxer, video: video.index, decoder: decoder, outIndex: outIndex, into: muxer, isCancelled: isCancelled, drain: drainDecoder)
         try videoEncoder.send(nil, pts: 0, qp: nil)
         try drainEncoder(muxer)
         if isCancelled() { throw CancellationError() }
@@ -185,6 +171,35 @@ extension Transcoder {
             outIndex[info.index] = Int(muxer.context.pointee.nb_streams) - 1
         }
         return outIndex
+    }
+}
+
+extension Transcoder {
+    /// Reads the whole input: video packets go to `decoder` and then `drain` (which takes the decoded frames), then
+    /// the decoder is flushed; packets of the streams in `outIndex` are copied to the muxer as they come. Returns how
+    /// many video packets the decoder rejected as corrupt.
+    static func pump(
+        _ demuxer: Demuxer, video: Int, decoder: VideoDecoder, outIndex: [Int: Int], into muxer: borrowing Muxer,
+        isCancelled: () -> Bool, drain: (borrowing Muxer) throws -> Void
+    ) throws -> Int {
+        let packet = try Packet()
+        var rejected = 0
+        while try demuxer.read(into: packet) {
+            if isCancelled() { throw CancellationError() }
+            let si = Int(packet.pointer.pointee.stream_index)
+            if si == video {
+                guard try decoder.send(packet) else {
+                    rejected += 1
+                    continue
+                }
+                try drain(muxer)
+            } else if let o = outIndex[si] {
+                try muxer.write(packet, from: demuxer.stream(si).pointee.time_base, to: o)
+            }
+        }
+        try decoder.send(nil)
+        try drain(muxer)
+        return rejected
     }
 }
 

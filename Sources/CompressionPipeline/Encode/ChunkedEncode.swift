@@ -146,20 +146,11 @@ extension EncodeJob {
                 }
                 if attempt.attempt == 0 { encodes.append([]) }
                 encodes[attempt.chunk].append((attempt.bytes, failing.count))
-                for action in actions {
-                    switch action {
-                    case .unfilter(let track, _): unfiltered.insert(track)
-                    case .widen(let track, _):
-                        planner.upperOnlyTracks.remove(track)
-                        policies[track] = .protect
-                    case .lower(let track, let frames, let step):
-                        repairs.lower(track: track, frames: frames, by: step)
-                        repaired[TrackSegment(track: track, frames: frames), default: 0] += step
-                    }
-                    rounds[attempt.attempt].repairedFrames += action.frames.count
-                    if !rounds[attempt.attempt].repairedTracks.contains(action.track) { rounds[attempt.attempt].repairedTracks.append(action.track) }
+                Self.apply(
+                    actions, repairs: &repairs, planner: &planner, policies: &policies, unfiltered: &unfiltered, pass: &rounds[attempt.attempt])
+                for case .lower(let track, let frames, let step) in actions {
+                    repaired[TrackSegment(track: track, frames: frames), default: 0] += step
                 }
-                rounds[attempt.attempt].repairedTracks.sort()
                 guard actions.isEmpty else { return false }
                 // Accepted: keep what was encoded and carry what the chunk taught into the next.
                 accepted += attempt.frames.filter { $0 < plan.count }.map { plan[$0] }

@@ -218,18 +218,7 @@ public struct EncodeJob {
                         gops: RepairRules.gops(result.frames.map(\.pictureType), count: timeline.frames.count), length: options.segmentFrames),
                     prefiltered: prefiltered, upperOnly: planner.upperOnlyTracks)
             }
-            for action in actions {
-                switch action {
-                case .unfilter(let track, _): unfiltered.insert(track)
-                case .widen(let track, _):
-                    planner.upperOnlyTracks.remove(track)
-                    policies[track] = .protect
-                case .lower(let track, let frames, let step): repairs.lower(track: track, frames: frames, by: step)
-                }
-                pass.repairedFrames += action.frames.count
-                if !pass.repairedTracks.contains(action.track) { pass.repairedTracks.append(action.track) }
-            }
-            pass.repairedTracks.sort()
+            Self.apply(actions, repairs: &repairs, planner: &planner, policies: &policies, unfiltered: &unfiltered, pass: &pass)
             passes.append(pass)
             if actions.isEmpty {
                 if isCancelled() { throw CancellationError() }
@@ -239,6 +228,25 @@ public struct EncodeJob {
                     seconds: (encodeSeconds, verifySeconds))
             }
         }
+    }
+
+    /// Carries out one pass's repair actions and records them in `pass`.
+    static func apply(
+        _ actions: [RepairAction], repairs: inout FacePlanner.Repairs, planner: inout FacePlanner, policies: inout [Int: TrackPolicy],
+        unfiltered: inout Set<Int>, pass: inout EncodePass
+    ) {
+        for action in actions {
+            switch action {
+            case .unfilter(let track, _): unfiltered.insert(track)
+            case .widen(let track, _):
+                planner.upperOnlyTracks.remove(track)
+                policies[track] = .protect
+            case .lower(let track, let frames, let step): repairs.lower(track: track, frames: frames, by: step)
+            }
+            pass.repairedFrames += action.frames.count
+            if !pass.repairedTracks.contains(action.track) { pass.repairedTracks.append(action.track) }
+        }
+        pass.repairedTracks.sort()
     }
 
     /// What every encode mode starts from: each track's policy from its quality scores, the planner, and the planner's
