@@ -32,6 +32,62 @@ public struct ChunkRecord: Sendable, Equatable, Codable {
     }
 }
 
+/// One encoded video packet kept outside FFmpeg: what a resumed encode writes instead of encoding its chunk again.
+public struct StoredPacket: Sendable, Equatable {
+    public var pts: Int64
+    public var dts: Int64
+    public var duration: Int64
+    public var isKeyframe: Bool
+    public var data: [UInt8]
+    /// The encoder's statistics for this packet (picture type, QP).
+    public var stats: EncodedFrameStats
+
+    /// Packets in one flat file: per packet a little-endian header (size u32, pts i64, dts i64, duration i64,
+    /// key u8, picture type u8, QP f64 or NaN) and the payload.
+    public static func serialize(_ packets: [StoredPacket]) -> Data {
+        var d = Data()
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+        for p in packets {
+            put(UInt32(p.data.count))
+            put(p.pts)
+            put(p.dts)
+            put(p.duration)
+            put(UInt8(p.isKeyframe ? 1 : 0))
+            put(p.stats.pictureType.utf8.first ?? UInt8(ascii: "?"))
+            put((p.stats.encoderQP ?? .nan).bitPattern)
+            d.append(contentsOf: p.data)
+        }
+        return d
+    }
+
+    /// The packets of `serialize`; nil when the data is cut short or malformed.
+    public static func deserialize(_ d: Data) -> [StoredPacket]? {
+        let bytes = [UInt8](d)
+        var at = 0
+        func get<T: FixedWidthInteger>(_: T.Type) -> T? {
+            let n = MemoryLayout<T>.size
+            guard at + n <= bytes.count else { return nil }
+            var v: T = 0
+            for k in 0..<n { v |= T(truncatingIfNeeded: bytes[at + k]) << (8 * k) }
+            at += n
+            return v
+        }
+        var out: [StoredPacket] = []
+        while at < bytes.count {
+            guard let size = get(UInt32.self), let pts = get(Int64.self), let dts = get(Int64.self), let duration = get(Int64.self),
+                let key = get(UInt8.self), let type = get(UInt8.self), let qp = get(UInt64.self), at + Int(size) <= bytes.count
+            else { return nil }
+            let q = Double(bitPattern: qp)
+            out.append(
+                StoredPacket(
+                    pts: pts, dts: dts, duration: duration, isKeyframe: key != 0, data: Array(bytes[at..<(at + Int(size))]),
+                    stats: EncodedFrameStats(pts: pts, bytes: Int(size), pictureType: String(UnicodeScalar(type)), encoderQP: q.isNaN ? nil : q)))
+            at += Int(size)
+        }
+        return out
+    }
+}
+
 /// The outcome of a chunked transcode.
 public struct ChunkedTranscodeResult: Sendable {
     public var transcode: TranscodeResult
@@ -59,6 +115,11 @@ public struct ChunkedTranscoder {
     /// Whether a new chunk starts at a frame, given the frame's index and the length of the chunk so far (never
     /// asked for the first frame). Default: every `chunkFrames` frames.
     public var startsChunk: (@Sendable (_ frame: Int, _ chunkLength: Int) -> Bool)? = nil
+    /// A chunk an earlier run finished: its packets are written and the chunk is neither encoded nor verified
+    /// (nil: encode it). Asked once per chunk with its number and frames.
+    public var storedChunk: ((_ chunk: Int, _ frames: Range<Int>) throws -> [StoredPacket]?)? = nil
+    /// Told every accepted chunk's packets before they are written (to keep them for a resumed run).
+    public var chunkAccepted: ((_ chunk: Int, _ frames: Range<Int>, _ packets: [StoredPacket]) throws -> Void)? = nil
 
     public init(input: String, output: String, encoder: EncoderSettings, chunkFrames: Int, maxEncodes: Int) {
         self.input = input
@@ -152,11 +213,36 @@ public struct ChunkedTranscoder {
             return frames
         }
 
+        // Sessions restart decode time below their first presentation time (B-frame delay); consecutive closed chunks
+        // meet exactly at constant rate, a variable rate may overlap by a tick or two.
+        func stampDecodeTime(_ p: Packet, chunkStart: Int) throws {
+            var dts = p.pointer.pointee.dts
+            if let last = lastDTS, dts <= last { dts = last + 1 }
+            guard dts <= p.pointer.pointee.pts else { throw MediaError.chunkTimestamps(frame: chunkStart) }
+            p.pointer.pointee.dts = dts
+            lastDTS = dts
+        }
+
         func finishChunk(_ muxer: borrowing Muxer) throws {
             guard !pending.isEmpty else { return }
             let start = Date()
             let frames = firstPending..<(firstPending + pending.count)
             var attempt = ChunkAttempt(chunk: records.count, frames: frames, attempt: 0)
+            if let stored = try storedChunk?(attempt.chunk, frames) {
+                var bytes = 0
+                for s in stored {
+                    let p = try Packet(s)
+                    try stampDecodeTime(p, chunkStart: frames.lowerBound)
+                    bytes += s.data.count
+                    try muxer.write(p, from: geometry.timeBase, to: videoOut)
+                }
+                stats += stored.map(\.stats)
+                records.append(ChunkRecord(firstFrame: frames.lowerBound, frameCount: frames.count, encodes: 0, bytes: bytes, seconds: 0))
+                firstPending = frames.upperBound
+                pending.removeAll(keepingCapacity: true)
+                progress(TranscodeProgress(framesDone: firstPending, framesExpected: video.frameCount))
+                return
+            }
             var encoded = try encodeChunk(attempt)
             while true {
                 let decoded = try decodeChunk(encoded.packets, first: frames.lowerBound)
@@ -171,15 +257,10 @@ public struct ChunkedTranscoder {
                 attempt.attempt += 1
                 encoded = try encodeChunk(attempt)
             }
+            try chunkAccepted?(attempt.chunk, frames, zip(encoded.packets, encoded.stats).map { StoredPacket($0, stats: $1) })
             var bytes = 0
             for p in encoded.packets {
-                // Sessions restart decode time below their first presentation time (B-frame delay); consecutive
-                // closed chunks meet exactly at constant rate, a variable rate may overlap by a tick or two.
-                var dts = p.pointer.pointee.dts
-                if let last = lastDTS, dts <= last { dts = last + 1 }
-                guard dts <= p.pointer.pointee.pts else { throw MediaError.chunkTimestamps(frame: frames.lowerBound) }
-                p.pointer.pointee.dts = dts
-                lastDTS = dts
+                try stampDecodeTime(p, chunkStart: frames.lowerBound)
                 bytes += Int(p.pointer.pointee.size)
                 try muxer.write(p, from: geometry.timeBase, to: videoOut)
             }
@@ -255,5 +336,33 @@ extension Frame {
         try check(av_frame_copy(copy.pointer, pointer), "av_frame_copy")
         try check(av_frame_copy_props(copy.pointer, pointer), "av_frame_copy_props")
         return copy
+    }
+}
+
+extension StoredPacket {
+    /// A copy of an encoder's packet (stats from the encoder, taken before the muxer consumes the packet).
+    init(_ p: Packet, stats: EncodedFrameStats) {
+        let q = p.pointer.pointee
+        data = q.data.map { Array(UnsafeBufferPointer(start: $0, count: Int(q.size))) } ?? []
+        pts = q.pts
+        dts = q.dts
+        duration = q.duration
+        isKeyframe = (q.flags & AV_PKT_FLAG_KEY) != 0
+        self.stats = stats
+    }
+}
+
+extension Packet {
+    /// A packet holding a copy of a stored packet.
+    convenience init(_ s: StoredPacket) throws {
+        try self.init()
+        try check(av_new_packet(pointer, Int32(s.data.count)), "av_new_packet")
+        s.data.withUnsafeBytes { src in
+            if let base = src.baseAddress { pointer.pointee.data.update(from: base.assumingMemoryBound(to: UInt8.self), count: s.data.count) }
+        }
+        pointer.pointee.pts = s.pts
+        pointer.pointee.dts = s.dts
+        pointer.pointee.duration = s.duration
+        if s.isKeyframe { pointer.pointee.flags |= AV_PKT_FLAG_KEY }
     }
 }

@@ -11,7 +11,7 @@ import Foundation
 /// A track that failed is lowered by what its repairs needed. A track whose worst distance stayed well inside τ is
 /// raised by the headroom the distance shows: near the JND a face's worst distance grows by about 1.3× per QP
 /// (docs/video-jnd.md), so a worst distance d leaves about `qpPerDoubling`·log2(τ/d) QP; one QP of it is kept back.
-public struct CarriedCorrection: Sendable, Equatable {
+public struct CarriedCorrection: Sendable, Equatable, Codable {
     /// Extra QP reduction per track (negative: the track is coded above its plan), applied from its next chunk.
     public private(set) var perTrack: [Int: Int] = [:]
     /// QP per doubling of the worst distance near the JND.

@@ -46,7 +46,7 @@ public struct PlannerInput: Sendable, Equatable {
 }
 
 /// One face's QP in one frame of a plan.
-public struct PlannedFace: Sendable, Equatable {
+public struct PlannedFace: Sendable, Equatable, Codable {
     public var track: Int
     /// Everything the face's aligned chip is sampled from, on the 16-pixel block grid, in the upright picture.
     public var region: FaceBox
@@ -63,7 +63,7 @@ public struct PlannedFace: Sendable, Equatable {
 }
 
 /// One frame of an encode plan.
-public struct PlannedFrame: Sendable, Equatable {
+public struct PlannedFrame: Sendable, Equatable, Codable {
     public var backgroundQP: Int
     public var faces: [PlannedFace]
 
@@ -111,7 +111,7 @@ public struct FacePlanner: Sendable {
     }
 
     /// Repairs: extra QP reduction per track over frame ranges.
-    public struct Repairs: Sendable, Equatable {
+    public struct Repairs: Sendable, Equatable, Codable {
         var offsets: [Int: [Int: Int]] = [:]  // track → frame → offset
         public init() {}
         public mutating func lower(track: Int, frames: Range<Int>, by step: Int) {

@@ -68,6 +68,8 @@ struct Batch: ParsableCommand {
             }
             var options = try encodeOptions.options()
             options.threads = CPUQuota.cores()
+            // A chunked encode in a batch always keeps its finished chunks: a killed shard's rerun goes on from them.
+            if (options.chunkSeconds ?? 0) > 0 { options.resume = true }
             BLAS.setThreads(options.threads)
             // The models load at the first file that needs encoding: a rerun that skips everything never reads them.
             let models = encodeOptions.modelOptions.directory

@@ -86,6 +86,14 @@ struct EncodeOptionsGroup: ParsableArguments {
             """)
     var chunkSeconds: Double = 0
 
+    @Flag(
+        help: """
+            With --chunk-seconds: keep finished chunks in a directory next to the output (.NAME.facejnd-chunks) and, \
+            when the same input is encoded again with the same settings after an interruption, encode only the \
+            chunks that were not finished. The directory is removed when the output is complete.
+            """)
+    var resume = false
+
     @Option(help: "A repair lowers a failing face over at most this many frames of its GOP or chunk (default: the GOP; 10 in chunks).")
     var segmentFrames: Int?
 
@@ -114,6 +122,7 @@ extension EncodeOptionsGroup {
         guard minFace >= 8, minFace <= 1000 else { throw ValidationError("--min-face must be in 8...1000 pixels") }
         if let segmentFrames, segmentFrames < 1 { throw ValidationError("--segment-frames must be at least 1") }
         guard chunkSeconds >= 0, chunkSeconds.isFinite else { throw ValidationError("--chunk-seconds must not be negative") }
+        if resume && chunkSeconds == 0 { throw ValidationError("--resume needs --chunk-seconds (only a chunked encode can be resumed)") }
         guard smoothingFrames >= 0 else { throw ValidationError("--smoothing-frames must not be negative") }
         guard repairPasses >= 0 else { throw ValidationError("--repair-passes must not be negative") }
         guard (0...1).contains(qualityFloor) else { throw ValidationError("--quality-floor must be in 0...1") }
@@ -139,6 +148,7 @@ extension EncodeOptionsGroup {
         o.maxRepairPasses = repairPasses
         o.segmentFrames = segmentFrames
         o.chunkSeconds = chunkSeconds
+        o.resume = resume
         o.smoothingFrames = smoothingFrames
         o.unrecognizable = unrecognizable
         o.qualityFloor = qualityFloor

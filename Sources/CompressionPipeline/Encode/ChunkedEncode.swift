@@ -61,15 +61,12 @@ extension EncodeJob {
         var correction = CarriedCorrection()
         var unfiltered = Set<Int>()
         var plan = planner.plan(plannerInput, repairs: repairs)
-        var accepted: [PlannedFrame] = []
-        var checks: [FaceCheck] = []
-        var rounds: [EncodePass] = []
-        var encodes: [[(bytes: Int, failing: Int)]] = []  // per chunk, per encode
-        var firstPass = SegmentFirstPass(segments: 0, passed: 0)
+        var done: [ChunkOutcome] = []
+        var current = ChunkOutcome(frames: 0..<0)
         var verifySeconds = 0.0
         // Per chunk: the offsets its tracks started with, their worst first-encode distance, their repairs.
         var startOffsets: [Int: Int] = [:], firstWorst: [Int: Double] = [:], repaired: [TrackSegment: Int] = [:]
-        var chunkChecks: [FaceCheck] = []
+        let work = try options.resume ? ChunkStore(output: output, input: input, settings: EncodeReport.Settings(options)) : nil
 
         var transcoder = ChunkedTranscoder(
             input: input, output: output,
@@ -81,6 +78,23 @@ extension EncodeJob {
         transcoder.startsChunk = Self.chunkStarts(
             protected: timeline.frames.map { $0.contains { !planner.skippedTracks.contains($0.track) } }, chunkFrames: chunkFrames,
             maxFrames: max(chunkFrames, min(10 * chunkFrames, Self.chunkMemory / max(1, timeline.width * timeline.height * 3 / 2))))
+        if let work {
+            var resumable = true  // only an unbroken run of finished chunks from the start can be taken over
+            transcoder.storedChunk = { chunk, frames in
+                guard resumable, let (outcome, packets) = work.load(chunk: chunk, frames: frames) else {
+                    resumable = false
+                    return nil
+                }
+                done.append(outcome)
+                correction = outcome.state.correction
+                repairs = outcome.state.repairs
+                unfiltered = Set(outcome.state.unfiltered)
+                planner.upperOnlyTracks = Set(outcome.state.upperOnly)
+                policies = outcome.state.policies
+                return packets
+            }
+            transcoder.chunkAccepted = { chunk, _, packets in try work.save(chunk: chunk, outcome: current, packets: packets) }
+        }
         var filter: ((Int, Frame) throws -> Void)? = nil
 
         let result = try transcoder.run(
@@ -88,6 +102,7 @@ extension EncodeJob {
             frameQP: { attempt, i, frame in
                 if attempt.attempt == 0 && i == attempt.frames.lowerBound {
                     // A new chunk: each track starts from what the chunks before it taught.
+                    current = ChunkOutcome(frames: attempt.frames)
                     startOffsets = [:]
                     firstWorst = [:]
                     repaired = [:]
@@ -107,10 +122,10 @@ extension EncodeJob {
             },
             verify: { attempt, decoded in
                 let start = Date()
-                chunkChecks = []
-                func store(_ done: [((frame: Int, track: Int, original: [Float]), [Float])]) {
-                    for (k, e) in done {
-                        chunkChecks.append(FaceCheck(frame: k.frame, track: k.track, distance: Double(descriptorDistance(k.original, e))))
+                var checks: [FaceCheck] = []
+                func store(_ finished: [((frame: Int, track: Int, original: [Float]), [Float])]) {
+                    for (k, e) in finished {
+                        checks.append(FaceCheck(frame: k.frame, track: k.track, distance: Double(descriptorDistance(k.original, e))))
                     }
                 }
                 for (index, frame) in decoded where index < frameCount {
@@ -125,13 +140,13 @@ extension EncodeJob {
                 store(try batch.flush())
                 verifySeconds += Date().timeIntervalSince(start)
                 let segments = TrackSegment.stretches(gops: [attempt.frames], length: segmentLength)
-                let failing = chunkChecks.filter { $0.distance > tau }
+                let failing = checks.filter { $0.distance > tau }
                 if attempt.attempt == 0 {
-                    for c in chunkChecks { firstWorst[c.track] = max(firstWorst[c.track] ?? 0, c.distance) }
+                    for c in checks { firstWorst[c.track] = max(firstWorst[c.track] ?? 0, c.distance) }
                     let cut = TrackSegment.cut(plannerInput.frames, at: segments).filter { !planner.skippedTracks.contains($0.track) }
                     let failed = Set(failing.compactMap { f in cut.first { $0.track == f.track && $0.frames.contains(f.frame) } })
-                    firstPass.segments += cut.count
-                    firstPass.passed += cut.count - failed.count
+                    current.segments = cut.count
+                    current.passed = cut.count - failed.count
                 }
                 let isLast = attempt.attempt >= options.maxRepairPasses
                 let prefiltered = options.prefilter ? Set(timeline.trackIDs).subtracting(unfiltered) : []
@@ -141,40 +156,47 @@ extension EncodeJob {
                     : rules.actions(
                         failing: failing.map { FaceFailure(frame: $0.frame, track: $0.track, distance: $0.distance) },
                         plan: plan, gops: segments, prefiltered: prefiltered, upperOnly: planner.upperOnlyTracks)
-                while rounds.count <= attempt.attempt {
-                    rounds.append(EncodePass(pass: rounds.count + 1, outputBytes: 0, facesOverTau: 0, repairedTracks: [], repairedFrames: 0))
-                }
-                if attempt.attempt == 0 { encodes.append([]) }
-                encodes[attempt.chunk].append((attempt.bytes, failing.count))
-                Self.apply(
-                    actions, repairs: &repairs, planner: &planner, policies: &policies, unfiltered: &unfiltered, pass: &rounds[attempt.attempt])
+                var pass = EncodePass(
+                    pass: attempt.attempt + 1, outputBytes: attempt.bytes, facesOverTau: failing.count, repairedTracks: [], repairedFrames: 0)
+                Self.apply(actions, repairs: &repairs, planner: &planner, policies: &policies, unfiltered: &unfiltered, pass: &pass)
+                current.encodes.append(pass)
                 for case .lower(let track, let frames, let step) in actions {
                     repaired[TrackSegment(track: track, frames: frames), default: 0] += step
                 }
                 guard actions.isEmpty else { return false }
                 // Accepted: keep what was encoded and carry what the chunk taught into the next.
-                accepted += attempt.frames.filter { $0 < plan.count }.map { plan[$0] }
-                checks += chunkChecks
                 correction.learn(
                     startOffsets.keys.sorted().map { t in
                         CarriedCorrection.Outcome(
                             track: t, startOffset: startOffsets[t]!, repaired: repaired.filter { $0.key.track == t }.values.max() ?? 0,
                             firstEncodeWorst: firstWorst[t] ?? 0)
                     }, tau: tau)
+                current.checks = checks
+                current.plan = attempt.frames.filter { $0 < plan.count }.map { plan[$0] }
+                current.state = CarryState(
+                    correction: correction, repairs: repairs, unfiltered: unfiltered.sorted(), upperOnly: planner.upperOnlyTracks.sorted(),
+                    policies: policies)
+                done.append(current)
                 return true
             },
             progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
 
-        // Every chunk ends in the accepting branch (its last allowed encode has no repair actions).
+        let accepted = done.flatMap(\.plan), checks = done.flatMap(\.checks)
+        // Every chunk ends in the accepting branch (its last allowed encode has no repair actions) or was resumed.
         if accepted.count < min(frameCount, result.transcode.frameCount) {
             throw PipelineError.frameCountMismatch(path: output, encoded: accepted.count, expected: frameCount)
         }
-        // Round r is what the output would be had every chunk stopped after its r-th encode.
-        for r in rounds.indices {
-            let latest = encodes.map { $0[min(r, $0.count - 1)] }
-            rounds[r].outputBytes = latest.reduce(0) { $0 + $1.bytes }
-            rounds[r].facesOverTau = latest.reduce(0) { $0 + $1.failing }
+        try work?.finish()
+        // Round r is what the output would be had every chunk stopped after its r-th encode (a resumed chunk counts
+        // with the encodes its first run made).
+        let rounds = (0..<(done.map(\.encodes.count).max() ?? 0)).map { r in
+            let latest = done.map { $0.encodes[min(r, $0.encodes.count - 1)] }
+            let here = done.compactMap { r < $0.encodes.count ? $0.encodes[r] : nil }
+            return EncodePass(
+                pass: r + 1, outputBytes: latest.reduce(0) { $0 + $1.outputBytes }, facesOverTau: latest.reduce(0) { $0 + $1.facesOverTau },
+                repairedTracks: Array(Set(here.flatMap(\.repairedTracks))).sorted(), repairedFrames: here.reduce(0) { $0 + $1.repairedFrames })
         }
+        let firstPass = SegmentFirstPass(segments: done.reduce(0) { $0 + $1.segments }, passed: done.reduce(0) { $0 + $1.passed })
         let total = Date().timeIntervalSince(clock)
         return Outcome(
             plan: accepted, result: result.transcode, checks: checks, passes: rounds, policies: policies,

@@ -17,6 +17,8 @@ public struct EncodeOptions: Sendable {
     public var matchCRF: Double? = nil
     /// Encode in closed chunks of this many seconds, each verified and repaired alone (nil or 0: whole-file passes).
     public var chunkSeconds: Double? = nil
+    /// Keep finished chunks next to the output and take them over when the same encode runs again (chunked only).
+    public var resume = false
     /// Face QP = JND QP − margin.
     public var margin = 2
     public var smoothingFrames = 15
