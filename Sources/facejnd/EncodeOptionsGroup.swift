@@ -86,6 +86,14 @@ struct EncodeOptionsGroup: ParsableArguments {
             """)
     var chunkSeconds: Double = 0
 
+    @Option(
+        help: """
+            both: a face is within tau only when its descriptor is, both at its original landmarks and at landmarks \
+            fitted again on the decoded picture (as a deployed FR system sees it); landmarks: original landmarks only \
+            (the default for now: small faces need far lower QPs to pass both, docs/video-jnd.md).
+            """)
+    var verify: Verification = .landmarks
+
     @Flag(
         help: """
             With --chunk-seconds: keep finished chunks in a directory next to the output (.NAME.facejnd-chunks) and, \
@@ -104,6 +112,7 @@ struct EncodeOptionsGroup: ParsableArguments {
 
     enum JNDSource: String, ExpressibleByArgument { case predictor, oracle }
     enum Prefilter: String, ExpressibleByArgument { case none, jnd }
+    enum Verification: String, ExpressibleByArgument { case both, landmarks }
 }
 
 extension UnrecognizablePolicy: ExpressibleByArgument {}
@@ -149,6 +158,7 @@ extension EncodeOptionsGroup {
         o.segmentFrames = segmentFrames
         o.chunkSeconds = chunkSeconds
         o.resume = resume
+        o.refitLandmarks = verify == .both
         o.smoothingFrames = smoothingFrames
         o.unrecognizable = unrecognizable
         o.qualityFloor = qualityFloor

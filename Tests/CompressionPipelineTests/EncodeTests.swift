@@ -167,6 +167,28 @@ struct EncodeTests {
         #expect(try schema.violations(of: Data(JSONOutput.string(report).utf8)) == [])
     }
 
+    /// `--verify both`: every checked face has both distances, the deciding one is the larger, and the landmarks
+    /// fitted on the decoded picture move the descriptor further than the original ones on most faces.
+    @Test func verificationAtRefittedLandmarksDecidesByTheLargerDistance() throws {
+        let f = try #require(encodeFixture)
+        let out = f.dir.appendingPathComponent("refit.out.mp4").path
+        let report = try EncodeJob(
+            analyzer: f.analyzer,
+            options: options {
+                $0.refitLandmarks = true; $0.maxRepairPasses = 0
+            }
+        ).run(f.clip, output: out)
+        let faces = report.frames.flatMap(\.faces).filter { $0.distance != nil }
+        #expect(!faces.isEmpty)
+        for face in faces {
+            let l = try #require(face.landmarkDistance), r = try #require(face.refitDistance)
+            #expect(face.distance == max(l, r))
+        }
+        #expect(faces.contains { $0.refitDistance! > $0.landmarkDistance! })
+        #expect(report.settings.verify == "both")
+        #expect(try schema.violations(of: Data(JSONOutput.string(report).utf8)) == [])
+    }
+
     /// The default JND source of the CLI: the shipped predictor answers every probe without a trial encode, and the
     /// verification pass still holds every face within τ.
     @Test func theLearnedPredictorReplacesTheOracleAndVerificationHoldsTau() throws {

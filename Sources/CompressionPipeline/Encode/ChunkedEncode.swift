@@ -50,7 +50,7 @@ extension EncodeJob {
         let tau = options.tau, segmentLength = options.segmentFrames ?? 10
         let rules = RepairRules(tau: tau, floorQP: options.floorQP, minimumStep: options.repairStep)
         let converter = try UprightConverter(orientation: timeline.orientation)
-        let batch = ChipBatch<(frame: Int, track: Int, original: [Float])>(embedder: analyzer.embedder, threads: options.threads)
+        let verifier = self.verifier
         let frameCount = timeline.frames.count
         let clock = Date()
 
@@ -122,22 +122,12 @@ extension EncodeJob {
             },
             verify: { attempt, decoded in
                 let start = Date()
-                var checks: [FaceCheck] = []
-                func store(_ finished: [((frame: Int, track: Int, original: [Float]), [Float])]) {
-                    for (k, e) in finished {
-                        checks.append(FaceCheck(frame: k.frame, track: k.track, distance: Double(descriptorDistance(k.original, e))))
-                    }
-                }
+                let session = FaceVerifier.Session(verifier)
                 for (index, frame) in decoded where index < frameCount {
                     let faces = timeline.frames[index].filter { !planner.skippedTracks.contains($0.track) }
-                    guard !faces.isEmpty else { continue }
-                    let image = try converter.picture(frame)
-                    for f in faces {
-                        let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: analyzer.embedder.chipSize))
-                        store(try batch.add((index, f.track, f.face.embedding), chip: chip))
-                    }
+                    if !faces.isEmpty { try session.add(try converter.picture(frame), frame: index, faces: faces) }
                 }
-                store(try batch.flush())
+                let checks = try session.finish()
                 verifySeconds += Date().timeIntervalSince(start)
                 let segments = TrackSegment.stretches(gops: [attempt.frames], length: segmentLength)
                 let failing = checks.filter { $0.distance > tau }

@@ -15,6 +15,9 @@ public struct EncodeOptions: Sendable {
     public var backgroundQP = 40
     /// Derive each frame's background QP from a CRF encode of the input at this rate factor.
     public var matchCRF: Double? = nil
+    /// Verify each face also at landmarks fitted again on the decoded picture (a face is within τ only when both
+    /// distances are).
+    public var refitLandmarks = false
     /// Encode in closed chunks of this many seconds, each verified and repaired alone (nil or 0: whole-file passes).
     public var chunkSeconds: Double? = nil
     /// Keep finished chunks next to the output and take them over when the same encode runs again (chunked only).
@@ -90,6 +93,12 @@ public struct EncodeJob {
 
     /// Stages reported through `progress`.
     public enum Stage: String, Sendable { case analyse, measure, reference, encode, verify }
+
+    /// How every encode of this job is verified (facejnd's and the references'): at the original landmarks, and with
+    /// `refitLandmarks` also at landmarks fitted again on the decoded picture.
+    public var verifier: FaceVerifier {
+        FaceVerifier(embedder: analyzer.embedder, landmarks: options.refitLandmarks ? analyzer.landmarks : nil, threads: options.threads)
+    }
 
     public var oracle: JNDOracle {
         JNDOracle(
@@ -189,7 +198,7 @@ public struct EncodeJob {
         var passes: [EncodePass] = []
         var unfiltered = Set<Int>()
         var encodeSeconds = 0.0, verifySeconds = 0.0
-        let verifier = FaceVerifier(embedder: analyzer.embedder)
+        let verifier = self.verifier
         while true {
             let plan = planner.plan(plannerInput, repairs: repairs)
             var clock = Date()

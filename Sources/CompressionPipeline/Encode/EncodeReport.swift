@@ -35,12 +35,15 @@ public struct EncodeReport: Sendable, Codable {
         public var chunkSeconds: Double? = nil
         /// Longest stretch of frames a repair lowers (nil: the GOP). Added in version 3.
         public var segmentFrames: Int? = nil
+        /// both: original and refitted landmarks; landmarks: original only. Added in version 3.
+        public var verify: String? = nil
 
         enum CodingKeys: String, CodingKey {
             case codec, preset, tau, margin, detector, upsample, unrecognizable, prefilter
             case minFace = "min_face"
             case chunkSeconds = "chunk_seconds"
             case segmentFrames = "segment_frames"
+            case verify
             case motionGate = "motion_gate"
             case qualityFloor = "quality_floor"
             case backgroundQP = "background_qp"
@@ -60,8 +63,19 @@ public struct EncodeReport: Sendable, Codable {
         /// upright picture), or nil when the face follows the background QP.
         public var region: [Int]?
         public var qp: Int
+        /// The deciding distance (the larger of the two below when both were measured).
         public var distance: Double?
+        /// At the original landmarks. Added in version 3.
+        public var landmarkDistance: Double?
+        /// At landmarks fitted again on the decoded picture. Added in version 3.
+        public var refitDistance: Double?
         public var detected: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case track, box, region, qp, distance, detected
+            case landmarkDistance = "landmark_distance"
+            case refitDistance = "refit_distance"
+        }
     }
 
     public struct FrameRow: Sendable, Codable {
@@ -187,8 +201,8 @@ public struct EncodeReport: Sendable, Codable {
         unfixed = outcome.unfixed
         chunks = outcome.chunks.isEmpty ? nil : outcome.chunks
         segmentsFirstPass = outcome.firstPass
-        var distance: [String: Double] = [:]
-        for c in outcome.checks { distance["\(c.frame)/\(c.track)"] = c.distance }
+        var check: [String: FaceCheck] = [:]
+        for c in outcome.checks { check["\(c.frame)/\(c.track)"] = c }
         frames = timeline.frames.enumerated().map { i, faces in
             let plan = outcome.plan[i]
             let stats = i < outcome.result.frames.count ? outcome.result.frames[i] : nil
@@ -200,7 +214,8 @@ public struct EncodeReport: Sendable, Codable {
                     return FaceRow(
                         track: f.track, box: [b.left, b.top, b.right, b.bottom],
                         region: p.map { [$0.encodedRegion.left, $0.encodedRegion.top, $0.encodedRegion.width, $0.encodedRegion.height] },
-                        qp: p?.qp ?? plan.backgroundQP, distance: distance["\(i)/\(f.track)"],
+                        qp: p?.qp ?? plan.backgroundQP, distance: check["\(i)/\(f.track)"]?.distance,
+                        landmarkDistance: check["\(i)/\(f.track)"]?.landmarkDistance, refitDistance: check["\(i)/\(f.track)"]?.refitDistance,
                         detected: f.detected)
                 })
         }
@@ -238,5 +253,6 @@ extension EncodeReport.Settings {
             prefilter: options.prefilter ? "jnd" : "none")
         if let c = options.chunkSeconds, c > 0 { chunkSeconds = c }
         segmentFrames = options.segmentFrames
+        verify = options.refitLandmarks ? "both" : "landmarks"
     }
 }

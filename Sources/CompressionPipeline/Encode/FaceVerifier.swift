@@ -8,25 +8,98 @@ import TensorCore
 public struct FaceCheck: Sendable, Equatable, Codable {
     public var frame: Int
     public var track: Int
-    /// ‖e0 − e‖: the original's descriptor against the decoded frame's, both with the original landmarks.
+    /// The distance that decides whether the face is within τ: the larger of `landmarkDistance` and
+    /// `refitDistance` when both were measured, else the original-landmark distance.
     public var distance: Double
+    /// ‖e0 − e‖ with the decoded frame's chip cut at the original landmarks: what the encode did to the face alone.
+    public var landmarkDistance: Double?
+    /// ‖e0 − e‖ with landmarks fitted again on the decoded frame from the face's box, as a deployed FR system sees it.
+    public var refitDistance: Double?
 
-    public init(frame: Int, track: Int, distance: Double) {
+    public init(frame: Int, track: Int, distance: Double, landmarkDistance: Double? = nil, refitDistance: Double? = nil) {
         self.frame = frame
         self.track = track
         self.distance = distance
+        self.landmarkDistance = landmarkDistance
+        self.refitDistance = refitDistance
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case frame, track, distance
+        case landmarkDistance = "landmark_distance"
+        case refitDistance = "refit_distance"
     }
 }
 
-/// The verification pass: decodes an encoded video and re-embeds every face of the timeline, at its original
-/// landmarks, so the distance measures what the encode did to the face and nothing else.
+/// The verification pass: decodes an encoded video and re-embeds every face of the timeline at its original
+/// landmarks, so the distance measures what the encode did to the face and nothing else; with `landmarks`, also
+/// at landmarks fitted again on the decoded picture from the face's box, as a deployed FR system would, and a face
+/// counts as within τ only when both distances are (near-τ faces flip with small landmark differences).
 public struct FaceVerifier {
     public var embedder: FaceEmbedder
+    /// Fits the landmarks again on decoded pictures (nil: original landmarks only).
+    public var landmarks: LandmarkPredictor?
     public var threads: Int
 
-    public init(embedder: FaceEmbedder, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    public init(embedder: FaceEmbedder, landmarks: LandmarkPredictor? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.embedder = embedder
+        self.landmarks = landmarks
         self.threads = threads
+    }
+
+    /// Checks of one pass, collected picture by picture and embedded in batches.
+    final class Session {
+        private struct Key: Sendable {
+            var frame: Int, track: Int, refit: Bool
+            var original: [Float]
+        }
+        private struct Pair: Hashable { var frame: Int, track: Int }
+        private let verifier: FaceVerifier
+        private let batch: ChipBatch<Key>
+        private var halves: [Pair: (landmark: Double?, refit: Double?)] = [:]
+        private(set) var checks: [FaceCheck] = []
+
+        init(_ verifier: FaceVerifier) {
+            self.verifier = verifier
+            batch = ChipBatch(embedder: verifier.embedder, threads: verifier.threads)
+        }
+
+        /// Queues the faces of one decoded picture (`image` upright, as the faces were found).
+        func add(_ image: RGBImage, frame: Int, faces: [TrackedFace]) throws {
+            let size = verifier.embedder.chipSize
+            for f in faces {
+                let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: size))
+                store(try batch.add(Key(frame: frame, track: f.track, refit: false, original: f.face.embedding), chip: chip))
+                if let predictor = verifier.landmarks {
+                    let fitted = predictor.predict(image, box: f.face.box)
+                    let chip = FaceChip.extract(image, FaceChip.placement(landmarks: fitted, size: size))
+                    store(try batch.add(Key(frame: frame, track: f.track, refit: true, original: f.face.embedding), chip: chip))
+                }
+            }
+        }
+
+        /// Every check, in frame and track order.
+        func finish() throws -> [FaceCheck] {
+            store(try batch.flush())
+            return checks.sorted { ($0.frame, $0.track) < ($1.frame, $1.track) }
+        }
+
+        private func store(_ done: [(Key, [Float])]) {
+            for (k, e) in done {
+                let d = Double(descriptorDistance(k.original, e))
+                let pair = Pair(frame: k.frame, track: k.track)
+                var h = halves[pair] ?? (nil, nil)
+                if k.refit { h.refit = d } else { h.landmark = d }
+                if let l = h.landmark, verifier.landmarks == nil || h.refit != nil {
+                    halves[pair] = nil
+                    checks.append(
+                        FaceCheck(
+                            frame: k.frame, track: k.track, distance: max(l, h.refit ?? l), landmarkDistance: l, refitDistance: h.refit))
+                } else {
+                    halves[pair] = h
+                }
+            }
+        }
     }
 
     public func check(
@@ -35,27 +108,17 @@ public struct FaceVerifier {
     ) throws -> [FaceCheck] {
         // The output carries the input's display matrix; its pictures are turned the way the faces were found.
         let source = try PictureSource(path: path, orientation: timeline.orientation)
-        var checks: [FaceCheck] = []
-        let batch = ChipBatch<(frame: Int, track: Int, original: [Float])>(embedder: embedder, threads: threads)
-        func store(_ done: [((frame: Int, track: Int, original: [Float]), [Float])]) {
-            for (k, e) in done { checks.append(FaceCheck(frame: k.frame, track: k.track, distance: Double(descriptorDistance(k.original, e)))) }
-        }
+        let session = Session(self)
         var decoded = 0
         try source.forEachFrame(isCancelled: isCancelled) { index, frame in
             decoded = index + 1
             guard index < timeline.frames.count else { return false }
             let faces = timeline.frames[index]
-            if !faces.isEmpty {
-                let image = try source.picture(frame)
-                for f in faces {
-                    let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: embedder.chipSize))
-                    store(try batch.add((index, f.track, f.face.embedding), chip: chip))
-                }
-            }
+            if !faces.isEmpty { try session.add(try source.picture(frame), frame: index, faces: faces) }
             progress(index + 1, timeline.frames.count)
             return true
         }
-        store(try batch.flush())
+        let checks = try session.finish()
         guard decoded == timeline.frames.count else {
             throw PipelineError.frameCountMismatch(path: path, encoded: decoded, expected: timeline.frames.count)
         }

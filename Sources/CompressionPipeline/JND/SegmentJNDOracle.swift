@@ -85,7 +85,7 @@ public struct SegmentJNDOracle {
         let tau = job.options.tau
         let plannerInput = try timeline.plannerInput(tau: tau, chipSize: job.analyzer.embedder.chipSize)
         let planner = FacePlanner(backgroundQP: background)
-        let verifier = FaceVerifier(embedder: job.analyzer.embedder)
+        let verifier = job.verifier
         let scratch = AtomicFile.scratchPath(near: input, tag: "segment-jnd")
         defer { AtomicFile.discard(scratch) }
         let range = 0...(background.max() ?? job.options.backgroundQP)

@@ -126,7 +126,7 @@ public struct Comparison {
             encoder: EncoderSettings(codec: o.codec, preset: o.preset, rateControl: qp.map { .qp($0) } ?? .crf(crf ?? 23)))
         t.copyOtherStreams = false
         let r = try t.run(isCancelled: isCancelled)
-        let checks = try FaceVerifier(embedder: job.analyzer.embedder).check(path: scratch, timeline: timeline, isCancelled: isCancelled)
+        let checks = try job.verifier.check(path: scratch, timeline: timeline, isCancelled: isCancelled)
         return RatePoint(
             label: qp.map { "uniform QP \($0)" } ?? "CRF \(crf ?? 23)", qp: qp, crf: crf, tau: nil, bytes: r.outputBytes,
             videoBytes: r.videoBytes, bitrateKbps: Self.kbps(r, timeline), fidelity: FaceFidelity(checks, tau: o.tau),

@@ -45,7 +45,7 @@ extension Comparison {
         let backgrounds = plan.map(\.backgroundQP).sorted()
         let anchor = backgrounds.isEmpty ? job.options.backgroundQP : backgrounds[backgrounds.count / 2]
         let r = try job.encode(input, to: scratch, plan: plan, copyOtherStreams: false, isCancelled: isCancelled)
-        let checks = try FaceVerifier(embedder: job.analyzer.embedder).check(path: scratch, timeline: timeline, isCancelled: isCancelled)
+        let checks = try job.verifier.check(path: scratch, timeline: timeline, isCancelled: isCancelled)
             .filter { !reference.unverifiedTracks.contains($0.track) }
         return RatePoint(
             label: "face ROI QP \(faceQP), background QP \(anchor)", qp: anchor, faceQP: faceQP, bytes: r.outputBytes, videoBytes: r.videoBytes,
