@@ -168,7 +168,8 @@ struct EncodeTests {
     }
 
     /// `--verify both`: every checked face has both distances, the deciding one is the larger, and the landmarks
-    /// fitted on the decoded picture move the descriptor further than the original ones on most faces.
+    /// fitted on the decoded picture move the descriptor further than the original ones on some faces; at detection
+    /// frames the detector is run on the output again.
     @Test func verificationAtRefittedLandmarksDecidesByTheLargerDistance() throws {
         let f = try #require(encodeFixture)
         let out = f.dir.appendingPathComponent("refit.out.mp4").path
@@ -185,6 +186,12 @@ struct EncodeTests {
             #expect(face.distance == max(l, r))
         }
         #expect(faces.contains { $0.refitDistance! > $0.landmarkDistance! })
+        // The detector is asked again exactly where the analysis detected the face.
+        #expect(faces.allSatisfy { ($0.stillDetected != nil) == $0.detected })
+        let checked = try #require(report.fidelity.detectionChecks)
+        #expect(checked == faces.filter(\.detected).count && checked > 0)
+        #expect(report.fidelity.stillDetected! == faces.filter { $0.stillDetected == true }.count)
+        #expect(report.fidelity.stillDetected! > 0, "the sample's face at QP ≤ 40 is still found")
         #expect(report.settings.verify == "both")
         #expect(try schema.violations(of: Data(JSONOutput.string(report).utf8)) == [])
     }

@@ -16,7 +16,7 @@ public struct EncodeOptions: Sendable {
     /// Derive each frame's background QP from a CRF encode of the input at this rate factor.
     public var matchCRF: Double? = nil
     /// Verify each face also at landmarks fitted again on the decoded picture (a face is within τ only when both
-    /// distances are).
+    /// distances are), and check at detection frames that the detector still finds it.
     public var refitLandmarks = false
     /// Encode in closed chunks of this many seconds, each verified and repaired alone (nil or 0: whole-file passes).
     public var chunkSeconds: Double? = nil
@@ -97,7 +97,12 @@ public struct EncodeJob {
     /// How every encode of this job is verified (facejnd's and the references'): at the original landmarks, and with
     /// `refitLandmarks` also at landmarks fitted again on the decoded picture.
     public var verifier: FaceVerifier {
-        FaceVerifier(embedder: analyzer.embedder, landmarks: options.refitLandmarks ? analyzer.landmarks : nil, threads: options.threads)
+        var v = FaceVerifier(embedder: analyzer.embedder, landmarks: options.refitLandmarks ? analyzer.landmarks : nil, threads: options.threads)
+        if options.refitLandmarks {
+            let analyzer = self.analyzer, settings = options.detection
+            v.redetect = { image in try analyzer.detect(image, with: settings).map(\.box) }
+        }
+        return v
     }
 
     public var oracle: JNDOracle {

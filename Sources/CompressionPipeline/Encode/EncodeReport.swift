@@ -70,11 +70,15 @@ public struct EncodeReport: Sendable, Codable {
         /// At landmarks fitted again on the decoded picture. Added in version 3.
         public var refitDistance: Double?
         public var detected: Bool
+        /// Whether the detector still found the face in the output (detection frames, `--verify both`). Added in
+        /// version 3.
+        public var stillDetected: Bool? = nil
 
         enum CodingKeys: String, CodingKey {
             case track, box, region, qp, distance, detected
             case landmarkDistance = "landmark_distance"
             case refitDistance = "refit_distance"
+            case stillDetected = "still_detected"
         }
     }
 
@@ -216,7 +220,7 @@ public struct EncodeReport: Sendable, Codable {
                         region: p.map { [$0.encodedRegion.left, $0.encodedRegion.top, $0.encodedRegion.width, $0.encodedRegion.height] },
                         qp: p?.qp ?? plan.backgroundQP, distance: check["\(i)/\(f.track)"]?.distance,
                         landmarkDistance: check["\(i)/\(f.track)"]?.landmarkDistance, refitDistance: check["\(i)/\(f.track)"]?.refitDistance,
-                        detected: f.detected)
+                        detected: f.detected, stillDetected: check["\(i)/\(f.track)"]?.stillDetected)
                 })
         }
         let rows = frames

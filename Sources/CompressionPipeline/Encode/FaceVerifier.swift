@@ -15,19 +15,26 @@ public struct FaceCheck: Sendable, Equatable, Codable {
     public var landmarkDistance: Double?
     /// ‖e0 − e‖ with landmarks fitted again on the decoded frame from the face's box, as a deployed FR system sees it.
     public var refitDistance: Double?
+    /// On frames where the analysis detected the face: whether the detector still finds it in the decoded picture
+    /// (a box overlapping the face's by IoU ≥ 0.3); nil elsewhere or when not checked.
+    public var stillDetected: Bool?
 
-    public init(frame: Int, track: Int, distance: Double, landmarkDistance: Double? = nil, refitDistance: Double? = nil) {
+    public init(
+        frame: Int, track: Int, distance: Double, landmarkDistance: Double? = nil, refitDistance: Double? = nil, stillDetected: Bool? = nil
+    ) {
         self.frame = frame
         self.track = track
         self.distance = distance
         self.landmarkDistance = landmarkDistance
         self.refitDistance = refitDistance
+        self.stillDetected = stillDetected
     }
 
     enum CodingKeys: String, CodingKey {
         case frame, track, distance
         case landmarkDistance = "landmark_distance"
         case refitDistance = "refit_distance"
+        case stillDetected = "still_detected"
     }
 }
 
@@ -39,6 +46,8 @@ public struct FaceVerifier {
     public var embedder: FaceEmbedder
     /// Fits the landmarks again on decoded pictures (nil: original landmarks only).
     public var landmarks: LandmarkPredictor?
+    /// Runs the detector on decoded pictures at the analysis's detection frames (nil: not checked).
+    public var redetect: (@Sendable (RGBImage) throws -> [FaceBox])? = nil
     public var threads: Int
 
     public init(embedder: FaceEmbedder, landmarks: LandmarkPredictor? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -57,6 +66,7 @@ public struct FaceVerifier {
         private let verifier: FaceVerifier
         private let batch: ChipBatch<Key>
         private var halves: [Pair: (landmark: Double?, refit: Double?)] = [:]
+        private var found: [Pair: Bool] = [:]
         private(set) var checks: [FaceCheck] = []
 
         init(_ verifier: FaceVerifier) {
@@ -67,6 +77,12 @@ public struct FaceVerifier {
         /// Queues the faces of one decoded picture (`image` upright, as the faces were found).
         func add(_ image: RGBImage, frame: Int, faces: [TrackedFace]) throws {
             let size = verifier.embedder.chipSize
+            if let redetect = verifier.redetect, faces.contains(where: \.detected) {
+                let boxes = try redetect(image)
+                for f in faces where f.detected {
+                    found[Pair(frame: frame, track: f.track)] = boxes.contains { $0.iou(f.face.box) >= 0.3 }
+                }
+            }
             for f in faces {
                 let chip = FaceChip.extract(image, FaceChip.placement(landmarks: f.face.landmarks, size: size))
                 store(try batch.add(Key(frame: frame, track: f.track, refit: false, original: f.face.embedding), chip: chip))
@@ -94,7 +110,8 @@ public struct FaceVerifier {
                     halves[pair] = nil
                     checks.append(
                         FaceCheck(
-                            frame: k.frame, track: k.track, distance: max(l, h.refit ?? l), landmarkDistance: l, refitDistance: h.refit))
+                            frame: k.frame, track: k.track, distance: max(l, h.refit ?? l), landmarkDistance: l, refitDistance: h.refit,
+                            stillDetected: found.removeValue(forKey: pair)))
                 } else {
                     halves[pair] = h
                 }
@@ -133,6 +150,9 @@ public struct FaceFidelity: Sendable, Equatable, Codable {
     public var fractionWithinTau: Double
     public var meanDistance: Double
     public var maxDistance: Double
+    /// Face-frames at detection frames checked with the detector, and how many it still found (nil: not checked).
+    public var detectionChecks: Int?
+    public var stillDetected: Int?
 
     public init(_ checks: [FaceCheck], tau: Double) {
         faces = checks.count
@@ -140,6 +160,11 @@ public struct FaceFidelity: Sendable, Equatable, Codable {
         fractionWithinTau = checks.isEmpty ? 1 : Double(withinTau) / Double(checks.count)
         meanDistance = checks.isEmpty ? 0 : checks.map(\.distance).reduce(0, +) / Double(checks.count)
         maxDistance = checks.map(\.distance).max() ?? 0
+        let redetected = checks.compactMap(\.stillDetected)
+        if !redetected.isEmpty {
+            detectionChecks = redetected.count
+            stillDetected = redetected.filter { $0 }.count
+        }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -148,6 +173,8 @@ public struct FaceFidelity: Sendable, Equatable, Codable {
         case fractionWithinTau = "fraction_within_tau"
         case meanDistance = "mean_distance"
         case maxDistance = "max_distance"
+        case detectionChecks = "detection_checks"
+        case stillDetected = "still_detected"
     }
 }
 
