@@ -151,16 +151,18 @@ struct EncodeTests {
         let report = try EncodeJob(
             analyzer: f.analyzer,
             options: options {
-                $0.faceQPBias = 12; $0.chunkSeconds = 0.3
+                $0.faceQPBias = 12; $0.chunkSeconds = 0.3; $0.smoothingFrames = 0
             }
         ).run(f.clip, output: out)
         let chunks = try #require(report.chunks)
         #expect(chunks.map(\.firstFrame) == [0, 9, 18] && chunks.map(\.frameCount) == [9, 9, 6])
         #expect(chunks[0].encodes >= 2, "the biased first chunk must fail and be repaired")
-        #expect(chunks[1].encodes < chunks[0].encodes, "the second chunk starts from the first one's correction")
+        // Without the carried correction the later chunks fail their first encode as the first one did (4, 3, 3
+        // encodes); with it they start low enough to pass at once.
+        #expect(chunks.dropFirst().allSatisfy { $0.encodes == 1 }, "\(chunks.map(\.encodes))")
         #expect(report.unfixed.isEmpty && report.fidelity.fractionWithinTau == 1)
         let first = try #require(report.segmentsFirstPass)
-        #expect(first.segments == 3 && first.passed < first.segments)
+        #expect(first.segments == 3 && first.passed == 2)
         #expect(report.passes.first!.facesOverTau > 0 && report.passes.last!.facesOverTau == 0)
         #expect(chunks.map(\.bytes).reduce(0, +) == report.passes.last!.outputBytes)
         #expect(report.frames.count == 24 && report.frames.allSatisfy { $0.bytes > 0 })
