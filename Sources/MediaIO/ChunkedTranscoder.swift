@@ -213,14 +213,23 @@ public struct ChunkedTranscoder {
             return frames
         }
 
-        // Sessions restart decode time below their first presentation time (B-frame delay); consecutive closed chunks
-        // meet exactly at constant rate, a variable rate may overlap by a tick or two.
+        // Decode times are assigned here, not taken from the sessions: each session starts its own below its first
+        // presentation time, by an amount x265 varies with the session's length, so consecutive chunks can overlap by
+        // more than a time base with one tick per frame leaves room for. The k-th packet of the stream in decode order
+        // gets the presentation time of frame k − D (D: the encoders' reordering depth, the same in every session);
+        // a packet is never decoded later than D frames before it is shown, so that is always at or before its own
+        // presentation time, and it increases strictly from packet to packet. D is at least 2, the depth of x264's
+        // and x265's B-pyramids (libx265 in FFmpeg 5.1 does not report it; a larger D than needed is still valid).
+        let depth = max(2, Int(headerSession.context.pointee.has_b_frames))
+        var shownTimes: [Int64] = []  // presentation time of every frame so far
+        var written = 0
         func stampDecodeTime(_ p: Packet, chunkStart: Int) throws {
-            var dts = p.pointer.pointee.dts
-            if let last = lastDTS, dts <= last { dts = last + 1 }
-            guard dts <= p.pointer.pointee.pts else { throw MediaError.chunkTimestamps(frame: chunkStart) }
+            let k = written - depth
+            let dts = k >= 0 ? shownTimes[k] : shownTimes[0] - Int64(-k) * geometry.frameDuration
+            guard dts <= p.pointer.pointee.pts, lastDTS.map({ dts > $0 }) ?? true else { throw MediaError.chunkTimestamps(frame: chunkStart) }
             p.pointer.pointee.dts = dts
             lastDTS = dts
+            written += 1
         }
 
         func finishChunk(_ muxer: borrowing Muxer) throws {
@@ -286,6 +295,7 @@ public struct ChunkedTranscoder {
                 let index = firstPending + pending.count
                 if !pending.isEmpty && (startsChunk?(index, pending.count) ?? (pending.count >= chunkFrames)) { try finishChunk(muxer) }
                 pending.append((frame, Transcoder.presentationTime(of: frame, after: &lastPTS, frameDuration: geometry.frameDuration)))
+                shownTimes.append(pending.last!.pts)
             }
         }
 
