@@ -12,6 +12,8 @@ public struct ChunkAttempt: Sendable, Equatable {
     public var attempt: Int
     /// Bytes of this encode's video packets (0 until it is encoded).
     public var bytes = 0
+    /// Bytes of its first packet, the IDR picture every chunk starts with.
+    public var keyframeBytes = 0
 }
 
 /// What one chunk cost, for the report.
@@ -261,6 +263,7 @@ public struct ChunkedTranscoder {
                         reason: "chunk \(attempt.chunk) decoded to \(decoded.count) frames, not \(pending.count)")
                 }
                 attempt.bytes = encoded.packets.reduce(0) { $0 + Int($1.pointer.pointee.size) }
+                attempt.keyframeBytes = encoded.packets.first.map { Int($0.pointer.pointee.size) } ?? 0
                 let accepted = try verify(attempt, decoded)
                 if accepted || attempt.attempt + 1 >= maxEncodes { break }
                 attempt.attempt += 1

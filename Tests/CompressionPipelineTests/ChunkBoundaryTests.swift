@@ -31,3 +31,16 @@ import Testing
         #expect(starts(Array(repeating: true, count: 35), chunk: 10, max: 100) == [0, 10, 20, 30])
     }
 }
+
+@Suite struct ChunkLengthTests {
+    @Test func aChunkMostlyPaidForByItsKeyframeMakesTheNextOneLonger() {
+        // Still camera: the IDR picture is 70% of the chunk; the length doubles up to the bound.
+        #expect(EncodeJob.nextChunkLength(current: 10, keyframeBytes: 7000, chunkBytes: 10000, base: 10, maxFrames: 100) == 20)
+        #expect(EncodeJob.nextChunkLength(current: 80, keyframeBytes: 7000, chunkBytes: 10000, base: 10, maxFrames: 100) == 100)
+        // Moving camera: the IDR picture is 10%; the length comes back towards the base, not below it.
+        #expect(EncodeJob.nextChunkLength(current: 40, keyframeBytes: 1000, chunkBytes: 10000, base: 10, maxFrames: 100) == 20)
+        #expect(EncodeJob.nextChunkLength(current: 10, keyframeBytes: 1000, chunkBytes: 10000, base: 10, maxFrames: 100) == 10)
+        // In between it stays.
+        #expect(EncodeJob.nextChunkLength(current: 40, keyframeBytes: 3000, chunkBytes: 10000, base: 10, maxFrames: 100) == 40)
+    }
+}

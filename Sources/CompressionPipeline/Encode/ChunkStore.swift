@@ -9,6 +9,8 @@ struct CarryState: Codable, Equatable {
     var unfiltered: [Int] = []
     var upperOnly: [Int] = []
     var policies: [Int: TrackPolicy] = [:]
+    /// The chunk length the next chunk is cut at (nil in chunks kept before it could change).
+    var chunkFrames: Int? = nil
 }
 
 /// One accepted chunk of a chunked encode, as the report and a resumed run need it.

@@ -2,6 +2,7 @@ import FaceAnalysis
 import Foundation
 import MediaIO
 import RateControl
+import Synchronization
 import TensorCore
 
 /// How the faces' segments fared in their first encode (each track's frames in one chunk, cut into pieces of at most
@@ -25,16 +26,33 @@ extension EncodeJob {
     /// only when it holds a protected face or the next frame does, and face-free stretches run on up to `maxFrames`
     /// (the memory bound). On the 10 fps intel clip, 1-second chunks everywhere doubled the video stream.
     public static func chunkStarts(protected: [Bool], chunkFrames: Int, maxFrames: Int) -> @Sendable (Int, Int) -> Bool {
+        chunkStarts(protected: protected, chunkFrames: ChunkLength(chunkFrames), maxFrames: maxFrames)
+    }
+
+    /// The same with a chunk length that changes as the encode goes (`nextChunkLength`).
+    static func chunkStarts(protected: [Bool], chunkFrames: ChunkLength, maxFrames: Int) -> @Sendable (Int, Int) -> Bool {
         var before = [0]  // protected frames before each index
         for p in protected { before.append(before.last! + (p ? 1 : 0)) }
         let counts = before
         return { frame, length in
-            guard length >= chunkFrames else { return false }
+            guard length >= chunkFrames.value else { return false }
             if length >= maxFrames { return true }
             let start = max(0, frame - length), end = min(frame, counts.count - 1)
             let chunkHasFaces = counts[end] > counts[min(start, end)]
             return chunkHasFaces || (frame < protected.count && protected[frame])
         }
+    }
+
+    /// The length of the chunk after one whose IDR picture took `keyframeBytes` of its `chunkBytes`. Where the IDR
+    /// picture is most of a chunk (a still camera: a P picture at the background QP costs a few hundred bytes), closing
+    /// chunks costs more than verifying them finer can save, so the length doubles, up to `maxFrames`; where it is
+    /// under a fifth, it halves back towards `base`.
+    public static func nextChunkLength(current: Int, keyframeBytes: Int, chunkBytes: Int, base: Int, maxFrames: Int) -> Int {
+        guard chunkBytes > 0 else { return current }
+        let share = Double(keyframeBytes) / Double(chunkBytes)
+        if share > 0.5 { return min(maxFrames, current * 2) }
+        if share < 0.2 { return max(base, current / 2) }
+        return current
     }
 
     /// The chunked encode (`--chunk-seconds`): the video is cut into closed chunks, each encoded, decoded and verified
@@ -75,9 +93,11 @@ extension EncodeJob {
                 rateControl: .planned(anchorQP: background.isEmpty ? options.backgroundQP : background.sorted()[background.count / 2])),
             chunkFrames: chunkFrames, maxEncodes: options.maxRepairPasses + 1)
         transcoder.copyOtherStreams = true
+        let maxFrames = max(chunkFrames, min(10 * chunkFrames, Self.chunkMemory / max(1, timeline.width * timeline.height * 3 / 2)))
+        let chunkLength = ChunkLength(chunkFrames)
         transcoder.startsChunk = Self.chunkStarts(
-            protected: timeline.frames.map { $0.contains { !planner.skippedTracks.contains($0.track) } }, chunkFrames: chunkFrames,
-            maxFrames: max(chunkFrames, min(10 * chunkFrames, Self.chunkMemory / max(1, timeline.width * timeline.height * 3 / 2))))
+            protected: timeline.frames.map { $0.contains { !planner.skippedTracks.contains($0.track) } }, chunkFrames: chunkLength,
+            maxFrames: maxFrames)
         if let work {
             var resumable = true  // only an unbroken run of finished chunks from the start can be taken over
             transcoder.storedChunk = { chunk, frames in
@@ -91,6 +111,7 @@ extension EncodeJob {
                 unfiltered = Set(outcome.state.unfiltered)
                 planner.upperOnlyTracks = Set(outcome.state.upperOnly)
                 policies = outcome.state.policies
+                chunkLength.value = outcome.state.chunkFrames ?? chunkFrames
                 return packets
             }
             transcoder.chunkAccepted = { chunk, _, packets in try work.save(chunk: chunk, outcome: current, packets: packets) }
@@ -163,9 +184,12 @@ extension EncodeJob {
                     }, tau: tau)
                 current.checks = checks
                 current.plan = attempt.frames.filter { $0 < plan.count }.map { plan[$0] }
+                chunkLength.value = Self.nextChunkLength(
+                    current: chunkLength.value, keyframeBytes: attempt.keyframeBytes, chunkBytes: attempt.bytes, base: chunkFrames,
+                    maxFrames: maxFrames)
                 current.state = CarryState(
                     correction: correction, repairs: repairs, unfiltered: unfiltered.sorted(), upperOnly: planner.upperOnlyTracks.sorted(),
-                    policies: policies)
+                    policies: policies, chunkFrames: chunkLength.value)
                 done.append(current)
                 return true
             },
@@ -192,5 +216,15 @@ extension EncodeJob {
             plan: accepted, result: result.transcode, checks: checks, passes: rounds, policies: policies,
             unfixed: checks.filter { $0.distance > tau }, seconds: (total - verifySeconds, verifySeconds),
             chunks: result.chunks, firstPass: firstPass)
+    }
+}
+
+/// The chunk length the chunked encode is at (read by the cut policy while the chunks are decoded).
+final class ChunkLength: Sendable {
+    private let frames: Mutex<Int>
+    init(_ frames: Int) { self.frames = Mutex(frames) }
+    var value: Int {
+        get { frames.withLock { $0 } }
+        set { frames.withLock { $0 = newValue } }
     }
 }
