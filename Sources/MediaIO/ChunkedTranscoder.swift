@@ -240,18 +240,7 @@ public struct ChunkedTranscoder {
             let frames = firstPending..<(firstPending + pending.count)
             var attempt = ChunkAttempt(chunk: records.count, frames: frames, attempt: 0)
             if let stored = try storedChunk?(attempt.chunk, frames) {
-                var bytes = 0
-                for s in stored {
-                    let p = try Packet(s)
-                    try stampDecodeTime(p, chunkStart: frames.lowerBound)
-                    bytes += s.data.count
-                    try muxer.write(p, from: geometry.timeBase, to: videoOut)
-                }
-                stats += stored.map(\.stats)
-                records.append(ChunkRecord(firstFrame: frames.lowerBound, frameCount: frames.count, encodes: 0, bytes: bytes, seconds: 0))
-                firstPending = frames.upperBound
-                pending.removeAll(keepingCapacity: true)
-                progress(TranscodeProgress(framesDone: firstPending, framesExpected: video.frameCount))
+                try write(stored.map { try Packet($0) }, stats: stored.map(\.stats), frames: frames, encodes: 0, since: nil, to: muxer)
                 return
             }
             var encoded = try encodeChunk(attempt)
@@ -270,17 +259,25 @@ public struct ChunkedTranscoder {
                 encoded = try encodeChunk(attempt)
             }
             try chunkAccepted?(attempt.chunk, frames, zip(encoded.packets, encoded.stats).map { StoredPacket($0, stats: $1) })
+            try write(encoded.packets, stats: encoded.stats, frames: frames, encodes: attempt.attempt + 1, since: start, to: muxer)
+        }
+
+        /// Writes an accepted (or taken-over) chunk's packets and records it.
+        func write(
+            _ packets: [Packet], stats chunkStats: [EncodedFrameStats], frames: Range<Int>, encodes: Int, since start: Date?,
+            to muxer: borrowing Muxer
+        ) throws {
             var bytes = 0
-            for p in encoded.packets {
+            for p in packets {
                 try stampDecodeTime(p, chunkStart: frames.lowerBound)
                 bytes += Int(p.pointer.pointee.size)
                 try muxer.write(p, from: geometry.timeBase, to: videoOut)
             }
-            stats += encoded.stats
+            stats += chunkStats
             records.append(
                 ChunkRecord(
-                    firstFrame: frames.lowerBound, frameCount: frames.count, encodes: attempt.attempt + 1, bytes: bytes,
-                    seconds: Date().timeIntervalSince(start)))
+                    firstFrame: frames.lowerBound, frameCount: frames.count, encodes: encodes, bytes: bytes,
+                    seconds: start.map { Date().timeIntervalSince($0) } ?? 0))
             firstPending = frames.upperBound
             pending.removeAll(keepingCapacity: true)
             progress(TranscodeProgress(framesDone: firstPending, framesExpected: video.frameCount))

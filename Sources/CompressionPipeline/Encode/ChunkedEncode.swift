@@ -90,7 +90,7 @@ extension EncodeJob {
             input: input, output: output,
             encoder: EncoderSettings(
                 codec: options.codec, preset: options.preset,
-                rateControl: .planned(anchorQP: background.isEmpty ? options.backgroundQP : background.sorted()[background.count / 2])),
+                rateControl: .planned(anchorQP: anchorQP(background))),
             chunkFrames: chunkFrames, maxEncodes: options.maxRepairPasses + 1)
         transcoder.copyOtherStreams = true
         let maxFrames = max(chunkFrames, min(10 * chunkFrames, Self.chunkMemory / max(1, timeline.width * timeline.height * 3 / 2)))

@@ -290,14 +290,20 @@ public struct EncodeJob {
         return (policies, planner, plannerInput)
     }
 
+    /// The QP the encoder is opened at for these per-frame background QPs (their upper median; per-frame and per-region
+    /// QPs are offsets from it), or `--background-qp` when there are none.
+    public func anchorQP(_ backgrounds: [Int]) -> Int {
+        let sorted = backgrounds.sorted()
+        return sorted.isEmpty ? options.backgroundQP : sorted[sorted.count / 2]
+    }
+
     /// One encode of `plan` with the job's codec and preset (frames past the plan's end take its last background QP);
     /// `edit` may change a frame's pixels before it is encoded.
     public func encode(
         _ input: String, to output: String, plan: [PlannedFrame], copyOtherStreams: Bool = true, edit: ((Int, Frame) throws -> Void)? = nil,
         progress: (Int, Int?) -> Void = { _, _ in }, isCancelled: () -> Bool = { false }
     ) throws -> TranscodeResult {
-        let backgrounds = plan.map(\.backgroundQP).sorted()
-        let anchor = backgrounds.isEmpty ? options.backgroundQP : backgrounds[backgrounds.count / 2]
+        let anchor = anchorQP(plan.map(\.backgroundQP))
         var transcoder = Transcoder(
             input: input, output: output,
             encoder: EncoderSettings(codec: options.codec, preset: options.preset, rateControl: .planned(anchorQP: anchor)))

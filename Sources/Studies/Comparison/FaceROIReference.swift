@@ -42,8 +42,7 @@ extension Comparison {
         let scratch = AtomicFile.scratchPath(near: input, tag: "face-roi")
         defer { AtomicFile.discard(scratch) }
         let plan = reference.plan(faceQP: faceQP)
-        let backgrounds = plan.map(\.backgroundQP).sorted()
-        let anchor = backgrounds.isEmpty ? job.options.backgroundQP : backgrounds[backgrounds.count / 2]
+        let anchor = job.anchorQP(plan.map(\.backgroundQP))
         let r = try job.encode(input, to: scratch, plan: plan, copyOtherStreams: false, isCancelled: isCancelled)
         let checks = try job.verifier.check(path: scratch, timeline: timeline, isCancelled: isCancelled)
             .filter { !reference.unverifiedTracks.contains($0.track) }
