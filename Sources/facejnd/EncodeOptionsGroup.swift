@@ -52,8 +52,16 @@ struct EncodeOptionsGroup: ParsableArguments {
     @Option(help: "A JND predictor file (facejnd jnd train) instead of the one shipped for --codec.")
     var jndModel: String?
 
-    @Option(help: "none, or jnd: replace face pixels by the predictor's JND image before encoding (needs the predictor).")
-    var prefilter: Prefilter = .none
+    @Option(
+        help: """
+            none; jnd: replace face pixels by the predictor's JND image before encoding (needs the predictor); \
+            denoise: an edge-preserving denoise of each face, as strong as keeps its descriptor within \
+            --denoise-margin x tau.
+            """)
+    var prefilter: FacePrefilter = .none
+
+    @Option(help: "--prefilter denoise: the fraction of tau the denoise may use before encoding.")
+    var denoiseMargin: Double = 0.25
 
     @Option(help: "Oracle mode: crop (fast) or context (whole frame).")
     var jndMode: JNDMode = .crop
@@ -111,13 +119,13 @@ struct EncodeOptionsGroup: ParsableArguments {
     @OptionGroup var modelOptions: ModelOptions
 
     enum JNDSource: String, ExpressibleByArgument { case predictor, oracle }
-    enum Prefilter: String, ExpressibleByArgument { case none, jnd }
     enum Verification: String, ExpressibleByArgument { case both, landmarks }
 }
 
 extension UnrecognizablePolicy: ExpressibleByArgument {}
 extension DetectorSettings.Kind: ExpressibleByArgument {}
 extension MotionGateMode: ExpressibleByArgument {}
+extension FacePrefilter: ExpressibleByArgument {}
 
 extension EncodeOptionsGroup {
 
@@ -136,6 +144,7 @@ extension EncodeOptionsGroup {
         guard repairPasses >= 0 else { throw ValidationError("--repair-passes must not be negative") }
         guard (0...1).contains(qualityFloor) else { throw ValidationError("--quality-floor must be in 0...1") }
         if let matchCRF, !(0...51).contains(matchCRF) { throw ValidationError("--match-crf must be in 0...51") }
+        guard denoiseMargin > 0 && denoiseMargin < 1 else { throw ValidationError("--denoise-margin takes a fraction of tau in (0, 1)") }
         if prefilter == .jnd && jnd == .oracle { throw ValidationError("--prefilter jnd needs the JND predictor, not --jnd oracle") }
     }
 
@@ -162,7 +171,8 @@ extension EncodeOptionsGroup {
         o.smoothingFrames = smoothingFrames
         o.unrecognizable = unrecognizable
         o.qualityFloor = qualityFloor
-        o.prefilter = prefilter == .jnd
+        o.prefilter = prefilter
+        o.denoiseMargin = denoiseMargin
         if jnd != .oracle {
             do {
                 let model = try jndModel.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec.rawValue)

@@ -1,9 +1,10 @@
 import FaceAnalysis
 import Foundation
+import Studies
 import Testing
 import _TestSupport
 
-/// The research commands end to end on small committed inputs: `jnd measure`, `jnd calibrate`, `jnd baselines`.
+/// The research commands end to end on small committed inputs: `jnd measure`, `jnd calibrate`, `jnd image-study`.
 @Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
 struct StudiesCLITests {
     private func json(_ line: Substring) throws -> [String: Any] {
@@ -51,5 +52,33 @@ struct StudiesCLITests {
         let again = try CLI.run(args)
         #expect(again.status == 0 && again.stdout == r.stdout)
         #expect(try String(contentsOfFile: cache, encoding: .utf8).split(separator: "\n").count == cached)
+    }
+
+    @Test func jndImageStudyTakesOnlyHeldOutIdentitiesAndSaysSoWhenThereAreNone() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = dir.appendingPathComponent("images")
+        let held = "Bob", kept = "Ann"
+        #expect(JNDBaselines.isTest(identity: held) && !JNDBaselines.isTest(identity: kept))
+        let folder = images.appendingPathComponent(kept)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: fixtures.appendingPathComponent("openmpf_hikers_video_02_03.png"), to: folder.appendingPathComponent("\(kept)_0001.png"))
+        let none = try CLI.run(["jnd", "image-study", "--images", images.path, "--json"])
+        #expect(none.status != 0 && none.stderr.contains("held-out"), "\(none.stderr)")
+        let heldFolder = images.appendingPathComponent(held)
+        try FileManager.default.createDirectory(at: heldFolder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: fixtures.appendingPathComponent("openmpf_hikers_video_02_03.png"), to: heldFolder.appendingPathComponent("\(held)_0001.png"))
+        let out = dir.appendingPathComponent("study.json").path
+        let r = try CLI.run(["jnd", "image-study", "--images", images.path, "--json", "--out", out, "--qp-offset", "8"])
+        #expect(r.status == 0, "\(r.stderr.suffix(300))")
+        let rows = try #require(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.compactMap { $0["prefilter"] as? String } == ["denoise", "jnd", "placebo"])
+        let report = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        let faces = try #require(report["faces"] as? [[String: Any]])
+        #expect(!faces.isEmpty && faces.allSatisfy { ($0["source"] as? String)?.contains("/\(held)/") == true })
+        #expect(report["qp_offset"] as? Int == 8)
+        #expect(try CLI.run(["jnd", "image-study", "--images", dir.appendingPathComponent("missing").path]).status != 0)
     }
 }

@@ -222,8 +222,8 @@ struct EncodeTests {
         #expect(!FileManager.default.fileExists(atPath: out + ".tau.mp4"))
     }
 
-    /// `--prefilter jnd`: the face pixels are replaced by the predicted JND image; the output differs from the plain
-    /// predictor encode and the verification still holds every face within τ.
+    /// `--prefilter jnd` and `denoise`: the face pixels are replaced by the predicted JND image or the denoised crop;
+    /// the output differs from the plain predictor encode and the verification still holds every face within τ.
     @Test func thePrefilterChangesTheFacesAndVerificationHoldsTau() throws {
         let f = try #require(encodeFixture)
         let model = try JNDModel.bundled(codec: "libx264")
@@ -232,16 +232,25 @@ struct EncodeTests {
         let b = try EncodeJob(
             analyzer: f.analyzer,
             options: options {
-                $0.jndPredictor = model; $0.prefilter = true
+                $0.jndPredictor = model; $0.prefilter = .jnd
             }
         ).run(f.clip, output: filtered)
-        #expect(a.settings.prefilter == "none" && b.settings.prefilter == "jnd")
+        let denoised = f.dir.appendingPathComponent("denoise.out.mp4").path
+        let c = try EncodeJob(
+            analyzer: f.analyzer,
+            options: options {
+                $0.jndPredictor = model; $0.prefilter = .denoise; $0.denoiseMargin = 0.5
+            }
+        ).run(f.clip, output: denoised)
+        #expect(a.settings.prefilter == "none" && b.settings.prefilter == "jnd" && c.settings.prefilter == "denoise")
         #expect(b.fidelity.fractionWithinTau >= 0.99 && b.unfixed.isEmpty)
+        #expect(c.fidelity.fractionWithinTau >= 0.99 && c.unfixed.isEmpty)
         // The first pass coded the filtered pixels (later passes may drop the filter for tracks that failed).
         #expect(a.passes[0].outputBytes != b.passes[0].outputBytes)
+        #expect(a.passes[0].outputBytes != c.passes[0].outputBytes && b.passes[0].outputBytes != c.passes[0].outputBytes)
         // Without the predictor the prefilter has nothing to subtract: a clear error, no output.
         let none = f.dir.appendingPathComponent("prefilter-oracle.out.mp4").path
-        #expect(throws: (any Error).self) { try EncodeJob(analyzer: f.analyzer, options: options { $0.prefilter = true }).run(f.clip, output: none) }
+        #expect(throws: (any Error).self) { try EncodeJob(analyzer: f.analyzer, options: options { $0.prefilter = .jnd }).run(f.clip, output: none) }
         #expect(!FileManager.default.fileExists(atPath: none))
     }
 

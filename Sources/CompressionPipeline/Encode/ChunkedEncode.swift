@@ -119,7 +119,7 @@ extension EncodeJob {
         var filter: ((Int, Frame) throws -> Void)? = nil
 
         let result = try transcoder.run(
-            editsFrames: options.prefilter,
+            editsFrames: options.prefilter != .none,
             frameQP: { attempt, i, frame in
                 if attempt.attempt == 0 && i == attempt.frames.lowerBound {
                     // A new chunk: each track starts from what the chunks before it taught.
@@ -160,7 +160,7 @@ extension EncodeJob {
                     current.passed = cut.count - failed.count
                 }
                 let isLast = attempt.attempt >= options.maxRepairPasses
-                let prefiltered = options.prefilter ? Set(timeline.trackIDs).subtracting(unfiltered) : []
+                let prefiltered = options.prefilter != .none ? Set(timeline.trackIDs).subtracting(unfiltered) : []
                 let actions =
                     isLast
                     ? []

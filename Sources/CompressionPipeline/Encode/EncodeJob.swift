@@ -36,9 +36,12 @@ public struct EncodeOptions: Sendable {
     /// The learned JND predictor (one network pass per probe); nil: the oracle's trial encodes. It must have been
     /// trained for `codec` and `tau`.
     public var jndPredictor: JNDModel? = nil
-    /// Replace each protected face's pixels by the predicted JND image (crop − predicted residual map) before
-    /// encoding. Needs `jndPredictor`. A track that fails verification is encoded unfiltered from then on.
-    public var prefilter = false
+    /// What replaces each protected face's pixels before encoding: the predicted JND image (crop − predicted
+    /// residual map; needs `jndPredictor`) or an edge-preserving denoise. A track that fails verification is encoded
+    /// unfiltered from then on.
+    public var prefilter = FacePrefilter.none
+    /// `--prefilter denoise`: the denoise keeps each face's descriptor within this fraction of τ before encoding.
+    public var denoiseMargin = 0.25
     /// Verification passes that may lower face QPs after the first encode.
     public var maxRepairPasses = 4
     /// QP step a failing face's region is lowered by per repair pass.
@@ -226,7 +229,7 @@ public struct EncodeJob {
                 repairedTracks: [], repairedFrames: 0)
             var actions: [RepairAction] = []
             if passes.count < options.maxRepairPasses {
-                let prefiltered = options.prefilter ? Set(timeline.trackIDs).subtracting(unfiltered) : []
+                let prefiltered = options.prefilter != .none ? Set(timeline.trackIDs).subtracting(unfiltered) : []
                 actions = rules.actions(
                     failing: failing.map { FaceFailure(frame: $0.frame, track: $0.track, distance: $0.distance) },
                     plan: plan,
@@ -313,37 +316,6 @@ public struct EncodeJob {
                 try edit?(i, frame)
                 return i < plan.count ? plan[i].frameQP : FrameQP(qp: plan.last?.backgroundQP ?? anchor)
             }, progress: { progress($0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
-    }
-
-    /// The `--prefilter jnd` step for one encode pass: for frame i, every followed face not in `skipping` gets its
-    /// crop region replaced by the predictor's JND image (the predicted residual map subtracted, in the coded
-    /// picture's Y′CbCr). Nil when the prefilter is off.
-    func prefilter(_ timeline: FaceTimeline, skipping: Set<Int>) throws -> ((Int, Frame) throws -> Void)? {
-        guard options.prefilter else { return nil }
-        guard let model = options.jndPredictor else {
-            throw PipelineError.prefilterNeedsPredictor
-        }
-        let converter = try UprightConverter(orientation: timeline.orientation)
-        let orientation = timeline.orientation, chipSize = analyzer.embedder.chipSize
-        return { i, frame in
-            guard i < timeline.frames.count else { return }
-            let faces = timeline.frames[i].filter { !skipping.contains($0.track) }
-            guard !faces.isEmpty else { return }
-            let image = try converter.picture(frame)
-            var positions: [(x: Int, y: Int)] = [], rgb: [Float] = []
-            for f in faces {
-                let p = model.predict(image, face: f.face, chipSize: chipSize, maps: true)
-                let r = p.region
-                for y in 0..<p.crop.height {
-                    for x in 0..<p.crop.width {
-                        positions.append(orientation.codedPoint(x: r.left + x, y: r.top + y, codedWidth: frame.width, codedHeight: frame.height))
-                        let k = 3 * (y * p.crop.width + x)
-                        rgb.append(contentsOf: p.prediction.residual[k..<(k + 3)])
-                    }
-                }
-            }
-            try RGBDifference.subtract(from: frame, at: positions, rgb: rgb)
-        }
     }
 }
 

@@ -254,7 +254,7 @@ extension EncodeReport.Settings {
             minFace: options.detection.kind == .fast ? options.detection.minFace : nil, motionGate: options.motionGate.rawValue,
             unrecognizable: options.unrecognizable.rawValue,
             qualityFloor: options.qualityFloor,
-            prefilter: options.prefilter ? "jnd" : "none")
+            prefilter: options.prefilter.rawValue)
         if let c = options.chunkSeconds, c > 0 { chunkSeconds = c }
         segmentFrames = options.segmentFrames
         verify = options.refitLandmarks ? "both" : "landmarks"

@@ -140,8 +140,18 @@ public struct JNDOracle: Sendable {
             oracle.mode == .crop ? region : FaceBox(left: 0, top: 0, right: source.width - 1, bottom: source.height - 1)
         }
 
-        /// Encodes at `q` and returns the decoded picture as well.
-        public func encodePicture(at q: Int) throws -> (decoded: RGBImage, descriptor: [Float], bytes: Int) {
+        /// The descriptor of `picture` (the encoded picture's size) at the original landmarks, without encoding.
+        public func descriptor(of picture: RGBImage) -> [Float] {
+            precondition(picture.width == source.width && picture.height == source.height, "FaceSession: picture size")
+            return oracle.analyzer.embedder.embed(chip: FaceChip.extract(picture, placement), workspace: workspace)
+        }
+
+        /// Encodes at `q` and returns the decoded picture as well. `substitute`, when given, is encoded instead of
+        /// the original (a prefiltered version of it, the same size); the descriptor is still taken at the
+        /// original landmarks, to be compared with `e0`.
+        public func encodePicture(at q: Int, substitute: RGBImage? = nil) throws -> (decoded: RGBImage, descriptor: [Float], bytes: Int) {
+            let picture = substitute ?? source
+            precondition(picture.width == source.width && picture.height == source.height, "FaceSession: substitute size")
             let frameQP: FrameQP
             switch oracle.mode {
             case .crop: frameQP = FrameQP(qp: q)
@@ -154,7 +164,7 @@ public struct JNDOracle: Sendable {
                             height: region.height, qp: q)
                     ])
             }
-            let (decoded, n) = try codec.roundTrip(source, qp: frameQP)
+            let (decoded, n) = try codec.roundTrip(picture, qp: frameQP)
             let chip = FaceChip.extract(decoded, placement)
             return (decoded, oracle.analyzer.embedder.embed(chip: chip, workspace: workspace), n)
         }
