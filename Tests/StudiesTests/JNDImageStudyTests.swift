@@ -13,9 +13,9 @@ import _TestSupport
 @Suite struct JNDImageStudyTests {
     private func face(bytes: Int, jndBytes: Int, distance: Double, _ filtered: [String: (Int, Double, Int)]) -> JNDImageStudy.Face {
         JNDImageStudy.Face(
-            source: "s", face: 0, faceWidth: 60, jndQP: 25, jndBytes: jndBytes, bytes: bytes, distance: distance,
+            source: "s", face: 0, faceWidth: 60, jndQP: 25, jndBytes: jndBytes, bytes: bytes, distance: distance, rateProxy: 1,
             filtered: filtered.mapValues {
-                .init(bytes: $0.0, distance: $0.1, prefilterDistance: 0.01, strength: nil, ownJNDQP: 24, ownJNDBytes: $0.2)
+                .init(bytes: $0.0, distance: $0.1, prefilterDistance: 0.01, strength: nil, ownJNDQP: 24, ownJNDBytes: $0.2, rateProxy: 1)
             })
     }
 
@@ -52,5 +52,7 @@ import _TestSupport
         #expect(f.filtered["placebo"]!.prefilterDistance < 0.02, "±1 level barely moves the descriptor")
         for v in f.filtered.values { #expect(v.ownJNDQP <= f.jndQP + 6 && v.ownJNDBytes > 0 && v.bytes > 0) }
         #expect(r.rows.count == 3)
+        // The denoised crop is smoother than the original by the rate proxy too.
+        #expect(denoise.rateProxy < f.rateProxy && f.rateProxy > 0)
     }
 }

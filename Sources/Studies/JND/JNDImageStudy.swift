@@ -25,12 +25,15 @@ public struct JNDImageStudy: Sendable {
             /// there.
             public var ownJNDQP: Int
             public var ownJNDBytes: Int
+            /// `RateProxy` of the prefiltered crop (the training's rate term), to set against its bytes.
+            public var rateProxy: Double
 
             enum CodingKeys: String, CodingKey {
                 case bytes, distance, strength
                 case prefilterDistance = "prefilter_distance"
                 case ownJNDQP = "own_jnd_qp"
                 case ownJNDBytes = "own_jnd_bytes"
+                case rateProxy = "rate_proxy"
             }
         }
         public var source: String
@@ -42,10 +45,12 @@ public struct JNDImageStudy: Sendable {
         /// The original crop's bytes and distance at the QP the prefilters are compared at.
         public var bytes: Int
         public var distance: Double
+        public var rateProxy: Double
         public var filtered: [String: Filtered]
 
         enum CodingKeys: String, CodingKey {
             case source, face, bytes, distance, filtered
+            case rateProxy = "rate_proxy"
             case jndBytes = "jnd_bytes"
             case faceWidth = "face_width"
             case jndQP = "jnd_qp"
@@ -168,7 +173,7 @@ public struct JNDImageStudy: Sendable {
                 let ownQ = max(own.jnd, oracle.qpRange.lowerBound)
                 return Face.Filtered(
                     bytes: atOriginalJND.bytes, distance: atOriginalJND.distance, prefilterDistance: before, strength: strength,
-                    ownJNDQP: own.jnd, ownJNDBytes: own.encoded[ownQ]!.bytes)
+                    ownJNDQP: own.jnd, ownJNDBytes: own.encoded[ownQ]!.bytes, rateProxy: JNDImageStudy.rateProxy(picture))
             }
             let limit = margin * oracle.tau
             let strength = FaceDenoise.strongest { sigma in
@@ -192,10 +197,14 @@ public struct JNDImageStudy: Sendable {
             out.append(
                 Face(
                     source: source, face: k, faceWidth: face.box.width, jndQP: jnd, jndBytes: encoded[max(jnd, oracle.qpRange.lowerBound)]!.bytes,
-                    bytes: original.bytes, distance: original.distance,
+                    bytes: original.bytes, distance: original.distance, rateProxy: JNDImageStudy.rateProxy(s.original),
                     filtered: filtered))
         }
         return out
+    }
+
+    static func rateProxy(_ picture: RGBImage) -> Double {
+        Double(RateProxy.evaluate(picture.pixels.map(Float.init), width: picture.width, height: picture.height).rate)
     }
 
     /// The summary rows, one per prefilter, in name order.
