@@ -50,6 +50,23 @@ public final class FaceEmbedder: Sendable {
         return result
     }
 
+    /// The descriptor of a chip given as real-valued RGB levels (`chipSize`², interleaved; a JND image before
+    /// rounding), and the gradient of a loss with respect to those values, given the loss's gradient with respect to
+    /// the descriptor. The weights stay frozen. Slower than `embed` (it keeps every activation): a training tool.
+    public func descriptorGradient(chip pixels: [Float], lossGradient: ([Float]) -> [Float]) -> (descriptor: [Float], gradient: [Float]) {
+        precondition(pixels.count == chipSize * chipSize * 3, "FaceEmbedder: chip must be \(chipSize)x\(chipSize) RGB")
+        let n = chipSize * chipSize
+        let m = [mean.0, mean.1, mean.2]
+        var input = Tensor(channels: 3, height: chipSize, width: chipSize)
+        for c in 0..<3 { for i in 0..<n { input.data[c * n + i] = (pixels[i * 3 + c] - m[c]) / 256 } }
+        let (out, g) = network.inputGradient(input) { e in
+            Tensor(channels: e.channels, height: e.height, width: e.width, data: lossGradient(e.data))
+        }
+        var gradient = [Float](repeating: 0, count: 3 * n)
+        for c in 0..<3 { for i in 0..<n { gradient[i * 3 + c] = g.data[c * n + i] / 256 } }
+        return (out.data, gradient)
+    }
+
     /// Planar R, G, B with `(pixel − mean)/256` (dlib divides by 256, not 255).
     func normalize(_ pixels: [UInt8], into dst: UnsafeMutablePointer<Float>) {
         let n = chipSize * chipSize
