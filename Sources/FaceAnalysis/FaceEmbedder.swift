@@ -50,6 +50,20 @@ public final class FaceEmbedder: Sendable {
         return result
     }
 
+    /// The descriptor of a chip given as real-valued RGB levels (`chipSize`², interleaved), as `embed` computes it
+    /// for bytes.
+    public func embed(values pixels: [Float], workspace: Workspace = Workspace()) -> [Float] {
+        precondition(pixels.count == chipSize * chipSize * 3, "FaceEmbedder: chip must be \(chipSize)x\(chipSize) RGB")
+        let n = chipSize * chipSize
+        let m = [mean.0, mean.1, mean.2]
+        let input = FeatureMap(channels: 3, height: chipSize, width: chipSize, buffer: workspace.borrow())
+        for c in 0..<3 { for i in 0..<n { input.pointer[c * n + i] = (pixels[i * 3 + c] - m[c]) / 256 } }
+        let out = network.forward(input, workspace: workspace)
+        let result = Array(UnsafeBufferPointer(start: out.pointer, count: out.count))
+        workspace.releaseAll()
+        return result
+    }
+
     /// The descriptor of a chip given as real-valued RGB levels (`chipSize`², interleaved; a JND image before
     /// rounding), and the gradient of a loss with respect to those values, given the loss's gradient with respect to
     /// the descriptor. The weights stay frozen. Slower than `embed` (it keeps every activation): a training tool.

@@ -10,7 +10,7 @@ struct JND: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jnd",
         abstract: "Just-noticeable difference for face recognition: how much compression each face tolerates.",
-        subcommands: [Measure.self, Calibrate.self, Baselines.self, Train.self, Predict.self, ImageStudy.self])
+        subcommands: [Measure.self, Calibrate.self, Baselines.self, Train.self, Predict.self, ImageStudy.self, ImageTrain.self])
 
     struct Baselines: ParsableCommand {
         static let configuration = CommandConfiguration(
