@@ -29,6 +29,8 @@ public struct JNDModel: Sendable {
         public var scalarScale: [Float]
         /// Residual-map pixels per network output unit.
         public var residualScale: Float
+        /// What the decoder's output means (nil: `.map`, the v1 models).
+        public var residualMode: ResidualMode?
         /// Free-text summary of the training run (dataset, split, sizes, epochs, seed, validation figures).
         public var training: [String: String]
 
@@ -59,6 +61,29 @@ public struct JNDModel: Sendable {
             case scalarMean = "scalar_mean"
             case scalarScale = "scalar_scale"
             case residualScale = "residual_scale"
+            case residualMode = "residual_mode"
+        }
+    }
+
+    /// How the decoder's 3×size×size output becomes the residual map at the crop's size.
+    public enum ResidualMode: String, Codable, Sendable {
+        /// The residual itself, bilinearly upsampled and scaled by `residualScale` (levels).
+        case map
+        /// A mask m = σ(output), bilinearly upsampled, on the crop's own finest detail:
+        /// residual = m ⊙ (crop − binomial5(crop)). A 64×64 map upsampled to the crop can only subtract smooth
+        /// changes, which cost the codec little; the mask decides where the detail that costs most may go.
+        case detailMask = "detail-mask"
+    }
+
+    /// The residual map at the crop's size (interleaved RGB, levels) for the decoder's output `output`.
+    public func residual(decoderOutput output: [Float], crop: RGBImage) -> [Float] {
+        let size = header.network.inputSize
+        switch header.residualMode ?? .map {
+        case .map:
+            return JNDInput.upsampleResidual(output, size: size, width: crop.width, height: crop.height, scale: header.residualScale)
+        case .detailMask:
+            let m = JNDInput.upsampleResidual(output.map { 1 / (1 + exp(-$0)) }, size: size, width: crop.width, height: crop.height, scale: 1)
+            return zip(m, JNDInput.finestDetail(crop)).map { $0 * $1 }
         }
     }
 
@@ -153,9 +178,7 @@ public struct JNDModel: Sendable {
         // −1 is the oracle's "even QP 0 is noticeable".
         let qp = max(-1, min(51, Int((raw - Double(header.safetyShift)).rounded())))
         guard maps else { return Prediction(qp: qp, rawQP: raw, residual: [], jndImage: crop) }
-        let residual = JNDInput.upsampleResidual(
-            act.residual, size: header.network.inputSize, width: crop.width, height: crop.height,
-            scale: header.residualScale)
+        let residual = residual(decoderOutput: act.residual, crop: crop)
         var jnd = crop
         for i in jnd.pixels.indices { jnd.pixels[i] = UInt8(clamping: Int((Float(crop.pixels[i]) - residual[i]).rounded())) }
         return Prediction(qp: qp, rawQP: raw, residual: residual, jndImage: jnd)
@@ -283,6 +306,34 @@ public enum JNDInput {
             }
         }
         return out
+    }
+
+    /// crop − binomial5(crop): the crop's finest detail, per channel (interleaved, levels); the blur is the separable
+    /// (1 4 6 4 1)/16 filter with the border replicated.
+    public static func finestDetail(_ crop: RGBImage) -> [Float] {
+        let w = crop.width, h = crop.height
+        let taps: [Float] = [1, 4, 6, 4, 1]
+        let x = crop.pixels.map(Float.init)
+        var rows = [Float](repeating: 0, count: x.count), blur = rows
+        for y in 0..<h {
+            for i in 0..<w {
+                for c in 0..<3 {
+                    var s: Float = 0
+                    for k in -2...2 { s += taps[k + 2] * x[(y * w + min(w - 1, max(0, i + k))) * 3 + c] }
+                    rows[(y * w + i) * 3 + c] = s / 16
+                }
+            }
+        }
+        for y in 0..<h {
+            for i in 0..<w {
+                for c in 0..<3 {
+                    var s: Float = 0
+                    for k in -2...2 { s += taps[k + 2] * rows[(min(h - 1, max(0, y + k)) * w + i) * 3 + c] }
+                    blur[(y * w + i) * 3 + c] = s / 16
+                }
+            }
+        }
+        return zip(x, blur).map { $0 - $1 }
     }
 
     /// The adjoint of `upsampleResidual`: a gradient on the crop-sized residual (interleaved RGB) back onto the

@@ -54,6 +54,9 @@ extension JND {
         @Option(help: "The identity hinge starts at this fraction of tau.")
         var margin: Float = 0.25
 
+        @Flag(help: "Train a detail-mask decoder (the residual is a learned mask on the crop's finest detail) instead of a residual map.")
+        var detailMask = false
+
         @Option(help: "Seed of the validation split and the batch order.")
         var seed: UInt64 = 2026
 
@@ -73,7 +76,8 @@ extension JND {
 
         func run() throws {
             try runReportingErrors {
-                let start = try model.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec.rawValue)
+                var start = try model.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec.rawValue)
+                if detailMask && start.header.residualMode != .detailMask { start = JNDImageTraining.detailMaskStart(start) }
                 let analyzer = try FaceAnalyzer(models: modelOptions.directory)
                 func identity(_ path: String) -> String { URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent }
                 let files = try JNDDatasetBuilder.imageFiles(under: images).filter { !JNDBaselines.isTest(identity: identity($0)) }

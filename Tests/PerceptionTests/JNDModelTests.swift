@@ -81,6 +81,34 @@ import Testing
         #expect(a.qp == max(-1, min(51, Int((a.rawQP - 1.5).rounded()))))
     }
 
+    /// A detail-mask model: the residual is σ(output) on the crop's finest detail; the mode survives the file, and
+    /// a file without it (the v1 models) reads as a residual map.
+    @Test func detailMaskModelsSubtractAMaskedShareOfTheFinestDetail() throws {
+        var m = Self.model()
+        #expect(m.header.residualMode == nil)
+        m.header.residualMode = .detailMask
+        let path = NSTemporaryDirectory() + "facejnd-jnd-\(UUID().uuidString).fjnd"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try m.write(to: path)
+        #expect(try JNDModel(path: path).header.residualMode == .detailMask)
+        var img = Self.face(width: 12, height: 10)
+        for i in img.pixels.indices { img.pixels[i] = 100 }
+        img.pixels[(5 * 12 + 6) * 3] = 200  // one red impulse
+        let detail = JNDInput.finestDetail(img)
+        // The impulse keeps 1 − 36/256 of itself; its neighbours lose 24/256 and 16/256 (separable 1 4 6 4 1).
+        let centre: Float = 100 * (1 - 36.0 / 256), beside: Float = -100 * 24.0 / 256, diagonal: Float = -100 * 16.0 / 256
+        #expect(abs(detail[(5 * 12 + 6) * 3] - centre) < 1e-3)
+        #expect(abs(detail[(5 * 12 + 7) * 3] - beside) < 1e-3)
+        #expect(abs(detail[(4 * 12 + 7) * 3] - diagonal) < 1e-3)
+        #expect(detail.enumerated().allSatisfy { $0.offset % 3 != 1 || $0.element == 0 }, "flat green has no detail")
+        let size = m.header.network.inputSize
+        let open = m.residual(decoderOutput: [Float](repeating: 30, count: 3 * size * size), crop: img)
+        let shut = m.residual(decoderOutput: [Float](repeating: -30, count: 3 * size * size), crop: img)
+        #expect(zip(open, detail).allSatisfy { abs($0 - $1) < 1e-4 } && shut.allSatisfy { abs($0) < 1e-6 })
+        let half = m.residual(decoderOutput: [Float](repeating: 0, count: 3 * size * size), crop: img)
+        #expect(zip(half, detail).allSatisfy { abs($0 - $1 / 2) < 1e-4 })
+    }
+
     @Test func damagedFilesAreRefused() throws {
         let data = try Self.model().serialized()
         func reason(_ d: Data) -> String {

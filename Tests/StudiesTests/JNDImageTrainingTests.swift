@@ -80,10 +80,16 @@ import _TestSupport
 
     /// The whole loss — rate proxy of the JND image plus the identity hinge through the chip and the ResNet — against
     /// central differences on decoder parameters, with the hinge active (a margin of 0.01 τ).
-    @Test(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
-    func theLossGradientMatchesCentralDifferencesWithTheHingeActive() throws {
+    @Test(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"), arguments: [false, true])
+    func theLossGradientMatchesCentralDifferencesWithTheHingeActive(detailMask: Bool) throws {
         let analyzer = try #require(sharedAnalyzer)
-        let model = try JNDModel.bundled(codec: "libx264")
+        let shipped = try JNDModel.bundled(codec: "libx264")
+        var model = detailMask ? JNDImageTraining.detailMaskStart(shipped) : shipped
+        if detailMask {
+            // Open the mask half-way, with some structure, so the hinge has something to measure.
+            let out = model.network.parameterLayout.first { $0.name == "output conv" }!.range
+            for i in out { model.parameters[i] = shipped.parameters[i] }
+        }
         let sample = try #require(
             try JNDImageTraining.prepare(
                 images: [fixtures.appendingPathComponent("openmpf_hikers_video_02_03.png").path], analyzer: analyzer, model: model, threads: 1
@@ -95,7 +101,7 @@ import _TestSupport
         // A decoder that removes something: the shipped one scaled up, so the hinge has a distance to work on.
         var p = model.parameters
         let out = try #require(model.network.parameterLayout.first { $0.name == "output conv" }).range
-        for i in out { p[i] *= 6 }
+        if !detailMask { for i in out { p[i] *= 6 } }
         func total(_ q: [Float]) -> (Double, Float) {
             let r = q.withUnsafeBufferPointer {
                 JNDImageTraining.loss(

@@ -28,6 +28,8 @@ public enum JNDImageTraining {
         var sampling: ChipSampling
         var e0: [Float]
         var rate0: Float
+        /// The crop's finest detail (`JNDInput.finestDetail`), for detail-mask models.
+        var detail: [Float]
     }
 
     public struct Options: Sendable {
@@ -91,7 +93,8 @@ public enum JNDImageTraining {
                         input: JNDInput.networkInput(crop, size: inputSize, channels: model.header.network.inputChannels),
                         scalars: model.scalars(faceWidth: face.box.width, sharpness: JNDInput.sharpness(crop)), sampling: sampling,
                         e0: analyzer.embedder.embed(values: sampling.apply(values), workspace: ws),
-                        rate0: max(1, RateProxy.evaluate(values, width: crop.width, height: crop.height).rate)))
+                        rate0: max(1, RateProxy.evaluate(values, width: crop.width, height: crop.height).rate),
+                        detail: JNDInput.finestDetail(crop)))
             }
             found.withLock { $0[i] = samples }
         }
@@ -101,8 +104,7 @@ public enum JNDImageTraining {
     /// The JND image of a sample under `parameters` (real-valued, before rounding).
     static func jndImage(_ s: Sample, model: JNDModel, parameters: UnsafePointer<Float>) -> (DecompositionNetwork.Activations, [Float]) {
         let act = model.network.forward(s.input, scalars: s.scalars, parameters: parameters, decoder: true)
-        let r = JNDInput.upsampleResidual(
-            act.residual, size: model.header.network.inputSize, width: s.crop.width, height: s.crop.height, scale: model.header.residualScale)
+        let r = model.residual(decoderOutput: act.residual, crop: s.crop)
         return (act, zip(s.values, r).map { $0 - $1 })
     }
 
@@ -129,13 +131,38 @@ public enum JNDImageTraining {
             }
             for (k, g) in s.sampling.transpose(dChip).enumerated() { dJ[k] += g }
         }
-        // J = crop − R: the gradient on R is −dJ.
-        let dR = JNDInput.upsampleResidualTranspose(
-            dJ.map { -$0 }, size: model.header.network.inputSize, width: s.crop.width, height: s.crop.height, scale: model.header.residualScale)
+        // J = crop − R: the gradient on R is −dJ; then back to the decoder's output.
+        let size = model.header.network.inputSize
+        let dR: [Float]
+        switch model.header.residualMode ?? .map {
+        case .map:
+            dR = JNDInput.upsampleResidualTranspose(
+                dJ.map { -$0 }, size: size, width: s.crop.width, height: s.crop.height, scale: model.header.residualScale)
+        case .detailMask:
+            // R = U(σ(o)) ⊙ detail.
+            let dMask = JNDInput.upsampleResidualTranspose(
+                zip(dJ, s.detail).map { -$0 * $1 }, size: size, width: s.crop.width, height: s.crop.height, scale: 1)
+            dR = zip(dMask, act.residual).map { g, o in
+                let m = 1 / (1 + exp(-o))
+                return g * m * (1 - m)
+            }
+        }
         model.network.backward(
             act, dEmbedding: [Float](repeating: 0, count: act.embedding.count), dResidual: dR, dQP: 0, dPooledIdentity: [],
             dPooledResidual: [], parameters: parameters, gradients: gradients)
         return (rate / s.rate0, hinge, d <= limit)
+    }
+
+    /// `model` turned into a detail-mask model whose mask starts almost closed (σ(−3) ≈ 0.05 everywhere): the
+    /// output convolution's weights zeroed, its biases −3; everything else as it was.
+    public static func detailMaskStart(_ model: JNDModel) -> JNDModel {
+        var header = model.header
+        header.residualMode = .detailMask
+        var p = model.parameters
+        let out = model.network.parameterLayout.first { $0.name == "output conv" }!.range
+        for i in out { p[i] = 0 }
+        for i in (out.upperBound - 3)..<out.upperBound { p[i] = -3 }
+        return JNDModel(header: header, parameters: p)
     }
 
     /// The parameter ranges that train: the decoder convolutions and the output convolution.
