@@ -6,8 +6,9 @@ import TensorCore
 /// final truncation to bytes; faces large enough for `extract` to pre-shrink with its pyramid are not covered (nil):
 /// at 150-px chips that is a chip rectangle over twice the chip's size, about 200-px faces and up.
 public struct ChipSampling: Sendable {
-    /// Per chip pixel, up to four (picture pixel, weight) taps.
-    let taps: [[(source: Int, weight: Float)]]
+    /// Four (picture pixel, weight) taps per chip pixel, flat; a chip pixel outside the picture has weights 0.
+    let sources: [Int32]
+    let weights: [Float]
     public let chipSize: Int
     public let width: Int
     public let height: Int
@@ -30,24 +31,26 @@ public struct ChipSampling: Sendable {
         let n = Double(size - 1)
         let ax = (p1.x - p0.x) / n, ay = (p1.y - p0.y) / n, bx = (p2.x - p0.x) / n, by = (p2.y - p0.y) / n
         let sw = box.width, sh = box.height
-        var taps: [[(source: Int, weight: Float)]] = []
-        taps.reserveCapacity(size * size)
+        var sources = [Int32](repeating: 0, count: 4 * size * size), weights = [Float](repeating: 0, count: 4 * size * size)
         for y in 0..<size {
             for x in 0..<size {
                 let sx = p0.x + ax * Double(x) + bx * Double(y), sy = p0.y + ay * Double(x) + by * Double(y)
                 let fx0 = sx.rounded(.down), fy0 = sy.rounded(.down)
                 let x0 = Int(fx0), y0 = Int(fy0)
                 // Black outside the working region, as `extract`.
-                if x0 < 0 || y0 < 0 || x0 + 1 >= sw || y0 + 1 >= sh {
-                    taps.append([])
-                    continue
-                }
+                if x0 < 0 || y0 < 0 || x0 + 1 >= sw || y0 + 1 >= sh { continue }
                 let fx = Float(sx - fx0), fy = Float(sy - fy0)
-                let o = (box.top + y0) * width + box.left + x0
-                taps.append([(o, (1 - fx) * (1 - fy)), (o + 1, fx * (1 - fy)), (o + width, (1 - fx) * fy), (o + width + 1, fx * fy)])
+                let o = (box.top + y0) * width + box.left + x0, k = 4 * (y * size + x)
+                for (j, (s, w)) in [(o, (1 - fx) * (1 - fy)), (o + 1, fx * (1 - fy)), (o + width, (1 - fx) * fy), (o + width + 1, fx * fy)]
+                    .enumerated()
+                {
+                    sources[k + j] = Int32(s)
+                    weights[k + j] = w
+                }
             }
         }
-        self.taps = taps
+        self.sources = sources
+        self.weights = weights
         chipSize = size
         self.width = width
         self.height = height
@@ -57,8 +60,9 @@ public struct ChipSampling: Sendable {
     public func apply(_ picture: [Float]) -> [Float] {
         precondition(picture.count == width * height * 3, "ChipSampling: picture size")
         var out = [Float](repeating: 0, count: chipSize * chipSize * 3)
-        for (i, t) in taps.enumerated() {
-            for (s, w) in t { for c in 0..<3 { out[3 * i + c] += w * picture[3 * s + c] } }
+        for k in sources.indices where weights[k] != 0 {
+            let i = k / 4, s = Int(sources[k]), w = weights[k]
+            for c in 0..<3 { out[3 * i + c] += w * picture[3 * s + c] }
         }
         return out
     }
@@ -67,8 +71,9 @@ public struct ChipSampling: Sendable {
     public func transpose(_ chipGradient: [Float]) -> [Float] {
         precondition(chipGradient.count == chipSize * chipSize * 3, "ChipSampling: chip size")
         var out = [Float](repeating: 0, count: width * height * 3)
-        for (i, t) in taps.enumerated() {
-            for (s, w) in t { for c in 0..<3 { out[3 * s + c] += w * chipGradient[3 * i + c] } }
+        for k in sources.indices where weights[k] != 0 {
+            let i = k / 4, s = Int(sources[k]), w = weights[k]
+            for c in 0..<3 { out[3 * s + c] += w * chipGradient[3 * i + c] }
         }
         return out
     }
