@@ -30,7 +30,7 @@ extension EncodeJob {
             guard let model = options.jndPredictor else { throw PipelineError.prefilterNeedsPredictor }
             residual = { image, f, _ in
                 let p = model.predict(image, face: f.face, chipSize: chipSize, maps: true)
-                return (p.region, p.prediction.residual)
+                return (p.region, feathered(p.prediction.residual, face: f.face.box, region: p.region))
             }
         case .denoise:
             let strengths = DenoiseStrengths(
@@ -40,11 +40,7 @@ extension EncodeJob {
                 let crop = image.cropped(to: region)
                 let sigma = strengths.rangeSigma(crop: crop, region: region, face: f, frame: i)
                 let denoised = FaceDenoise.filter(crop, rangeSigma: sigma)
-                let box = FaceBox(
-                    left: f.face.box.left - region.left, top: f.face.box.top - region.top, right: f.face.box.right - region.left,
-                    bottom: f.face.box.bottom - region.top)
-                let weight = FaceDenoise.feather(box: box, width: crop.width, height: crop.height)
-                return (region, crop.pixels.indices.map { k in weight[k / 3] * (Float(crop.pixels[k]) - Float(denoised.pixels[k])) })
+                return (region, feathered(zip(crop.pixels, denoised.pixels).map { Float($0) - Float($1) }, face: f.face.box, region: region))
             }
         }
         let converter = try UprightConverter(orientation: timeline.orientation)
@@ -67,6 +63,15 @@ extension EncodeJob {
             try RGBDifference.subtract(from: frame, at: positions, rgb: rgb)
         }
     }
+}
+
+/// A crop-sized residual (interleaved RGB) faded out from the face box (`FaceDenoise.feather`): the crop region
+/// moves with the face in 16-pixel steps, and a residual cut off at its edge leaves a seam that motion compensation
+/// pays for.
+func feathered(_ residual: [Float], face: FaceBox, region: FaceBox) -> [Float] {
+    let box = FaceBox(left: face.left - region.left, top: face.top - region.top, right: face.right - region.left, bottom: face.bottom - region.top)
+    let weight = FaceDenoise.feather(box: box, width: region.width, height: region.height)
+    return residual.indices.map { weight[$0 / 3] * residual[$0] }
 }
 
 /// The denoise strength of each track, chosen once per segment of `segmentFrames` frames on the first face-frame of
