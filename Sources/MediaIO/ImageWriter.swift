@@ -47,6 +47,21 @@ extension ImageFile {
         width: Int, height: Int, format: AVPixelFormat, to path: String,
         fill: (UnsafeMutablePointer<UInt8>, Int) -> Void
     ) throws {
+        try AtomicWrite.write(try encodePNG(width: width, height: height, format: format, fill: fill), to: path)
+    }
+
+    /// An RGB picture as PNG file bytes (for pictures inlined in HTML).
+    public static func pngData(_ image: RGBImage) throws -> Data {
+        try encodePNG(width: image.width, height: image.height, format: AV_PIX_FMT_RGB24) { dst, stride in
+            image.pixels.withUnsafeBufferPointer { p in
+                for y in 0..<image.height { (dst + y * stride).update(from: p.baseAddress! + y * image.width * 3, count: image.width * 3) }
+            }
+        }
+    }
+
+    private static func encodePNG(
+        width: Int, height: Int, format: AVPixelFormat, fill: (UnsafeMutablePointer<UInt8>, Int) -> Void
+    ) throws -> Data {
         guard let codec = avcodec_find_encoder(AV_CODEC_ID_PNG) else {
             throw MediaError.unknownEncoder(name: "png", available: [])
         }
@@ -68,8 +83,7 @@ extension ImageFile {
         try check(avcodec_send_frame(ctx, f), "avcodec_send_frame")
         let packet = try Packet()
         try check(avcodec_receive_packet(ctx, packet.pointer), "avcodec_receive_packet")
-        let data = Data(bytes: packet.pointer.pointee.data, count: Int(packet.pointer.pointee.size))
-        try AtomicWrite.write(data, to: path)
+        return Data(bytes: packet.pointer.pointee.data, count: Int(packet.pointer.pointee.size))
     }
 
     /// Writes `image` as a PNG through FFmpeg's encoder, atomically (temporary file, then rename).

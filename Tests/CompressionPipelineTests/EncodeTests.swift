@@ -248,6 +248,17 @@ struct EncodeTests {
         // The first pass coded the filtered pixels (later passes may drop the filter for tracks that failed).
         #expect(a.passes[0].outputBytes != b.passes[0].outputBytes)
         #expect(a.passes[0].outputBytes != c.passes[0].outputBytes && b.passes[0].outputBytes != c.passes[0].outputBytes)
+        // The HTML report shows, per filtered track, the crop, the residual and the encoded picture, inlined.
+        #expect(a.prefilterExamples.isEmpty && !HTMLReport.render(encode: a).contains("data:image/png"))
+        for r in [b, c] {
+            #expect(Set(r.prefilterExamples.map(\.track)) == Set(r.tracks.map(\.track)))
+            let html = HTMLReport.render(encode: r)
+            #expect(html.components(separatedBy: "data:image/png;base64,").count - 1 == 3 * r.prefilterExamples.count)
+            for e in r.prefilterExamples {
+                #expect(e.residual.count == e.crop.pixels.count && e.residual.contains { $0 != 0 })
+                #expect(e.filtered != e.crop)
+            }
+        }
         // Without the predictor the prefilter has nothing to subtract: a clear error, no output.
         let none = f.dir.appendingPathComponent("prefilter-oracle.out.mp4").path
         #expect(throws: (any Error).self) { try EncodeJob(analyzer: f.analyzer, options: options { $0.prefilter = .jnd }).run(f.clip, output: none) }

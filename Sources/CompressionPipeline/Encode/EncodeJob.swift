@@ -169,6 +169,8 @@ public struct EncodeJob {
         public var chunks: [ChunkRecord] = []
         /// The chunked encode's first-encode result per segment (nil for a whole-file encode).
         public var firstPass: SegmentFirstPass? = nil
+        /// With a prefilter: the first filtered face of each track.
+        public var prefilterExamples: [PrefilterExample] = []
     }
 
     /// Plans, encodes and verifies until every face is within τ or no face QP can go lower; writes `output`
@@ -205,12 +207,13 @@ public struct EncodeJob {
         }
         var passes: [EncodePass] = []
         var unfiltered = Set<Int>()
+        let examples = PrefilterExamples()
         var encodeSeconds = 0.0, verifySeconds = 0.0
         let verifier = self.verifier
         while true {
             let plan = planner.plan(plannerInput, repairs: repairs)
             var clock = Date()
-            let filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered))
+            let filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered), examples: examples)
             let result = try AtomicFile.namingOutput(output) {
                 try encode(
                     input, to: scratch, plan: plan, edit: filter, progress: { progress(.encode, $0, $1) }, isCancelled: isCancelled)
@@ -244,7 +247,7 @@ public struct EncodeJob {
                 try AtomicFile.moveIntoPlace(scratch, output)
                 return Outcome(
                     plan: plan, result: result, checks: checks, passes: passes, policies: policies, unfixed: failing,
-                    seconds: (encodeSeconds, verifySeconds))
+                    seconds: (encodeSeconds, verifySeconds), prefilterExamples: examples.all)
             }
         }
     }

@@ -160,6 +160,8 @@ public struct EncodeReport: Sendable, Codable {
     /// The chunked encode's segments and how many passed their first encode (nil for whole-file passes). Added in
     /// version 3.
     public var segmentsFirstPass: SegmentFirstPass?
+    /// With a prefilter: the first filtered face of each track, for the HTML report (not written to the JSON).
+    public var prefilterExamples: [PrefilterExample] = []
 
     public struct Source: Sendable, Codable, Equatable {
         public var fingerprint: InputFingerprint
@@ -205,6 +207,7 @@ public struct EncodeReport: Sendable, Codable {
         unfixed = outcome.unfixed
         chunks = outcome.chunks.isEmpty ? nil : outcome.chunks
         segmentsFirstPass = outcome.firstPass
+        prefilterExamples = outcome.prefilterExamples
         var check: [String: FaceCheck] = [:]
         for c in outcome.checks { check["\(c.frame)/\(c.track)"] = c }
         frames = timeline.frames.enumerated().map { i, faces in

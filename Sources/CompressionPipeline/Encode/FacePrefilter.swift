@@ -3,6 +3,7 @@ import Foundation
 import MediaIO
 import NeuralNet
 import Perception
+import Synchronization
 import TensorCore
 
 /// `--prefilter`: what replaces a protected face's pixels before it is encoded. Verification still compares the
@@ -21,7 +22,7 @@ extension EncodeJob {
     /// The prefilter step for one encode pass: for frame i, every followed face not in `skipping` gets its crop
     /// region (`JNDOracle.cropRegion`) replaced by the prefiltered crop, as a residual subtracted in the coded
     /// picture's Y′CbCr. Nil when the prefilter is off.
-    func prefilter(_ timeline: FaceTimeline, skipping: Set<Int>) throws -> ((Int, Frame) throws -> Void)? {
+    func prefilter(_ timeline: FaceTimeline, skipping: Set<Int>, examples: PrefilterExamples? = nil) throws -> ((Int, Frame) throws -> Void)? {
         let residual: (RGBImage, TrackedFace, Int) -> (region: FaceBox, rgb: [Float])
         let chipSize = analyzer.embedder.chipSize
         switch options.prefilter {
@@ -53,6 +54,7 @@ extension EncodeJob {
             var positions: [(x: Int, y: Int)] = [], rgb: [Float] = []
             for f in faces {
                 let (r, values) = residual(image, f, i)
+                examples?.record(track: f.track, frame: i, crop: image.cropped(to: r), residual: values)
                 for y in 0..<r.height {
                     for x in 0..<r.width {
                         positions.append(orientation.codedPoint(x: r.left + x, y: r.top + y, codedWidth: frame.width, codedHeight: frame.height))
@@ -63,6 +65,43 @@ extension EncodeJob {
             try RGBDifference.subtract(from: frame, at: positions, rgb: rgb)
         }
     }
+}
+
+/// One face as the prefilter changed it: the crop, the residual subtracted and the picture encoded (for the HTML
+/// report, so a person can see what was removed).
+public struct PrefilterExample: Sendable {
+    public var track: Int
+    public var frame: Int
+    public var crop: RGBImage
+    /// Interleaved RGB, levels (signed).
+    public var residual: [Float]
+
+    /// The crop minus the residual, rounded: what was encoded.
+    public var filtered: RGBImage {
+        var out = crop
+        for i in out.pixels.indices { out.pixels[i] = UInt8(clamping: Int((Float(crop.pixels[i]) - residual[i]).rounded())) }
+        return out
+    }
+
+    /// The residual made visible: mid-grey is 0, 16 grey levels per level of residual.
+    public var residualPicture: RGBImage {
+        var out = crop
+        for i in out.pixels.indices { out.pixels[i] = UInt8(clamping: Int((128 + 16 * residual[i]).rounded())) }
+        return out
+    }
+}
+
+/// The first prefiltered face of each track in an encode.
+final class PrefilterExamples: Sendable {
+    private let byTrack = Mutex<[Int: PrefilterExample]>([:])
+
+    func record(track: Int, frame: Int, crop: RGBImage, residual: [Float]) {
+        byTrack.withLock { d in
+            if d[track] == nil { d[track] = PrefilterExample(track: track, frame: frame, crop: crop, residual: residual) }
+        }
+    }
+
+    var all: [PrefilterExample] { byTrack.withLock { d in d.keys.sorted().map { d[$0]! } } }
 }
 
 /// A crop-sized residual (interleaved RGB) faded out from the face box (`FaceDenoise.feather`): the crop region

@@ -1,4 +1,5 @@
 import Foundation
+import MediaIO
 
 /// One self-contained HTML page (inline SVG, no scripts, no network) for an encode and, optionally, a comparison.
 public enum HTMLReport {
@@ -67,7 +68,25 @@ public enum HTMLReport {
                 "<td>\(t.quality.map { "\(format($0.certaintyRatio, 3)) / \(format($0.recognizabilityIndex, 3)) / \(format($0.consistency, 3)) / \(format($0.score, 3))" } ?? "–")</td></tr>\n"
         }
         body += "</table>\n"
+        body += prefilterStrip(r)
         return page(title: "facejnd report: \(r.input)", body: body)
+    }
+
+    /// Per track, the first prefiltered face: crop, residual map (mid-grey = 0) and the picture encoded, inlined as
+    /// PNGs. Empty without a prefilter.
+    static func prefilterStrip(_ r: EncodeReport) -> String {
+        guard !r.prefilterExamples.isEmpty else { return "" }
+        var out = "<h2>What the prefilter removed (\(escape(r.settings.prefilter)))</h2>\n"
+        out += "<p>Per track, its first prefiltered face: the crop, the residual subtracted (mid-grey is 0, 16 grey levels per level) "
+        out += "and the picture that was encoded.</p>\n<table><tr><th>track</th><th>frame</th><th>crop</th><th>residual</th><th>encoded</th></tr>\n"
+        for e in r.prefilterExamples {
+            let pictures = [e.crop, e.residualPicture, e.filtered].map { p -> String in
+                guard let png = try? ImageFile.pngData(p) else { return "<td>–</td>" }
+                return "<td><img class=\"face\" alt=\"\" src=\"data:image/png;base64,\(png.base64EncodedString())\"></td>"
+            }
+            out += "<tr><td>\(e.track)</td><td>\(e.frame)</td>\(pictures.joined())</tr>\n"
+        }
+        return out + "</table>\n"
     }
 
     /// An SVG line chart with axes, ticks and a legend.
@@ -124,7 +143,7 @@ public enum HTMLReport {
         body { font-family: sans-serif; margin: 2em; color: #222; }
         table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
         figure { margin: 1.5em 0; } figcaption { font-weight: bold; margin-bottom: 4px; }
-        .ok { color: #1a7f37; } .bad { color: #b42318; }
+        .ok { color: #1a7f37; } .bad { color: #b42318; } img.face { height: 128px; image-rendering: pixelated; }
         </style></head>
         <body>
         \(body)</body></html>
