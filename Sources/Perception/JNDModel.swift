@@ -308,57 +308,6 @@ public enum JNDInput {
         return out
     }
 
-    /// crop − binomial5(crop): the crop's finest detail, per channel (interleaved, levels); the blur is the separable
-    /// (1 4 6 4 1)/16 filter with the border replicated.
-    public static func finestDetail(_ crop: RGBImage) -> [Float] {
-        let w = crop.width, h = crop.height
-        let taps: [Float] = [1, 4, 6, 4, 1]
-        let x = crop.pixels.map(Float.init)
-        var rows = [Float](repeating: 0, count: x.count), blur = rows
-        for y in 0..<h {
-            for i in 0..<w {
-                for c in 0..<3 {
-                    var s: Float = 0
-                    for k in -2...2 { s += taps[k + 2] * x[(y * w + min(w - 1, max(0, i + k))) * 3 + c] }
-                    rows[(y * w + i) * 3 + c] = s / 16
-                }
-            }
-        }
-        for y in 0..<h {
-            for i in 0..<w {
-                for c in 0..<3 {
-                    var s: Float = 0
-                    for k in -2...2 { s += taps[k + 2] * rows[(min(h - 1, max(0, y + k)) * w + i) * 3 + c] }
-                    blur[(y * w + i) * 3 + c] = s / 16
-                }
-            }
-        }
-        return zip(x, blur).map { $0 - $1 }
-    }
-
-    /// The adjoint of `upsampleResidual`: a gradient on the crop-sized residual (interleaved RGB) back onto the
-    /// network's planar `size`×`size` map.
-    public static func upsampleResidualTranspose(_ gradient: [Float], size: Int, width: Int, height: Int, scale: Float) -> [Float] {
-        precondition(gradient.count == width * height * 3, "upsampleResidualTranspose: gradient size")
-        var out = [Float](repeating: 0, count: 3 * size * size)
-        for y in 0..<height {
-            let sy = max(0, min(Double(size - 1), (Double(y) + 0.5) * Double(size) / Double(height) - 0.5))
-            let y0 = Int(sy), y1 = min(size - 1, y0 + 1), fy = Float(sy - Double(y0))
-            for x in 0..<width {
-                let sx = max(0, min(Double(size - 1), (Double(x) + 0.5) * Double(size) / Double(width) - 0.5))
-                let x0 = Int(sx), x1 = min(size - 1, x0 + 1), fx = Float(sx - Double(x0))
-                for c in 0..<3 {
-                    let p = c * size * size, g = gradient[(y * width + x) * 3 + c] * scale
-                    out[p + y0 * size + x0] += g * (1 - fy) * (1 - fx)
-                    out[p + y0 * size + x1] += g * (1 - fy) * fx
-                    out[p + y1 * size + x0] += g * fy * (1 - fx)
-                    out[p + y1 * size + x1] += g * fy * fx
-                }
-            }
-        }
-        return out
-    }
-
     /// Variance of the 4-neighbour Laplacian of the grey image (channel mean): the crop's sharpness.
     public static func sharpness(_ img: RGBImage) -> Double {
         let w = img.width, h = img.height
