@@ -128,13 +128,15 @@ import _TestSupport
             plus[i] += h
             minus[i] -= h
             let numeric = (total(plus).0 - total(minus).0) / Double(2 * h)
-            if abs(numeric) < 1e-3 { continue }
+            // Small derivatives are left out: the difference quotient's noise (the hinge amplifies the descriptor's
+            // Float rounding, which depends on how BLAS splits the work among threads) is about 0.01 here.
+            if abs(numeric) < 0.05 { continue }
             checked += 1
             // Loose on purpose: the hinge multiplies the descriptor's Float noise by w_id/τ ≈ 400, so below this step
             // the difference quotient is noise, and above it enough ResNet ReLUs change side to move it by a tenth
             // or two. Each piece has its own tight check (RateProxyTests, DescriptorGradientTests, the adjoints
             // above, GradientCheckTests); this one catches a wrong sign, a lost factor or a missing path.
-            #expect(abs(numeric - Double(g[i])) < 0.3 * abs(numeric) + 1e-3, "parameter \(i): \(numeric) vs \(g[i])")
+            #expect(abs(numeric - Double(g[i])) < 0.3 * abs(numeric), "parameter \(i): \(numeric) vs \(g[i])")
         }
         #expect(checked >= 3)
     }
