@@ -61,7 +61,7 @@ extension FaceEmbedder {
         }
         let body = DlibNetwork(operations: Array(ops[..<(ops.count - 2)]))
         let input = FeatureMap(channels: 3, height: chipSize, width: chipSize, buffer: workspace.borrow())
-        normalize(pixels, into: input.pointer)
+        normalize(pixels, value: { Float($0) }, into: input.pointer)
         let map = body.forward(input, workspace: workspace)
         let (c, h, w) = (map.channels, map.height, map.width)
         func pooled(_ rows: Range<Int>, _ cols: Range<Int>) -> [Float] {

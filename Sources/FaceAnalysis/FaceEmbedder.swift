@@ -41,23 +41,19 @@ public final class FaceEmbedder: Sendable {
 
     /// The 128-D descriptor of one aligned chip (`chipSize`², interleaved RGB bytes).
     public func embed(chip pixels: [UInt8], workspace: Workspace = Workspace()) -> [Float] {
-        precondition(pixels.count == chipSize * chipSize * 3, "FaceEmbedder: chip must be \(chipSize)x\(chipSize) RGB")
-        let input = FeatureMap(channels: 3, height: chipSize, width: chipSize, buffer: workspace.borrow())
-        normalize(pixels, into: input.pointer)
-        let out = network.forward(input, workspace: workspace)
-        let result = Array(UnsafeBufferPointer(start: out.pointer, count: out.count))
-        workspace.releaseAll()
-        return result
+        embed(pixels, value: { Float($0) }, workspace: workspace)
     }
 
     /// The descriptor of a chip given as real-valued RGB levels (`chipSize`², interleaved), as `embed` computes it
     /// for bytes.
     public func embed(values pixels: [Float], workspace: Workspace = Workspace()) -> [Float] {
+        embed(pixels, value: { $0 }, workspace: workspace)
+    }
+
+    private func embed<T>(_ pixels: [T], value: (T) -> Float, workspace: Workspace) -> [Float] {
         precondition(pixels.count == chipSize * chipSize * 3, "FaceEmbedder: chip must be \(chipSize)x\(chipSize) RGB")
-        let n = chipSize * chipSize
-        let m = [mean.0, mean.1, mean.2]
         let input = FeatureMap(channels: 3, height: chipSize, width: chipSize, buffer: workspace.borrow())
-        for c in 0..<3 { for i in 0..<n { input.pointer[c * n + i] = (pixels[i * 3 + c] - m[c]) / 256 } }
+        normalize(pixels, value: value, into: input.pointer)
         let out = network.forward(input, workspace: workspace)
         let result = Array(UnsafeBufferPointer(start: out.pointer, count: out.count))
         workspace.releaseAll()
@@ -70,9 +66,8 @@ public final class FaceEmbedder: Sendable {
     public func descriptorGradient(chip pixels: [Float], lossGradient: ([Float]) -> [Float]) -> (descriptor: [Float], gradient: [Float]) {
         precondition(pixels.count == chipSize * chipSize * 3, "FaceEmbedder: chip must be \(chipSize)x\(chipSize) RGB")
         let n = chipSize * chipSize
-        let m = [mean.0, mean.1, mean.2]
         var input = Tensor(channels: 3, height: chipSize, width: chipSize)
-        for c in 0..<3 { for i in 0..<n { input.data[c * n + i] = (pixels[i * 3 + c] - m[c]) / 256 } }
+        input.data.withUnsafeMutableBufferPointer { normalize(pixels, value: { $0 }, into: $0.baseAddress!) }
         let (out, g) = network.inputGradient(input) { e in
             Tensor(channels: e.channels, height: e.height, width: e.width, data: lossGradient(e.data))
         }
@@ -82,13 +77,13 @@ public final class FaceEmbedder: Sendable {
     }
 
     /// Planar R, G, B with `(pixel − mean)/256` (dlib divides by 256, not 255).
-    func normalize(_ pixels: [UInt8], into dst: UnsafeMutablePointer<Float>) {
+    func normalize<T>(_ pixels: [T], value: (T) -> Float, into dst: UnsafeMutablePointer<Float>) {
         let n = chipSize * chipSize
         let m = [mean.0, mean.1, mean.2]
         pixels.withUnsafeBufferPointer { p in
             for c in 0..<3 {
                 let mc = m[c]
-                for i in 0..<n { dst[c * n + i] = (Float(p[i * 3 + c]) - mc) / 256 }
+                for i in 0..<n { dst[c * n + i] = (value(p[i * 3 + c]) - mc) / 256 }
             }
         }
     }
@@ -101,7 +96,7 @@ public final class FaceEmbedder: Sendable {
         func run(_ net: DlibNetwork) -> Tensor {
             let ws = Workspace()
             let input = FeatureMap(channels: 3, height: chipSize, width: chipSize, buffer: ws.borrow())
-            normalize(pixels, into: input.pointer)
+            normalize(pixels, value: { Float($0) }, into: input.pointer)
             return net.forward(input, workspace: ws).tensor()
         }
         var outs = [run(DlibNetwork(operations: []))]

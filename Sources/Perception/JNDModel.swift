@@ -76,14 +76,15 @@ public struct JNDModel: Sendable {
     }
 
     /// The residual map at the crop's size (interleaved RGB, levels) for the decoder's output `output`.
-    public func residual(decoderOutput output: [Float], crop: RGBImage) -> [Float] {
+    /// `detail`, when given, is the crop's `JNDInput.finestDetail` computed beforehand (training reuses it).
+    public func residual(decoderOutput output: [Float], crop: RGBImage, detail: [Float]? = nil) -> [Float] {
         let size = header.network.inputSize
         switch header.residualMode ?? .map {
         case .map:
             return JNDInput.upsampleResidual(output, size: size, width: crop.width, height: crop.height, scale: header.residualScale)
         case .detailMask:
             let m = JNDInput.upsampleResidual(output.map { 1 / (1 + exp(-$0)) }, size: size, width: crop.width, height: crop.height, scale: 1)
-            return zip(m, JNDInput.finestDetail(crop)).map { $0 * $1 }
+            return zip(m, detail ?? JNDInput.finestDetail(crop)).map { $0 * $1 }
         }
     }
 
@@ -179,9 +180,7 @@ public struct JNDModel: Sendable {
         let qp = max(-1, min(51, Int((raw - Double(header.safetyShift)).rounded())))
         guard maps else { return Prediction(qp: qp, rawQP: raw, residual: [], jndImage: crop) }
         let residual = residual(decoderOutput: act.residual, crop: crop)
-        var jnd = crop
-        for i in jnd.pixels.indices { jnd.pixels[i] = UInt8(clamping: Int((Float(crop.pixels[i]) - residual[i]).rounded())) }
-        return Prediction(qp: qp, rawQP: raw, residual: residual, jndImage: jnd)
+        return Prediction(qp: qp, rawQP: raw, residual: residual, jndImage: JNDInput.jndImage(crop: crop, residual: residual))
     }
 }
 

@@ -54,4 +54,12 @@ extension JNDInput {
         }
         return out
     }
+
+    /// The JND image: `crop − residual`, rounded and clamped to bytes.
+    public static func jndImage(crop: RGBImage, residual: [Float]) -> RGBImage {
+        precondition(residual.count == crop.pixels.count, "jndImage: residual size")
+        var out = crop
+        for i in out.pixels.indices { out.pixels[i] = UInt8(clamping: Int((Float(crop.pixels[i]) - residual[i]).rounded())) }
+        return out
+    }
 }

@@ -77,11 +77,7 @@ public struct PrefilterExample: Sendable {
     public var residual: [Float]
 
     /// The crop minus the residual, rounded: what was encoded.
-    public var filtered: RGBImage {
-        var out = crop
-        for i in out.pixels.indices { out.pixels[i] = UInt8(clamping: Int((Float(crop.pixels[i]) - residual[i]).rounded())) }
-        return out
-    }
+    public var filtered: RGBImage { JNDInput.jndImage(crop: crop, residual: residual) }
 
     /// The residual made visible: mid-grey is 0, 16 grey levels per level of residual.
     public var residualPicture: RGBImage {
@@ -95,9 +91,10 @@ public struct PrefilterExample: Sendable {
 final class PrefilterExamples: Sendable {
     private let byTrack = Mutex<[Int: PrefilterExample]>([:])
 
-    func record(track: Int, frame: Int, crop: RGBImage, residual: [Float]) {
+    /// Keeps the face unless its track has one; the crop is only cut then (this runs for every filtered face-frame).
+    func record(track: Int, frame: Int, crop: @autoclosure () -> RGBImage, residual: [Float]) {
         byTrack.withLock { d in
-            if d[track] == nil { d[track] = PrefilterExample(track: track, frame: frame, crop: crop, residual: residual) }
+            if d[track] == nil { d[track] = PrefilterExample(track: track, frame: frame, crop: crop(), residual: residual) }
         }
     }
 

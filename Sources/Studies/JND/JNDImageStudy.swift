@@ -89,12 +89,12 @@ public struct JNDImageStudy: Sendable {
         public var margin: Double
         public var qpOffset: Int
         public var rows: [Row]
+        public var faces: [Face]
 
         enum CodingKeys: String, CodingKey {
             case codec, tau, margin, rows, faces
             case qpOffset = "qp_offset"
         }
-        public var faces: [Face]
     }
 
     public var oracle: JNDOracle
@@ -152,24 +152,21 @@ public struct JNDImageStudy: Sendable {
                 _ = try encode(max(jnd, oracle.qpRange.lowerBound))
                 return (jnd, encoded)
             }
+            /// The encode of `picture` at `q`, from `encoded` when the search already made it.
+            func encode(_ picture: RGBImage?, at q: Int, from encoded: [Int: (bytes: Int, distance: Double)]) throws -> (bytes: Int, distance: Double)
+            {
+                if let e = encoded[q] { return e }
+                let r = try s.encodePicture(at: q, substitute: picture)
+                return (r.bytes, Double(descriptorDistance(s.e0, r.descriptor)))
+            }
             let (jnd, encoded) = try search(nil)
             let q = max(jnd - qpOffset, oracle.qpRange.lowerBound)
-            let original =
-                try encoded[q]
-                ?? {
-                    let r = try s.encodePicture(at: q)
-                    return (r.bytes, Double(descriptorDistance(s.e0, r.descriptor)))
-                }()
+            let original = try encode(nil, at: q, from: encoded)
             var filtered: [String: Face.Filtered] = [:]
             func measure(_ picture: RGBImage, strength: Int? = nil) throws -> Face.Filtered {
                 let before = Double(descriptorDistance(s.e0, s.descriptor(of: picture)))
                 let own = try search(picture)
-                let atOriginalJND =
-                    try own.encoded[q].map { $0 }
-                    ?? {
-                        let r = try s.encodePicture(at: q, substitute: picture)
-                        return (r.bytes, Double(descriptorDistance(s.e0, r.descriptor)))
-                    }()
+                let atOriginalJND = try encode(picture, at: q, from: own.encoded)
                 let ownQ = max(own.jnd, oracle.qpRange.lowerBound)
                 return Face.Filtered(
                     bytes: atOriginalJND.bytes, distance: atOriginalJND.distance, prefilterDistance: before, strength: strength,

@@ -104,7 +104,7 @@ public enum JNDImageTraining {
     /// The JND image of a sample under `parameters` (real-valued, before rounding).
     static func jndImage(_ s: Sample, model: JNDModel, parameters: UnsafePointer<Float>) -> (DecompositionNetwork.Activations, [Float]) {
         let act = model.network.forward(s.input, scalars: s.scalars, parameters: parameters, decoder: true)
-        let r = model.residual(decoderOutput: act.residual, crop: s.crop)
+        let r = model.residual(decoderOutput: act.residual, crop: s.crop, detail: s.detail)
         return (act, zip(s.values, r).map { $0 - $1 })
     }
 
