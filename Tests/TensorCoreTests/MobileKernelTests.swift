@@ -10,12 +10,12 @@ import _TestSupport
         var testDescription: String { "\(c)x\(h)x\(w)->\(o) g\(groups) k\(k) s\(s) p\(p)" }
     }
 
-    private func run(_ layer: Conv2d, _ x: [Float], _ c: Int, _ h: Int, _ w: Int) -> FeatureMap {
+    private func run(_ layer: Conv2d, _ x: [Float], _ c: Int, _ h: Int, _ w: Int, relu: Bool = false) -> FeatureMap {
         let ws = Workspace()
         let input = FeatureMap(channels: c, height: h, width: w, buffer: ws.borrow())
         input.pointer.update(from: x, count: x.count)
         var out = FeatureMap(channels: 0, height: 0, width: 0, buffer: ws.borrow())
-        layer.forward(input, into: &out, workspace: ws)
+        layer.forward(input, into: &out, workspace: ws, relu: relu)
         return out
     }
 
@@ -23,6 +23,12 @@ import _TestSupport
         // Depthwise (groups = channels = outputs): the dedicated kernel, with both strides and odd sizes.
         GroupCase(c: 5, h: 9, w: 11, o: 5, groups: 5, k: 3, s: 1, p: 1),
         GroupCase(c: 4, h: 16, w: 13, o: 4, groups: 4, k: 3, s: 2, p: 1),
+        GroupCase(c: 3, h: 12, w: 16, o: 3, groups: 3, k: 3, s: 2, p: 1),
+        GroupCase(c: 2, h: 5, w: 1, o: 2, groups: 2, k: 3, s: 2, p: 1),
+        GroupCase(c: 2, h: 9, w: 10, o: 2, groups: 2, k: 3, s: 2, p: 0),
+        GroupCase(c: 2, h: 6, w: 7, o: 2, groups: 2, k: 3, s: 1, p: 0),
+        GroupCase(c: 2, h: 8, w: 9, o: 2, groups: 2, k: 2, s: 1, p: 1),
+        GroupCase(c: 2, h: 11, w: 10, o: 2, groups: 2, k: 3, s: 3, p: 1),
         GroupCase(c: 3, h: 7, w: 7, o: 3, groups: 3, k: 5, s: 2, p: 0),
         GroupCase(c: 2, h: 2, w: 3, o: 2, groups: 2, k: 3, s: 1, p: 1),
         // Large enough to split channels over threads.
@@ -46,6 +52,20 @@ import _TestSupport
         #expect(out.height == ref.height && out.width == ref.width && out.channels == t.o)
         let d = maxAbsDifference(out.tensor().data, ref.data)
         #expect(d.value < 1e-4, "worst difference \(d.value) at \(d.index)")
+    }
+
+    /// A Relu folded into a convolution (the detector's layers) equals applying it afterwards, on each of
+    /// Conv2d's paths: depthwise 3×3 and 5×5, pointwise (sgemm only) and im2col + sgemm.
+    @Test(arguments: [(4, 4, 3, 1, 1), (4, 4, 5, 2, 2), (3, 5, 1, 1, 0), (3, 5, 3, 2, 1)])
+    func foldedReluEqualsReluAfterwards(c: Int, o: Int, k: Int, s: Int, p: Int) {
+        let (h, w) = (9, 10), groups = c == o ? c : 1
+        let x = randomFloats(c * h * w, seed: 41)
+        let conv = Conv2d(
+            inputChannels: c, outputChannels: o, kernelH: k, kernelW: k, strideY: s, strideX: s, padY: p, padX: p,
+            groups: groups, weights: randomFloats(o * c / groups * k * k, seed: 42), bias: randomFloats(o, seed: 43))
+        let plain = run(conv, x, c, h, w).tensor().data, fused = run(conv, x, c, h, w, relu: true).tensor().data
+        #expect(plain.contains { $0 < 0 } && plain.contains { $0 > 0 })
+        #expect(fused == plain.map { max($0, 0) })
     }
 
     @Test(arguments: [(3, 4, 5, 2, 2, 2, 0, 0), (2, 3, 3, 4, 3, 2, 1, 1), (4, 1, 1, 3, 3, 1, 0, 0), (5, 6, 7, 3, 4, 3, 1, 0)])

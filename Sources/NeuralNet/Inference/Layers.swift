@@ -63,8 +63,9 @@ public struct Conv2d: Sendable {
         )
     }
 
-    /// Convolves `x` into `out` (whose buffer is resized), using `workspace.columns`.
-    public func forward(_ x: FeatureMap, into out: inout FeatureMap, workspace: Workspace) {
+    /// Convolves `x` into `out` (whose buffer is resized), using `workspace.columns`; with `relu`, also applies
+    /// `max(·, 0)` in the pass that adds the bias.
+    public func forward(_ x: FeatureMap, into out: inout FeatureMap, workspace: Workspace, relu: Bool = false) {
         precondition(x.channels == inputChannels, "Conv2d: expected \(inputChannels) channels, got \(x.channels)")
         let (oh, ow) = outputShape(height: x.height, width: x.width)
         out = FeatureMap(channels: outputChannels, height: oh, width: ow, buffer: out.buffer)
@@ -76,7 +77,7 @@ public struct Conv2d: Sendable {
                     depthwiseConvolution(
                         x.pointer, channels: inputChannels, height: x.height, width: x.width, weights: w.baseAddress!,
                         bias: b.baseAddress!, kernelH: kernelH, kernelW: kernelW, strideY: strideY, strideX: strideX,
-                        padY: padY, padX: padX, into: dst)
+                        padY: padY, padX: padX, relu: relu, into: dst)
                 }
             }
             return
@@ -92,7 +93,7 @@ public struct Conv2d: Sendable {
                         b: x.pointer + g * groupIn * plane, ldb: plane, c: dst + g * groupOut * plane, ldc: plane)
                 }
             }
-            addBias(dst, plane: plane)
+            addBias(dst, plane: plane, relu: relu)
             return
         }
         let k = groupIn * kernelH * kernelW
@@ -115,14 +116,18 @@ public struct Conv2d: Sendable {
                 }
             }
         }
-        addBias(dst, plane: plane)
+        addBias(dst, plane: plane, relu: relu)
     }
 
-    private func addBias(_ dst: UnsafeMutablePointer<Float>, plane: Int) {
+    private func addBias(_ dst: UnsafeMutablePointer<Float>, plane: Int, relu: Bool) {
         bias.withUnsafeBufferPointer { b in
             for o in 0..<outputChannels {
                 let p = dst + o * plane, v = b[o]
-                if v != 0 { for i in 0..<plane { p[i] += v } }
+                if relu {
+                    for i in 0..<plane { p[i] = max(p[i] + v, 0) }
+                } else if v != 0 {
+                    for i in 0..<plane { p[i] += v }
+                }
             }
         }
     }

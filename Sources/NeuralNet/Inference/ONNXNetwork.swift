@@ -22,6 +22,11 @@ public struct ONNXNetwork: Sendable {
         case add
         case relu
         case sigmoid
+
+        var isConvolution: Bool {
+            if case .convolution = self { return true }
+            return false
+        }
     }
 
     struct Step: Sendable {
@@ -166,7 +171,7 @@ public struct ONNXNetwork: Sendable {
             let x = values[step.inputs[0]]!
             var out = FeatureMap(channels: 0, height: 0, width: 0, buffer: workspace.borrow())
             switch step.operation {
-            case .convolution(let c): c.forward(x, into: &out, workspace: workspace)
+            case .convolution(let c): c.forward(x, into: &out, workspace: workspace, relu: step.relu)
             case .transposedConvolution(let c): c.forward(x, into: &out, workspace: workspace)
             case .affine(let a):
                 copy(x, into: &out)
@@ -188,7 +193,8 @@ public struct ONNXNetwork: Sendable {
                 let p = out.pointer
                 for i in 0..<out.count { p[i] = 1 / (1 + exp(-p[i])) }
             }
-            if step.relu { reluInPlace(out.pointer, count: out.count) }
+            // A convolution applies its folded Relu in its own bias pass.
+            if step.relu && !step.operation.isConvolution { reluInPlace(out.pointer, count: out.count) }
             values[step.output] = out
             for s in step.lastUses {
                 workspace.release(values[s]!.buffer)
