@@ -15,27 +15,38 @@ public enum Resampler {
             return out
         }
         let xTaps = taps(source: image.width, target: width), yTaps = taps(source: image.height, target: height)
-        // Horizontal pass into floats, then vertical pass into the canvas.
-        var rows = [Float](repeating: 0, count: image.height * width * 3)
+        // Horizontal pass into floats, then vertical pass into the canvas, one output row at a time: the rows a
+        // target row needs are summed along contiguous memory (the detector resizes every frame it scans).
+        let rowLength = width * 3
+        var rows = [Float](repeating: 0, count: image.height * rowLength)
         image.pixels.withUnsafeBufferPointer { src in
-            for y in 0..<image.height {
-                for x in 0..<width {
-                    var r: Float = 0, g: Float = 0, b: Float = 0
-                    for (i, w) in xTaps[x] {
-                        let o = (y * image.width + i) * 3
-                        r += w * Float(src[o]); g += w * Float(src[o + 1]); b += w * Float(src[o + 2])
+            rows.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<image.height {
+                    let line = src.baseAddress! + y * image.width * 3, into = dst.baseAddress! + y * rowLength
+                    for x in 0..<width {
+                        var r: Float = 0, g: Float = 0, b: Float = 0
+                        for (i, w) in xTaps[x] {
+                            let o = i * 3
+                            r += w * Float(line[o]); g += w * Float(line[o + 1]); b += w * Float(line[o + 2])
+                        }
+                        into[x * 3] = r; into[x * 3 + 1] = g; into[x * 3 + 2] = b
                     }
-                    let o = (y * width + x) * 3
-                    rows[o] = r; rows[o + 1] = g; rows[o + 2] = b
                 }
             }
         }
-        for y in 0..<height {
-            for x in 0..<width {
-                for c in 0..<3 {
-                    var v: Float = 0
-                    for (j, w) in yTaps[y] { v += w * rows[(j * width + x) * 3 + c] }
-                    out.pixels[(y * cw + x) * 3 + c] = UInt8(max(0, min(255, v.rounded())))
+        var sum = [Float](repeating: 0, count: rowLength)
+        rows.withUnsafeBufferPointer { rows in
+            sum.withUnsafeMutableBufferPointer { acc in
+                out.pixels.withUnsafeMutableBufferPointer { canvas in
+                    for y in 0..<height {
+                        for i in 0..<rowLength { acc[i] = 0 }
+                        for (j, w) in yTaps[y] {
+                            let from = rows.baseAddress! + j * rowLength
+                            for i in 0..<rowLength { acc[i] += w * from[i] }
+                        }
+                        let target = canvas.baseAddress! + y * cw * 3
+                        for i in 0..<rowLength { target[i] = UInt8(max(0, min(255, acc[i].rounded()))) }
+                    }
                 }
             }
         }

@@ -90,6 +90,14 @@ struct DetectorStudyCommand: ParsableCommand {
                         format: "%@: recall %@; precision %.3f of %d; %.1f ms/picture", r.detector, recall.joined(separator: ", "),
                         r.precision, r.detections, r.milliseconds))
             }
+            print("fast detector by score threshold (confirmed: also faces MMOD finds scaled to the face's own size):")
+            for t in result.thresholds {
+                let recall = DetectorStudy.bands.map { b in String(format: "%@ %.3f", b, t.recall[b] ?? .nan) }
+                print(
+                    String(
+                        format: "  %.1f: recall %@; precision %.3f, confirmed %.3f, of %d", t.threshold,
+                        recall.joined(separator: ", "), t.precision, t.confirmedPrecision, t.detections))
+            }
             let m = result.boxMap
             print(String(format: "box map (%d pairs): dx %.4f, dy %.4f, scale %.4f", result.pairsFitted, m.dx, m.dy, m.scale))
             print(

@@ -1,3 +1,4 @@
+import Dispatch
 import TensorCore
 
 /// 2-D convolution (cross-correlation), CHW layout, zero padding, via im2col + sgemm.
@@ -119,16 +120,28 @@ public struct Conv2d: Sendable {
         addBias(dst, plane: plane, relu: relu)
     }
 
+    /// The pass after the matrix product; split over the kernel threads when the output is large (a pass over
+    /// megabytes of activations is memory-bound, and one core does not saturate the memory bus).
     private func addBias(_ dst: UnsafeMutablePointer<Float>, plane: Int, relu: Bool) {
-        bias.withUnsafeBufferPointer { b in
-            for o in 0..<outputChannels {
-                let p = dst + o * plane, v = b[o]
+        nonisolated(unsafe) let d = dst
+        let bias = self.bias
+        let channelsRun: @Sendable (Range<Int>) -> Void = { range in
+            for o in range {
+                let p = d + o * plane, v = bias[o]
                 if relu {
                     for i in 0..<plane { p[i] = max(p[i] + v, 0) }
                 } else if v != 0 {
                     for i in 0..<plane { p[i] += v }
                 }
             }
+        }
+        let threads = min(BLAS.threads, outputChannels)
+        if threads > 1 && outputChannels * plane >= 1 << 18 {
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                channelsRun((outputChannels * t / threads)..<(outputChannels * (t + 1) / threads))
+            }
+        } else {
+            channelsRun(0..<outputChannels)
         }
     }
 }

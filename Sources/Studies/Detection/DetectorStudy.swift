@@ -54,6 +54,8 @@ public struct DetectorStudy {
         public var landmarkBox: LandmarkBox?
         public var reseededMedian: Double
         public var reseededP90: Double
+        /// The fast detector at each threshold of `sweep` (`DetectorPrecision.swift`).
+        public var thresholds: [ThresholdRow]
 
         enum CodingKeys: String, CodingKey {
             case pictures, rows
@@ -66,6 +68,7 @@ public struct DetectorStudy {
             case landmarkBox = "landmark_box"
             case reseededMedian = "reseeded_median"
             case reseededP90 = "reseeded_p90"
+            case thresholds
         }
     }
 
@@ -87,6 +90,8 @@ public struct DetectorStudy {
         var mmod0: [FaceBox] = []
         var mmod1: [FaceBox] = []
         var fast: [FastDetection] = []
+        /// The fast detector at the sweep's lowest threshold (`fast` is these at `threshold`).
+        var fastSweep: [FastDetection] = []
         var seconds: [Double] = [0, 0, 0]
     }
 
@@ -108,8 +113,10 @@ public struct DetectorStudy {
             f.mmod1 = try analyzer.detector.detect(image, upsample: 1, workspace: ws).map(\.box)
             f.seconds[1] = Date().timeIntervalSince(t)
             t = Date()
-            f.fast = try fastDetector.detect(image, minFace: minFace, threshold: threshold, workspace: ws)
+            f.fastSweep = try fastDetector.detect(
+                image, minFace: minFace, threshold: min(threshold, DetectorStudy.sweep[0]), workspace: ws)
             f.seconds[2] = Date().timeIntervalSince(t)
+            f.fast = f.fastSweep.filter { $0.score >= threshold }
             found.withLock { $0[i] = f }
         }
         let all = found.withLock { $0 }
@@ -154,6 +161,10 @@ public struct DetectorStudy {
                     milliseconds: 1000 * seconds / Double(max(1, results.count))))
         }
 
+        let thresholds = try thresholdSweep(
+            pictures, reference: results.map(\.reference),
+            detections: results.map { r in r.fastSweep.map { (box: map.dlibBox($0), score: $0.score) } })
+
         // Descriptors: LFW portraits where both the reference and the mapped fast box find the central face.
         let distances = Mutex<[(mapped: Double, reseeded: Double)]>([])
         let portraits = pictures.indices.filter { pictures[$0].isPortrait }
@@ -184,7 +195,7 @@ public struct DetectorStudy {
         return Result(
             pictures: pictures.count, rows: rows, boxMap: map, pairsFitted: pairs.count, descriptorMedian: quantile(d, 0.5),
             descriptorP90: quantile(d, 0.9), descriptorMax: d.last ?? .nan, descriptorFaces: d.count, landmarkBox: seed,
-            reseededMedian: quantile(e, 0.5), reseededP90: quantile(e, 0.9))
+            reseededMedian: quantile(e, 0.5), reseededP90: quantile(e, 0.9), thresholds: thresholds)
     }
 
     /// For each reference box, the index of the detection matched to it (greedy by IoU, each used once), or nil.
