@@ -90,7 +90,8 @@ struct EncodeOptionsGroup: ParsableArguments {
     @Option(
         help: """
             Encode in closed chunks of about this many seconds, each verified and repaired alone; faces start each \
-            chunk lowered by what earlier chunks needed. 0: whole-file passes.
+            chunk lowered by what earlier chunks needed; chunks start at scene cuts when one is near. 0: whole-file \
+            passes.
             """)
     var chunkSeconds: Double = 0
 

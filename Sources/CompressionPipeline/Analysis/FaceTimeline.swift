@@ -110,6 +110,8 @@ public struct FaceTimeline: Sendable {
     public var frames: [[TrackedFace]]
     public var probes: [JNDProbe]
     public var framesPerSecond: Double
+    /// Frames that start a new shot (`SceneCutDetector`), in order; the chunked encode starts chunks there.
+    public var sceneCuts: [Int] = []
 
     public init(width: Int, height: Int, frames: [[TrackedFace]], probes: [JNDProbe], framesPerSecond: Double) {
         self.width = width
@@ -177,6 +179,7 @@ public struct FaceAnalysisPass {
         // frames between its appearance and its first detection are protected too.
         var history: [(index: Int, image: RGBImage)] = []
         var seenTracks = Set<Int>()
+        var cuts = SceneCutDetector()
         func followBack(_ face: TrackedFace, from image: RGBImage) throws {
             let chipSize = analyzer.embedder.chipSize
             func descriptor(_ f: Face, in img: RGBImage) -> [Float] {
@@ -199,6 +202,7 @@ public struct FaceAnalysisPass {
             }
         }
         func process(_ index: Int, _ image: RGBImage, _ detections: [Detection]?) throws {
+            cuts.add(image, index: index)
             let faces = try tracker.step(image, detections: detections, workspace: workspace)
             for f in faces where !seenTracks.contains(f.track) {
                 seenTracks.insert(f.track)
@@ -251,6 +255,7 @@ public struct FaceAnalysisPass {
         let fps = source.video.framesPerSecond > 0 ? source.video.framesPerSecond : 25
         var timeline = FaceTimeline(width: width, height: height, frames: frames, probes: probes, framesPerSecond: fps)
         timeline.orientation = source.orientation
+        timeline.sceneCuts = cuts.cuts
         return timeline
     }
 }

@@ -25,21 +25,39 @@ extension EncodeJob {
     /// seconds of P pictures, and only chunks with faces need verifying; so a chunk is cut after `chunkFrames` frames
     /// only when it holds a protected face or the next frame does, and face-free stretches run on up to `maxFrames`
     /// (the memory bound). On the 10 fps intel clip, 1-second chunks everywhere doubled the video stream.
-    public static func chunkStarts(protected: [Bool], chunkFrames: Int, maxFrames: Int) -> @Sendable (Int, Int) -> Bool {
-        chunkStarts(protected: protected, chunkFrames: ChunkLength(chunkFrames), maxFrames: maxFrames)
+    ///
+    /// Scene cuts (`sceneCuts`, frame indices) move the boundaries onto them: a chunk at least half the chunk length
+    /// long ends at a cut, and a chunk that is due ends at a cut coming within half a chunk length instead (within the
+    /// memory bound), so the IDR picture falls where the encoder needs an intra picture anyway.
+    public static func chunkStarts(
+        protected: [Bool], chunkFrames: Int, maxFrames: Int, sceneCuts: [Int] = []
+    ) -> @Sendable (Int, Int) -> Bool {
+        chunkStarts(protected: protected, chunkFrames: ChunkLength(chunkFrames), maxFrames: maxFrames, sceneCuts: sceneCuts)
     }
 
     /// The same with a chunk length that changes as the encode goes (`nextChunkLength`).
-    static func chunkStarts(protected: [Bool], chunkFrames: ChunkLength, maxFrames: Int) -> @Sendable (Int, Int) -> Bool {
+    static func chunkStarts(
+        protected: [Bool], chunkFrames: ChunkLength, maxFrames: Int, sceneCuts: [Int] = []
+    ) -> @Sendable (Int, Int) -> Bool {
         var before = [0]  // protected frames before each index
         for p in protected { before.append(before.last! + (p ? 1 : 0)) }
         let counts = before
+        // The first cut at or after each frame (Int.max: none).
+        var next = [Int](repeating: Int.max, count: protected.count + 1)
+        let cuts = Set(sceneCuts)
+        for i in stride(from: protected.count - 1, through: 0, by: -1) { next[i] = cuts.contains(i) ? i : next[i + 1] }
+        let nextCut = next
         return { frame, length in
+            let half = max(1, chunkFrames.value / 2)
+            if cuts.contains(frame) && length >= half { return true }
             guard length >= chunkFrames.value else { return false }
             if length >= maxFrames { return true }
             let start = max(0, frame - length), end = min(frame, counts.count - 1)
             let chunkHasFaces = counts[end] > counts[min(start, end)]
-            return chunkHasFaces || (frame < protected.count && protected[frame])
+            guard chunkHasFaces || (frame < protected.count && protected[frame]) else { return false }
+            // Due: wait for a cut close ahead.
+            let cut = frame < nextCut.count ? nextCut[frame] : Int.max
+            return !(cut != Int.max && cut - frame <= half && length + (cut - frame) <= maxFrames)
         }
     }
 
@@ -97,7 +115,7 @@ extension EncodeJob {
         let chunkLength = ChunkLength(chunkFrames)
         transcoder.startsChunk = Self.chunkStarts(
             protected: timeline.frames.map { $0.contains { !planner.skippedTracks.contains($0.track) } }, chunkFrames: chunkLength,
-            maxFrames: maxFrames)
+            maxFrames: maxFrames, sceneCuts: timeline.sceneCuts)
         if let work {
             var resumable = true  // only an unbroken run of finished chunks from the start can be taken over
             transcoder.storedChunk = { chunk, frames in

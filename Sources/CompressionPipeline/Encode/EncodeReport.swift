@@ -5,7 +5,7 @@ import RateControl
 
 /// `facejnd encode --report`: the JSON schema is docs/encode-report.schema.json (described in docs/encode-report.md).
 public struct EncodeReport: Sendable, Codable {
-    public static let schemaID = "facejnd-encode-report/3"
+    public static let schemaID = "facejnd-encode-report/4"
 
     public struct Settings: Sendable, Codable {
         public var codec: String
@@ -160,6 +160,9 @@ public struct EncodeReport: Sendable, Codable {
     /// The chunked encode's segments and how many passed their first encode (nil for whole-file passes). Added in
     /// version 3.
     public var segmentsFirstPass: SegmentFirstPass?
+    /// Frames where the analysis found a cut between shots (the chunked encode starts chunks there); nil when it
+    /// found none. Added in version 4.
+    public var sceneCuts: [Int]?
     /// With a prefilter: the first filtered face of each track, for the HTML report (not written to the JSON).
     public var prefilterExamples: [PrefilterExample] = []
 
@@ -182,6 +185,7 @@ public struct EncodeReport: Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case schema, input, output, settings, width, height, fidelity, passes, unfixed, tracks, frames, timing, source, chunks
         case segmentsFirstPass = "segments_first_pass"
+        case sceneCuts = "scene_cuts"
         case frameCount = "frame_count"
         case framesPerSecond = "fps"
         case outputBytes = "output_bytes"
@@ -207,6 +211,7 @@ public struct EncodeReport: Sendable, Codable {
         unfixed = outcome.unfixed
         chunks = outcome.chunks.isEmpty ? nil : outcome.chunks
         segmentsFirstPass = outcome.firstPass
+        sceneCuts = timeline.sceneCuts.isEmpty ? nil : timeline.sceneCuts
         prefilterExamples = outcome.prefilterExamples
         var check: [String: FaceCheck] = [:]
         for c in outcome.checks { check["\(c.frame)/\(c.track)"] = c }
