@@ -87,19 +87,21 @@ public struct Conv2d: Sendable {
         let plane = oh * ow
         if kernelH == 1 && kernelW == 1 && strideY == 1 && strideX == 1 && padY == 0 && padX == 0 {
             // A pointwise convolution is already a matrix product of the input planes: no im2col copy.
+            let beta = startFromBias(dst, plane: plane)
             weights.withUnsafeBufferPointer { w in
                 for g in 0..<groups {
                     BLAS.sgemm(
                         m: groupOut, n: plane, k: groupIn, a: w.baseAddress! + g * groupOut * groupIn, lda: groupIn,
-                        b: x.pointer + g * groupIn * plane, ldb: plane, c: dst + g * groupOut * plane, ldc: plane)
+                        b: x.pointer + g * groupIn * plane, ldb: plane, beta: beta, c: dst + g * groupOut * plane, ldc: plane)
                 }
             }
-            addBias(dst, plane: plane, relu: relu)
+            if relu { applyRelu(dst, plane: plane) }
             return
         }
         let k = groupIn * kernelH * kernelW
         let band = max(1, min(oh, Conv2d.columnBudget / max(1, k * ow)))
         let cols = workspace.columns.reserve(k * band * ow)
+        let beta = startFromBias(dst, plane: plane)
         weights.withUnsafeBufferPointer { w in
             for g in 0..<groups {
                 var row = 0
@@ -112,36 +114,41 @@ public struct Conv2d: Sendable {
                     // out[o][row*ow ...] = W[o][:] · cols  (ldc = full plane, so bands land in place)
                     BLAS.sgemm(
                         m: groupOut, n: rows * ow, k: k, a: w.baseAddress! + g * groupOut * k, lda: k, b: cols,
-                        ldb: rows * ow, c: dst + g * groupOut * plane + row * ow, ldc: plane)
+                        ldb: rows * ow, beta: beta, c: dst + g * groupOut * plane + row * ow, ldc: plane)
                     row += rows
                 }
             }
         }
-        addBias(dst, plane: plane, relu: relu)
+        if relu { applyRelu(dst, plane: plane) }
     }
 
-    /// The pass after the matrix product; split over the kernel threads when the output is large (a pass over
-    /// megabytes of activations is memory-bound, and one core does not saturate the memory bus).
-    private func addBias(_ dst: UnsafeMutablePointer<Float>, plane: Int, relu: Bool) {
-        nonisolated(unsafe) let d = dst
+    /// Sets every output plane to its bias before the matrix product, which then adds onto it (the returned
+    /// `beta`, 1): the bias costs no pass of its own, and OpenBLAS skips its pass that clears the output. Without a
+    /// bias nothing is written and the product overwrites the output (`beta` 0).
+    private func startFromBias(_ dst: UnsafeMutablePointer<Float>, plane: Int) -> Float {
+        guard bias.contains(where: { $0 != 0 }) else { return 0 }
         let bias = self.bias
-        let channelsRun: @Sendable (Range<Int>) -> Void = { range in
-            for o in range {
-                let p = d + o * plane, v = bias[o]
-                if relu {
-                    for i in 0..<plane { p[i] = max(p[i] + v, 0) }
-                } else if v != 0 {
-                    for i in 0..<plane { p[i] += v }
-                }
-            }
-        }
-        let threads = min(BLAS.threads, outputChannels)
-        if threads > 1 && outputChannels * plane >= 1 << 18 {
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
-                channelsRun((outputChannels * t / threads)..<(outputChannels * (t + 1) / threads))
-            }
+        channelPass(dst, plane: plane) { p, o in p.update(repeating: bias[o], count: plane) }
+        return 1
+    }
+
+    private func applyRelu(_ dst: UnsafeMutablePointer<Float>, plane: Int) {
+        channelPass(dst, plane: plane) { p, _ in for i in 0..<plane { p[i] = max(p[i], 0) } }
+    }
+
+    /// `body` on every output plane, split over the kernel threads when the output is large (a pass over megabytes
+    /// of activations is memory-bound, and one core does not saturate the memory bus).
+    private func channelPass(
+        _ dst: UnsafeMutablePointer<Float>, plane: Int, _ body: @escaping @Sendable (UnsafeMutablePointer<Float>, Int) -> Void
+    ) {
+        nonisolated(unsafe) let d = dst
+        let channels = outputChannels
+        let run: @Sendable (Range<Int>) -> Void = { range in for o in range { body(d + o * plane, o) } }
+        let threads = min(BLAS.threads, channels)
+        if threads > 1 && channels * plane >= 1 << 18 {
+            DispatchQueue.concurrentPerform(iterations: threads) { t in run((channels * t / threads)..<(channels * (t + 1) / threads)) }
         } else {
-            channelsRun(0..<outputChannels)
+            run(0..<channels)
         }
     }
 }
