@@ -11,7 +11,8 @@ import _TestSupport
     enum Shot { case first, second, fade, pan }
 
     /// Small synthetic shots: two differently lit gradients with a square moving 2 px a frame, a fade that brightens
-    /// the first by 4 levels a frame, and a pan over 16-px blocks moving 8 px a frame.
+    /// the first by 4 levels a frame, and a pan over 16-px blocks of any level moving 8 px a frame (every frame of it
+    /// differs from the last by more than the cut threshold).
     static func picture(_ shot: Shot, frame: Int, width: Int = 160, height: Int = 96) -> RGBImage {
         var px = [UInt8](repeating: 0, count: width * height * 3)
         for y in 0..<height {
@@ -22,8 +23,12 @@ import _TestSupport
                 case .second: v = 200 - y
                 case .fade: v = 40 + x / 4 + 4 * frame
                 case .pan:
-                    let b = ((x + 8 * frame) / 16) &* 2_654_435_761 ^ (y / 16) &* 40503
-                    v = 30 + (b >> 7) & 127
+                    // A hashed level per 16-px block (SplitMix's finaliser), so neighbouring blocks are unrelated.
+                    var b = UInt64((x + 8 * frame) / 16) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(y / 16) &* 0xBF58_476D_1CE4_E5B9
+                    b ^= b >> 31
+                    b = b &* 0x94D0_49BB_1331_11EB
+                    b ^= b >> 29
+                    v = Int(b & 255)
                 }
                 let square = shot != .pan && x >= 10 + 2 * frame && x < 30 + 2 * frame && y >= 30 && y < 50
                 if square { v = 250 }
@@ -36,8 +41,9 @@ import _TestSupport
         return RGBImage(width: width, height: height, pixels: px)
     }
 
-    private func cuts(_ shots: [Shot]) -> [Int] {
+    private func cuts(_ shots: [Shot], ratio: Double = SceneCutDetector().ratio) -> [Int] {
         var d = SceneCutDetector()
+        d.ratio = ratio
         for (i, s) in shots.enumerated() { d.add(SceneCutTests.picture(s, frame: i), index: i) }
         return d.cuts
     }
@@ -46,6 +52,9 @@ import _TestSupport
         #expect(cuts(Array(repeating: .first, count: 12) + Array(repeating: .second, count: 12)) == [12])
         #expect(cuts(Array(repeating: .fade, count: 30)) == [])
         #expect(cuts(Array(repeating: .pan, count: 30)) == [])
+        // The pan's frames differ by more than the threshold: only the comparison with its own recent motion
+        // keeps them from counting as cuts.
+        #expect(!cuts(Array(repeating: .pan, count: 30), ratio: 0).isEmpty)
         // Back and forth: every switch is a cut.
         #expect(cuts(Array(repeating: .first, count: 8) + Array(repeating: .second, count: 8) + Array(repeating: .first, count: 8)) == [8, 16])
     }
