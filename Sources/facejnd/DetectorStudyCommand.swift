@@ -42,6 +42,13 @@ struct DetectorStudyCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @Option(
+        help: """
+            Write each detection that precision counts as false (neither matching MMOD at upsample 2 nor confirmed at \
+            the face's own scale) as a PNG of the picture around it into this directory, to look at.
+            """)
+    var unconfirmedCrops: String?
+
     @OptionGroup var modelOptions: ModelOptions
 
     func validate() throws {
@@ -76,6 +83,7 @@ struct DetectorStudyCommand: ParsableCommand {
                 bar.update(done: done, total: total)
             }
             bar.finish()
+            if let dir = unconfirmedCrops { try writeCrops(result.unconfirmed, pictures: pictures, to: dir) }
             if json {
                 print(try JSONOutput.string(result, pretty: true))
                 return
@@ -105,6 +113,22 @@ struct DetectorStudyCommand: ParsableCommand {
                     format: "descriptor distance, mapped fast box vs MMOD box (%d LFW faces): median %.4f, p90 %.4f, max %.4f",
                     result.descriptorFaces, result.descriptorMedian, result.descriptorP90, result.descriptorMax))
             print(String(format: "after re-seeding the landmarks: median %.4f, p90 %.4f", result.reseededMedian, result.reseededP90))
+        }
+    }
+
+    /// Each unconfirmed detection with as much picture again around it, named by rank of score.
+    private func writeCrops(_ found: [DetectorStudy.Unconfirmed], pictures: [DetectorStudy.Picture], to dir: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let byName = Dictionary(pictures.map { ($0.name, $0.image) }, uniquingKeysWith: { a, _ in a })
+        for (n, d) in found.sorted(by: { $0.score > $1.score }).enumerated() {
+            guard let image = byName[d.picture] else { continue }
+            let side = max(d.box.width, d.box.height)
+            let region = FaceBox(
+                left: max(0, d.box.left - side / 2), top: max(0, d.box.top - side / 2),
+                right: min(image.width - 1, d.box.right + side / 2), bottom: min(image.height - 1, d.box.bottom + side / 2))
+            guard region.width > 1, region.height > 1 else { continue }
+            let png = try ImageFile.pngData(image.cropped(to: region))
+            try png.write(to: URL(fileURLWithPath: dir).appendingPathComponent(String(format: "%04d-score%.2f.png", n, d.score)))
         }
     }
 }

@@ -46,12 +46,13 @@ import _TestSupport
     }
 
     /// The sweep on made-up detections over blank pictures (where MMOD confirms nothing): one reference face, a
-    /// detection on it at 0.9, a stray one at 0.35 in the same picture and one at 0.55 in a picture without faces.
+    /// detection on it at 0.9, a stray one at 0.35 in the same picture and one at 0.55 in a picture without faces;
+    /// the last is listed as unconfirmed at the study's threshold.
     @Test(.enabled(if: ModelDirectory.default.isComplete)) func thresholdSweepCountsWhatEachThresholdKeeps() throws {
         let study = DetectorStudy(analyzer: try FaceAnalyzer(), threads: 1)
         let blank = DetectorStudy.Picture(name: "blank", image: RGBImage(width: 96, height: 96), isPortrait: false)
         let face = FaceBox(left: 10, top: 10, right: 49, bottom: 49)
-        let rows = try study.thresholdSweep(
+        let (rows, unconfirmed) = try study.thresholdSweep(
             [blank, blank], reference: [[face], []],
             detections: [
                 [
@@ -65,5 +66,7 @@ import _TestSupport
         #expect(rows.map(\.precision) == [1.0 / 3, 0.5, 0.5, 1, 1, 1])
         #expect(rows.map(\.confirmedPrecision) == rows.map(\.precision))
         #expect(rows.allSatisfy { $0.recall == ["≥ 40 px": 1] })
+        // At the study's threshold (0.4) the 0.55 detection in the empty picture is what precision counts as false.
+        #expect(unconfirmed.map(\.score) == [0.55] && unconfirmed.map(\.box) == [face])
     }
 }

@@ -56,15 +56,23 @@ extension DetectorStudy {
         return try analyzer.detector.detect(scaled, upsample: 0, workspace: workspace).contains { $0.box.iou(target) >= 0.3 }
     }
 
+    /// A detection at the study's threshold that neither matches a reference face nor is confirmed at its own
+    /// scale: what precision counts against the detector, listed so that a person can look at them.
+    public struct Unconfirmed: Sendable, Codable {
+        public var picture: String
+        public var box: FaceBox
+        public var score: Float
+    }
+
     /// The sweep rows for `detections` (per picture, the fast detector at the lowest threshold, mapped boxes with
-    /// scores) against `reference` (per picture, MMOD at upsample 2).
+    /// scores) against `reference` (per picture, MMOD at upsample 2), and the unconfirmed detections at `threshold`.
     func thresholdSweep(
         _ pictures: [Picture], reference: [[FaceBox]], detections: [[(box: FaceBox, score: Float)]]
-    ) throws -> [ThresholdRow] {
+    ) throws -> (rows: [ThresholdRow], unconfirmed: [Unconfirmed]) {
         // Matches at every threshold first; detections unmatched at any of them get the second opinion once.
         var matched: [[Set<Int>]] = []  // [threshold][picture] → matched detection indices
         var unmatched = Set<[Int]>()
-        for t in DetectorStudy.sweep {
+        for t in DetectorStudy.sweep + [threshold] {
             var perPicture: [Set<Int>] = []
             for (i, found) in detections.enumerated() {
                 let kept = found.indices.filter { found[$0].score >= t }
@@ -85,7 +93,14 @@ extension DetectorStudy {
             }
         }
         let yes = confirmed.withLock { $0 }
-        return DetectorStudy.sweep.enumerated().map { k, t in
+        let atThreshold = matched[DetectorStudy.sweep.count]
+        var unconfirmed: [Unconfirmed] = []
+        for (i, found) in detections.enumerated() {
+            for j in found.indices where found[j].score >= threshold && !atThreshold[i].contains(j) && !yes.contains([i, j]) {
+                unconfirmed.append(Unconfirmed(picture: pictures[i].name, box: found[j].box, score: found[j].score))
+            }
+        }
+        let rows = DetectorStudy.sweep.enumerated().map { k, t in
             var total = 0, hit = 0, good = 0
             var hits: [String: Int] = [:], faces: [String: Int] = [:]
             for (i, found) in detections.enumerated() {
@@ -105,5 +120,6 @@ extension DetectorStudy {
                 threshold: t, recall: recall, detections: total, precision: total > 0 ? Double(hit) / Double(total) : 1,
                 confirmedPrecision: total > 0 ? Double(good) / Double(total) : 1)
         }
+        return (rows, unconfirmed)
     }
 }

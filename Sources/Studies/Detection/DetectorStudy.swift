@@ -56,6 +56,8 @@ public struct DetectorStudy {
         public var reseededP90: Double
         /// The fast detector at each threshold of `sweep` (`DetectorPrecision.swift`).
         public var thresholds: [ThresholdRow]
+        /// Detections at the study's threshold neither matched nor confirmed (`DetectorPrecision.swift`).
+        public var unconfirmed: [Unconfirmed]
 
         enum CodingKeys: String, CodingKey {
             case pictures, rows
@@ -68,7 +70,7 @@ public struct DetectorStudy {
             case landmarkBox = "landmark_box"
             case reseededMedian = "reseeded_median"
             case reseededP90 = "reseeded_p90"
-            case thresholds
+            case thresholds, unconfirmed
         }
     }
 
@@ -161,7 +163,7 @@ public struct DetectorStudy {
                     milliseconds: 1000 * seconds / Double(max(1, results.count))))
         }
 
-        let thresholds = try thresholdSweep(
+        let (thresholds, unconfirmed) = try thresholdSweep(
             pictures, reference: results.map(\.reference),
             detections: results.map { r in r.fastSweep.map { (box: map.dlibBox($0), score: $0.score) } })
 
@@ -195,7 +197,8 @@ public struct DetectorStudy {
         return Result(
             pictures: pictures.count, rows: rows, boxMap: map, pairsFitted: pairs.count, descriptorMedian: quantile(d, 0.5),
             descriptorP90: quantile(d, 0.9), descriptorMax: d.last ?? .nan, descriptorFaces: d.count, landmarkBox: seed,
-            reseededMedian: quantile(e, 0.5), reseededP90: quantile(e, 0.9), thresholds: thresholds)
+            reseededMedian: quantile(e, 0.5), reseededP90: quantile(e, 0.9), thresholds: thresholds,
+            unconfirmed: unconfirmed)
     }
 
     /// For each reference box, the index of the detection matched to it (greedy by IoU, each used once), or nil.
