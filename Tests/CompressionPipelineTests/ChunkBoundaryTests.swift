@@ -1,20 +1,22 @@
 import CompressionPipeline
 import Testing
 
-@Suite struct ChunkBoundaryTests {
-    /// The chunk starts the policy gives over `protected`, asked the way `ChunkedTranscoder` asks.
-    private func starts(_ protected: [Bool], chunk: Int, max: Int) -> [Int] {
-        let policy = EncodeJob.chunkStarts(protected: protected, chunkFrames: chunk, maxFrames: max)
-        var starts = [0], length = 1
-        for i in 1..<protected.count {
-            if policy(i, length) {
-                starts.append(i)
-                length = 0
-            }
-            length += 1
+/// The chunk starts `EncodeJob.chunkStarts` gives over `protected`, asked the way `ChunkedTranscoder` asks.
+func chunkStarts(_ protected: [Bool], chunk: Int, max: Int, cuts: [Int] = []) -> [Int] {
+    let policy = EncodeJob.chunkStarts(protected: protected, chunkFrames: chunk, maxFrames: max, sceneCuts: cuts)
+    var starts = [0], length = 1
+    for i in 1..<protected.count {
+        if policy(i, length) {
+            starts.append(i)
+            length = 0
         }
-        return starts
+        length += 1
     }
+    return starts
+}
+
+@Suite struct ChunkBoundaryTests {
+    private func starts(_ protected: [Bool], chunk: Int, max: Int) -> [Int] { chunkStarts(protected, chunk: chunk, max: max) }
 
     @Test func faceFreeStretchesRunOnAndFacesAreCutEveryChunk() {
         // 25 frames without faces, 23 with, 30 without.

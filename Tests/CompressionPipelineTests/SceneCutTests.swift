@@ -59,18 +59,8 @@ import _TestSupport
         #expect(cuts(Array(repeating: .first, count: 8) + Array(repeating: .second, count: 8) + Array(repeating: .first, count: 8)) == [8, 16])
     }
 
-    /// The chunk starts the policy gives, asked the way `ChunkedTranscoder` asks.
     private func starts(_ protected: [Bool], chunk: Int, max: Int, cuts: [Int]) -> [Int] {
-        let policy = EncodeJob.chunkStarts(protected: protected, chunkFrames: chunk, maxFrames: max, sceneCuts: cuts)
-        var starts = [0], length = 1
-        for i in 1..<protected.count {
-            if policy(i, length) {
-                starts.append(i)
-                length = 0
-            }
-            length += 1
-        }
-        return starts
+        chunkStarts(protected, chunk: chunk, max: max, cuts: cuts)
     }
 
     @Test func chunksStartAtCutsWithinHalfAChunk() {
