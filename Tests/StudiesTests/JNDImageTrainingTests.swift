@@ -118,10 +118,19 @@ import _TestSupport
                     gradients: $0.baseAddress!)
             }
         }
-        // The output convolution's biases (one per colour) and a spread of its weights.
+        // Along the gradient itself the derivative is |g|, far above the difference quotient's noise: a wrong sign, a
+        // lost factor or a missing path moves it.
+        let norm = g.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(norm > 0)
+        let step = 3e-3
+        let plusAlong = zip(p, g).map { $0 + Float(step * Double($1) / norm) }
+        let minusAlong = zip(p, g).map { $0 - Float(step * Double($1) / norm) }
+        let along = (total(plusAlong).0 - total(minusAlong).0) / (2 * step)
+        #expect(abs(along - norm) < 0.1 * norm, "directional derivative \(along) vs |g| \(norm)")
+        // The output convolution's biases (one per colour) and a spread of its weights, one by one.
         let probes =
             [out.upperBound - 1, out.upperBound - 2, out.upperBound - 3] + stride(from: out.lowerBound, to: out.upperBound - 3, by: 37).prefix(6)
-        var checked = 0
+        var checked = 0, agreeing = 0
         for i in probes {
             var plus = p, minus = p
             let h: Float = 3e-3 * max(1, abs(p[i]))
@@ -129,15 +138,16 @@ import _TestSupport
             minus[i] -= h
             let numeric = (total(plus).0 - total(minus).0) / Double(2 * h)
             // Small derivatives are left out: the difference quotient's noise (the hinge amplifies the descriptor's
-            // Float rounding, which depends on how BLAS splits the work among threads) is about 0.01 here.
+            // Float rounding, which depends on how BLAS splits the work among threads) is about 0.01–0.02 here.
             if abs(numeric) < 0.05 { continue }
             checked += 1
             // Loose on purpose: the hinge multiplies the descriptor's Float noise by w_id/τ ≈ 400, so below this step
             // the difference quotient is noise, and above it enough ResNet ReLUs change side to move it by a tenth
             // or two. Each piece has its own tight check (RateProxyTests, DescriptorGradientTests, the adjoints
             // above, GradientCheckTests); this one catches a wrong sign, a lost factor or a missing path.
-            #expect(abs(numeric - Double(g[i])) < 0.3 * abs(numeric), "parameter \(i): \(numeric) vs \(g[i])")
+            if abs(numeric - Double(g[i])) < 0.3 * abs(numeric) { agreeing += 1 }
         }
-        #expect(checked >= 3)
+        // One derivative near the noise may miss (a CI run saw 0.076 against 0.052); a wrong gradient misses them all.
+        #expect(checked >= 3 && agreeing >= checked - 1, "\(agreeing) of \(checked) derivatives agree")
     }
 }
