@@ -287,15 +287,21 @@ public enum JNDInput {
         }
     }
 
+    /// Where target index `t` of `count` samples the `size`-long source, pixel centres aligned: the two source
+    /// indices and the weight of the second. `upsampleResidual` and its adjoint both use it, so they stay adjoint.
+    static func bilinearSource(_ t: Int, of count: Int, size: Int) -> (Int, Int, Float) {
+        let s = max(0, min(Double(size - 1), (Double(t) + 0.5) * Double(size) / Double(count) - 0.5))
+        let lo = Int(s)
+        return (lo, min(size - 1, lo + 1), Float(s - Double(lo)))
+    }
+
     /// Bilinear upsampling of a planar 3×S×S map to an interleaved width×height map, times `scale`.
     public static func upsampleResidual(_ map: [Float], size: Int, width: Int, height: Int, scale: Float) -> [Float] {
         var out = [Float](repeating: 0, count: width * height * 3)
         for y in 0..<height {
-            let sy = max(0, min(Double(size - 1), (Double(y) + 0.5) * Double(size) / Double(height) - 0.5))
-            let y0 = Int(sy), y1 = min(size - 1, y0 + 1), fy = Float(sy - Double(y0))
+            let (y0, y1, fy) = bilinearSource(y, of: height, size: size)
             for x in 0..<width {
-                let sx = max(0, min(Double(size - 1), (Double(x) + 0.5) * Double(size) / Double(width) - 0.5))
-                let x0 = Int(sx), x1 = min(size - 1, x0 + 1), fx = Float(sx - Double(x0))
+                let (x0, x1, fx) = bilinearSource(x, of: width, size: size)
                 for c in 0..<3 {
                     let p = c * size * size
                     let top = map[p + y0 * size + x0] * (1 - fx) + map[p + y0 * size + x1] * fx

@@ -38,11 +38,9 @@ extension JNDInput {
         precondition(gradient.count == width * height * 3, "upsampleResidualTranspose: gradient size")
         var out = [Float](repeating: 0, count: 3 * size * size)
         for y in 0..<height {
-            let sy = max(0, min(Double(size - 1), (Double(y) + 0.5) * Double(size) / Double(height) - 0.5))
-            let y0 = Int(sy), y1 = min(size - 1, y0 + 1), fy = Float(sy - Double(y0))
+            let (y0, y1, fy) = bilinearSource(y, of: height, size: size)
             for x in 0..<width {
-                let sx = max(0, min(Double(size - 1), (Double(x) + 0.5) * Double(size) / Double(width) - 0.5))
-                let x0 = Int(sx), x1 = min(size - 1, x0 + 1), fx = Float(sx - Double(x0))
+                let (x0, x1, fx) = bilinearSource(x, of: width, size: size)
                 for c in 0..<3 {
                     let p = c * size * size, g = gradient[(y * width + x) * 3 + c] * scale
                     out[p + y0 * size + x0] += g * (1 - fy) * (1 - fx)
