@@ -69,16 +69,23 @@ extension DetectorStudy {
     func thresholdSweep(
         _ pictures: [Picture], reference: [[FaceBox]], detections: [[(box: FaceBox, score: Float)]]
     ) throws -> (rows: [ThresholdRow], unconfirmed: [Unconfirmed]) {
+        // One picture at one threshold: the detections kept, those matching a reference face, and which reference
+        // faces were found.
+        struct Matching {
+            var kept: [Int]
+            var hits: Set<Int>
+            var found: [Bool]
+        }
         // Matches at every threshold first; detections unmatched at any of them get the second opinion once.
-        var matched: [[Set<Int>]] = []  // [threshold][picture] → matched detection indices
+        var matched: [[Matching]] = []  // [threshold][picture]
         var unmatched = Set<[Int]>()
         for t in DetectorStudy.sweep + [threshold] {
-            var perPicture: [Set<Int>] = []
+            var perPicture: [Matching] = []
             for (i, found) in detections.enumerated() {
                 let kept = found.indices.filter { found[$0].score >= t }
                 let m = DetectorStudy.match(reference[i], kept.map { found[$0].box }, minIoU: matchIoU)
                 let hits = Set(m.compactMap { $0 }.map { kept[$0] })
-                perPicture.append(hits)
+                perPicture.append(Matching(kept: kept, hits: hits, found: m.map { $0 != nil }))
                 for j in kept where !hits.contains(j) { unmatched.insert([i, j]) }
             }
             matched.append(perPicture)
@@ -96,22 +103,20 @@ extension DetectorStudy {
         let atThreshold = matched[DetectorStudy.sweep.count]
         var unconfirmed: [Unconfirmed] = []
         for (i, found) in detections.enumerated() {
-            for j in found.indices where found[j].score >= threshold && !atThreshold[i].contains(j) && !yes.contains([i, j]) {
+            for j in atThreshold[i].kept where !atThreshold[i].hits.contains(j) && !yes.contains([i, j]) {
                 unconfirmed.append(Unconfirmed(picture: pictures[i].name, box: found[j].box, score: found[j].score))
             }
         }
         let rows = DetectorStudy.sweep.enumerated().map { k, t in
             var total = 0, hit = 0, good = 0
             var hits: [String: Int] = [:], faces: [String: Int] = [:]
-            for (i, found) in detections.enumerated() {
-                let kept = found.indices.filter { found[$0].score >= t }
-                total += kept.count
-                hit += matched[k][i].count
-                good += matched[k][i].count + kept.filter { !matched[k][i].contains($0) && yes.contains([i, $0]) }.count
-                let m = DetectorStudy.match(reference[i], kept.map { found[$0].box }, minIoU: matchIoU)
+            for (i, m) in matched[k].enumerated() {
+                total += m.kept.count
+                hit += m.hits.count
+                good += m.hits.count + m.kept.filter { !m.hits.contains($0) && yes.contains([i, $0]) }.count
                 for (r, b) in reference[i].enumerated() {
                     faces[DetectorStudy.band(b), default: 0] += 1
-                    if m[r] != nil { hits[DetectorStudy.band(b), default: 0] += 1 }
+                    if m.found[r] { hits[DetectorStudy.band(b), default: 0] += 1 }
                 }
             }
             var recall: [String: Double] = [:]
