@@ -135,7 +135,7 @@ extension EncodeJob {
             transcoder.chunkAccepted = { chunk, _, packets in try work.save(chunk: chunk, outcome: current, packets: packets) }
         }
         var filter: ((Int, Frame) throws -> Void)? = nil
-        let examples = PrefilterExamples()
+        let prefilterState = PrefilterState()
 
         let result = try transcoder.run(
             editsFrames: options.prefilter != .none,
@@ -155,7 +155,7 @@ extension EncodeJob {
                 }
                 if i == attempt.frames.lowerBound {
                     plan = planner.plan(plannerInput, repairs: repairs)
-                    filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered), examples: examples)
+                    filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered), state: prefilterState)
                 }
                 try filter?(i, frame)
                 return i < plan.count ? plan[i].frameQP : FrameQP(qp: plan.last?.backgroundQP ?? options.backgroundQP)
@@ -234,7 +234,7 @@ extension EncodeJob {
         return Outcome(
             plan: accepted, result: result.transcode, checks: checks, passes: rounds, policies: policies,
             unfixed: checks.filter { $0.distance > tau }, seconds: (total - verifySeconds, verifySeconds),
-            chunks: result.chunks, firstPass: firstPass, prefilterExamples: examples.all)
+            chunks: result.chunks, firstPass: firstPass, prefilterExamples: prefilterState.examples.all)
     }
 }
 

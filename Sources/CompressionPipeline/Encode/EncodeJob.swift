@@ -207,13 +207,13 @@ public struct EncodeJob {
         }
         var passes: [EncodePass] = []
         var unfiltered = Set<Int>()
-        let examples = PrefilterExamples()
+        let prefilterState = PrefilterState()
         var encodeSeconds = 0.0, verifySeconds = 0.0
         let verifier = self.verifier
         while true {
             let plan = planner.plan(plannerInput, repairs: repairs)
             var clock = Date()
-            let filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered), examples: examples)
+            let filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered), state: prefilterState)
             let result = try AtomicFile.namingOutput(output) {
                 try encode(
                     input, to: scratch, plan: plan, edit: filter, progress: { progress(.encode, $0, $1) }, isCancelled: isCancelled)
@@ -247,7 +247,7 @@ public struct EncodeJob {
                 try AtomicFile.moveIntoPlace(scratch, output)
                 return Outcome(
                     plan: plan, result: result, checks: checks, passes: passes, policies: policies, unfixed: failing,
-                    seconds: (encodeSeconds, verifySeconds), prefilterExamples: examples.all)
+                    seconds: (encodeSeconds, verifySeconds), prefilterExamples: prefilterState.examples.all)
             }
         }
     }

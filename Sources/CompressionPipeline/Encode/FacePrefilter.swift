@@ -21,8 +21,8 @@ public enum FacePrefilter: String, Sendable, Codable, CaseIterable {
 extension EncodeJob {
     /// The prefilter step for one encode pass: for frame i, every followed face not in `skipping` gets its crop
     /// region (`JNDOracle.cropRegion`) replaced by the prefiltered crop, as a residual subtracted in the coded
-    /// picture's Y′CbCr. Nil when the prefilter is off.
-    func prefilter(_ timeline: FaceTimeline, skipping: Set<Int>, examples: PrefilterExamples? = nil) throws -> ((Int, Frame) throws -> Void)? {
+    /// picture's Y′CbCr. Nil when the prefilter is off. `state` is shared by the passes of one encode.
+    func prefilter(_ timeline: FaceTimeline, skipping: Set<Int>, state: PrefilterState) throws -> ((Int, Frame) throws -> Void)? {
         let residual: (RGBImage, TrackedFace, Int) -> (region: FaceBox, rgb: [Float])
         let chipSize = analyzer.embedder.chipSize
         switch options.prefilter {
@@ -34,8 +34,11 @@ extension EncodeJob {
                 return (p.region, feathered(p.prediction.residual, face: f.face.box, region: p.region))
             }
         case .denoise:
-            let strengths = DenoiseStrengths(
-                embedder: analyzer.embedder, limit: Float(options.denoiseMargin * options.tau), segmentFrames: max(1, options.jndEvery))
+            let strengths =
+                state.strengths
+                ?? DenoiseStrengths(
+                    embedder: analyzer.embedder, limit: Float(options.denoiseMargin * options.tau), segmentFrames: max(1, options.jndEvery))
+            state.strengths = strengths
             residual = { image, f, i in
                 let region = JNDOracle.cropRegion(for: f.face, imageWidth: image.width, imageHeight: image.height, chipSize: chipSize)
                 let crop = image.cropped(to: region)
@@ -54,7 +57,7 @@ extension EncodeJob {
             var positions: [(x: Int, y: Int)] = [], rgb: [Float] = []
             for f in faces {
                 let (r, values) = residual(image, f, i)
-                examples?.record(track: f.track, frame: i, crop: image.cropped(to: r), residual: values)
+                state.examples.record(track: f.track, frame: i, crop: image.cropped(to: r), residual: values)
                 for y in 0..<r.height {
                     for x in 0..<r.width {
                         positions.append(orientation.codedPoint(x: r.left + x, y: r.top + y, codedWidth: frame.width, codedHeight: frame.height))
@@ -85,6 +88,13 @@ public struct PrefilterExample: Sendable {
         for i in out.pixels.indices { out.pixels[i] = UInt8(clamping: Int((128 + 16 * residual[i]).rounded())) }
         return out
     }
+}
+
+/// What the prefilter keeps over one encode's passes (or a chunked encode's chunk encodes): the HTML report's
+/// examples, and the denoise strengths, so that each track segment's strength is chosen once, not again every pass.
+final class PrefilterState {
+    let examples = PrefilterExamples()
+    var strengths: DenoiseStrengths?
 }
 
 /// The first prefiltered face of each track in an encode.
