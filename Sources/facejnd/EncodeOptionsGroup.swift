@@ -117,6 +117,13 @@ struct EncodeOptionsGroup: ParsableArguments {
     @Option(help: "A face's planned QP is the lowest over this many frames either side within its track.")
     var smoothingFrames: Int = 15
 
+    @Option(
+        help: """
+            Code a ring this many pixels wide around every face region at the QP halfway between the face's and the \
+            background's (the encoder rounds it out to 16-pixel blocks); 0: none.
+            """)
+    var guardBand: Int = 0
+
     @OptionGroup var modelOptions: ModelOptions
 
     enum JNDSource: String, ExpressibleByArgument { case predictor, oracle }
@@ -141,6 +148,7 @@ extension EncodeOptionsGroup {
         if let segmentFrames, segmentFrames < 1 { throw ValidationError("--segment-frames must be at least 1") }
         guard chunkSeconds >= 0, chunkSeconds.isFinite else { throw ValidationError("--chunk-seconds must not be negative") }
         if resume && chunkSeconds == 0 { throw ValidationError("--resume needs --chunk-seconds (only a chunked encode can be resumed)") }
+        guard (0...256).contains(guardBand) else { throw ValidationError("--guard-band must be in 0...256 pixels") }
         guard smoothingFrames >= 0 else { throw ValidationError("--smoothing-frames must not be negative") }
         guard repairPasses >= 0 else { throw ValidationError("--repair-passes must not be negative") }
         guard (0...1).contains(qualityFloor) else { throw ValidationError("--quality-floor must be in 0...1") }
@@ -170,6 +178,7 @@ extension EncodeOptionsGroup {
         o.resume = resume
         o.refitLandmarks = verify == .both
         o.smoothingFrames = smoothingFrames
+        o.guardBand = guardBand
         o.unrecognizable = unrecognizable
         o.qualityFloor = qualityFloor
         o.prefilter = prefilter

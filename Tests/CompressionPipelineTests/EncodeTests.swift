@@ -3,6 +3,7 @@ import FaceAnalysis
 import Foundation
 import MediaIO
 import Perception
+import RateControl
 import TensorCore
 import Testing
 import _TestSupport
@@ -141,6 +142,37 @@ struct EncodeTests {
         #expect(report.passes.count >= 2)
         #expect(report.passes.last?.facesOverTau == 0)
         #expect(report.unfixed.isEmpty && report.fidelity.fractionWithinTau == 1)
+    }
+
+    /// `--guard-band`: the ring around the face region is coded halfway between the face's QP and the background's,
+    /// in the whole-file and in the chunked encode, and the report says so.
+    @Test func theGuardBandRingIsCodedHalfwayBetweenFaceAndBackground() throws {
+        let f = try #require(encodeFixture)
+        for chunked in [false, true] {
+            let out = f.dir.appendingPathComponent("band\(chunked).out.mp4").path
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            let report = try EncodeJob(
+                analyzer: f.analyzer,
+                options: options {
+                    $0.guardBand = 16
+                    if chunked { $0.chunkSeconds = 0.5 }
+                }
+            ).run(f.clip, output: out)
+            #expect(report.settings.guardBand == 16)
+            let frame = report.frames[0]
+            let face = try #require(frame.faces.first), r = try #require(face.region)
+            try #require(r[1] >= 16 && r[0] >= 16)
+            // The 16-pixel strips just above and left of the region are the ring.
+            let strips = [PixelRect(x: r[0], y: r[1] - 16, width: r[2], height: 16), PixelRect(x: r[0] - 16, y: r[1], width: 16, height: r[3])]
+            let readback = try QPProbe.read(path: out, regions: strips)
+            let ring = GuardBand(width: 16).qp(face: face.qp, background: frame.backgroundQP)
+            #expect(ring > face.qp + 5 && ring < frame.backgroundQP - 5, "face \(face.qp), ring \(ring), background \(frame.backgroundQP)")
+            for mean in readback.frames[0].regionQPMeans {
+                let m = try #require(mean)
+                #expect(abs(m - Double(ring)) < 1, "chunked \(chunked): ring planned \(ring), read back \(m)")
+            }
+            #expect(try schema.violations(of: Data(JSONOutput.string(report).utf8)) == [])
+        }
     }
 
     /// Chunks: a forced violation is repaired chunk by chunk, what the first chunk needed starts the next one lower

@@ -158,7 +158,8 @@ extension EncodeJob {
                     filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered), state: prefilterState)
                 }
                 try filter?(i, frame)
-                return i < plan.count ? plan[i].frameQP : FrameQP(qp: plan.last?.backgroundQP ?? options.backgroundQP)
+                return i < plan.count
+                    ? guardBand.apply(to: plan[i].frameQP) : FrameQP(qp: plan.last?.backgroundQP ?? options.backgroundQP)
             },
             verify: { attempt, decoded in
                 let start = Date()

@@ -26,6 +26,8 @@ public struct EncodeOptions: Sendable {
     public var margin = 2
     public var smoothingFrames = 15
     public var floorQP = 10
+    /// A ring of intermediate QP this many pixels wide around every face region (0: none).
+    public var guardBand = 0
     /// Which detector finds the faces (the fast one by default: faces down to 20 px).
     public var detection = DetectorSettings.fast()
     /// auto: between full scans, the fast detector looks where a static camera's picture changed; off: never.
@@ -296,6 +298,9 @@ public struct EncodeJob {
         return (policies, planner, plannerInput)
     }
 
+    /// The ring around face regions every encode of this job gets (`--guard-band`).
+    public var guardBand: GuardBand { GuardBand(width: options.guardBand) }
+
     /// The QP the encoder is opened at for these per-frame background QPs (their upper median; per-frame and per-region
     /// QPs are offsets from it), or `--background-qp` when there are none.
     public func anchorQP(_ backgrounds: [Int]) -> Int {
@@ -317,7 +322,7 @@ public struct EncodeJob {
         return try transcoder.run(
             frameQP: { i, frame in
                 try edit?(i, frame)
-                return i < plan.count ? plan[i].frameQP : FrameQP(qp: plan.last?.backgroundQP ?? anchor)
+                return i < plan.count ? guardBand.apply(to: plan[i].frameQP) : FrameQP(qp: plan.last?.backgroundQP ?? anchor)
             }, progress: { progress($0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
     }
 }

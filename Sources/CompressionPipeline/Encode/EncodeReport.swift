@@ -5,7 +5,7 @@ import RateControl
 
 /// `facejnd encode --report`: the JSON schema is docs/encode-report.schema.json (described in docs/encode-report.md).
 public struct EncodeReport: Sendable, Codable {
-    public static let schemaID = "facejnd-encode-report/4"
+    public static let schemaID = "facejnd-encode-report/5"
 
     public struct Settings: Sendable, Codable {
         public var codec: String
@@ -37,6 +37,8 @@ public struct EncodeReport: Sendable, Codable {
         public var segmentFrames: Int? = nil
         /// both: original and refitted landmarks; landmarks: original only. Added in version 3.
         public var verify: String? = nil
+        /// Width of the intermediate-QP ring around face regions (nil: none). Added in version 5.
+        public var guardBand: Int? = nil
 
         enum CodingKeys: String, CodingKey {
             case codec, preset, tau, margin, detector, upsample, unrecognizable, prefilter
@@ -44,6 +46,7 @@ public struct EncodeReport: Sendable, Codable {
             case chunkSeconds = "chunk_seconds"
             case segmentFrames = "segment_frames"
             case verify
+            case guardBand = "guard_band"
             case motionGate = "motion_gate"
             case qualityFloor = "quality_floor"
             case backgroundQP = "background_qp"
@@ -266,5 +269,6 @@ extension EncodeReport.Settings {
         if let c = options.chunkSeconds, c > 0 { chunkSeconds = c }
         segmentFrames = options.segmentFrames
         verify = options.refitLandmarks ? "both" : "landmarks"
+        if options.guardBand > 0 { guardBand = options.guardBand }
     }
 }
