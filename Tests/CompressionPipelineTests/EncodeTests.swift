@@ -130,6 +130,8 @@ struct EncodeTests {
             "the face is followed back to frame 3: \(report.frames[3..<6].map(\.faces.count))")
         #expect(report.frames[6].faces.first?.detected == true)
         #expect(report.fidelity.faces == 9 && report.unfixed.isEmpty)
+        // The followed-back faces are verified against their own original descriptors, kept from the follow-back.
+        #expect(report.frames[3..<6].allSatisfy { ($0.faces.first?.distance ?? 1) <= 0.12 })
     }
 
     @Test func verificationCatchesAForcedViolationAndRepairsIt() throws {

@@ -1,4 +1,5 @@
 import Benchmark
+import Foundation
 import NeuralNet
 import TensorCore
 
@@ -28,4 +29,27 @@ let benchmarks: @Sendable () -> Void = {
     conv(128, 8, 8, 128, 3, 1, 1)
     conv(3, 502, 682, 16, 5, 2, 0)
     conv(32, 62, 84, 45, 5, 1, 2)
+
+    // The machine's matrix-product ceiling: a large square sgemm (2·1024³ flops, 1024³ multiply-adds per iteration),
+    // on one thread and on all. The ResNet's 271 M multiply-adds per descriptor can run no faster than this rate.
+    for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
+        Benchmark("BLAS.sgemm 1024x1024x1024 (\(threads == 1 ? "1 thread" : "all threads"))") { benchmark in
+            BLAS.setThreads(threads)
+            let n = 1024
+            var g = SystemRandomNumberGenerator()
+            let a = (0..<(n * n)).map { _ in Float.random(in: -1...1, using: &g) }, b = a
+            var c = [Float](repeating: 0, count: n * n)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                a.withUnsafeBufferPointer { a in
+                    b.withUnsafeBufferPointer { b in
+                        c.withUnsafeMutableBufferPointer { c in
+                            BLAS.sgemm(m: n, n: n, k: n, a: a.baseAddress!, lda: n, b: b.baseAddress!, ldb: n, c: c.baseAddress!, ldc: n)
+                        }
+                    }
+                }
+                blackHole(c)
+            }
+        }
+    }
 }

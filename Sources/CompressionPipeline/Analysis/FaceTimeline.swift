@@ -189,15 +189,16 @@ public struct FaceAnalysisPass {
             var current = face
             for (idx, img) in history.reversed() {
                 guard let previous = tracker.follow(current, in: img),
-                    !frames[idx].contains(where: { $0.face.box.iou(previous.face.box) >= 0.3 }),
-                    // Stop where the face is not there yet: its chip no longer shows the same person.
-                    descriptorDistance(reference, descriptor(previous.face, in: img)) < 0.4
+                    !frames[idx].contains(where: { $0.face.box.iou(previous.face.box) >= 0.3 })
                 else { return }
+                // Stop where the face is not there yet: its chip no longer shows the same person. The descriptor
+                // that decides is the face's original descriptor at this frame, so it is kept, not computed again.
+                let embedding = descriptor(previous.face, in: img)
+                guard descriptorDistance(reference, embedding) < 0.4 else { return }
                 var back = previous
                 back.detected = false
+                back.face.embedding = embedding
                 frames[idx].append(back)
-                let chip = FaceChip.extract(img, FaceChip.placement(landmarks: back.face.landmarks, size: chipSize))
-                store(try batch.add((idx, frames[idx].count - 1), chip: chip))
                 current = back
             }
         }
