@@ -89,9 +89,9 @@ struct EncodeOptionsGroup: ParsableArguments {
 
     @Option(
         help: """
-            Encode in closed chunks of about this many seconds, each verified and repaired alone; faces start each \
-            chunk lowered by what earlier chunks needed; chunks start at scene cuts when one is near. 0: whole-file \
-            passes.
+            Encode in closed chunks, each verified and repaired alone: a chunk ends once it holds about this many \
+            seconds of faces (face-free stretches ride along, up to ten times as long), and at a scene cut when one \
+            is near; faces start each chunk lowered by what earlier chunks needed. 0: whole-file passes.
             """)
     var chunkSeconds: Double = 0
 
