@@ -1,7 +1,14 @@
 import Foundation
 import MediaIO
 import NeuralNet
+import Synchronization
 import TensorCore
+
+private let processWideDirectories = Mutex<[URL]>([])
+
+private func removeProcessWideDirectories() {
+    for url in processWideDirectories.withLock({ $0 }) { try? FileManager.default.removeItem(at: url) }
+}
 
 /// Shared helpers for the test targets: temporary directories, synthetic clips, the bundled sample.
 public enum Fixtures {
@@ -45,6 +52,17 @@ public enum Fixtures {
         let url = FileManager.default.temporaryDirectory
             .appendingPathComponent("facejnd-tests-\(safe)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A fresh empty directory for a fixture shared by a whole suite (no test owns it, so none can remove it): it is
+    /// removed when the test process exits.
+    public static func processWideDirectory(_ label: String) throws -> URL {
+        let url = try temporaryDirectory(label)
+        processWideDirectories.withLock { list in
+            if list.isEmpty { atexit { removeProcessWideDirectories() } }
+            list.append(url)
+        }
         return url
     }
 

@@ -70,20 +70,20 @@ import _TestSupport
         let path = dir.appendingPathComponent("a.bin").path
         var bytes = [UInt8](repeating: 7, count: 3 << 20)
         let stamp = Date(timeIntervalSince1970: 1_700_000_000)  // whole seconds: set exactly again below
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
         try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: path)
         let first = try InputFingerprint(path: path)
         #expect(first.size == 3 << 20)
         #expect(try InputFingerprint(path: path) == first)
         // A change in the last MiB, same size, same modification time.
         bytes[bytes.count - 10] = 8
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
         try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: path)
         let changed = try InputFingerprint(path: path)
         #expect(changed.size == first.size && changed.modified == first.modified && changed.ends != first.ends)
         // Outside the first and last MiB a change goes unseen (the size and time catch appends and copies).
         bytes[bytes.count / 2] = 9
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
         try FileManager.default.setAttributes([.modificationDate: stamp], ofItemAtPath: path)
         #expect(try InputFingerprint(path: path).ends == changed.ends)
         // The hash against a plain byte-by-byte rendering of its definition: four FNV lanes over 8-byte words, then
@@ -108,7 +108,7 @@ import _TestSupport
         var rng = SeededGenerator(seed: 11)
         let small = (0..<1000).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let smallPath = dir.appendingPathComponent("small.bin").path
-        FileManager.default.createFile(atPath: smallPath, contents: Data(small))
+        try Data(small).write(to: URL(fileURLWithPath: smallPath))
         #expect(try InputFingerprint(path: smallPath).ends == String(reference(small), radix: 16))
 
         var o = EncodeOptions()
@@ -144,7 +144,7 @@ import _TestSupport
         for d in [input.appendingPathComponent("cam"), out, outside] {
             try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
         }
-        func touch(_ url: URL) { FileManager.default.createFile(atPath: url.path, contents: Data("x".utf8)) }
+        func touch(_ url: URL) { #expect(FileManager.default.createFile(atPath: url.path, contents: Data("x".utf8))) }
         touch(input.appendingPathComponent("cam/a.mp4"))
         touch(input.appendingPathComponent("cam/clip.bin"))  // a video by probing, not by name
         touch(input.appendingPathComponent("cam/notes.txt"))

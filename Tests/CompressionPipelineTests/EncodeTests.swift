@@ -11,7 +11,7 @@ import _TestSupport
 /// One analyser and one analysed short clip for the whole suite (detection and JND probes are the slow part).
 private let encodeFixture: (analyzer: FaceAnalyzer, clip: String, dir: URL)? = {
     guard ModelDirectory.default.isComplete, let analyzer = try? FaceAnalyzer(),
-        let dir = try? Fixtures.temporaryDirectory("EncodeTests"), let clip = try? Fixtures.shortSample(frames: 24, in: dir)
+        let dir = try? Fixtures.processWideDirectory("EncodeTests"), let clip = try? Fixtures.shortSample(frames: 24, in: dir)
     else { return nil }
     return (analyzer, clip, dir)
 }()

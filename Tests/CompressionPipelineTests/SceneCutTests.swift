@@ -81,6 +81,7 @@ import _TestSupport
     /// says where the cuts were (and is valid against the schema).
     @Test(.enabled(if: ModelDirectory.default.isComplete)) func theChunkedEncodeStartsAChunkAtTheCut() throws {
         let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let clip = dir.appendingPathComponent("cut.mp4").path
         let writer = try VideoWriter(
             path: clip, width: 160, height: 96, framesPerSecond: 25, timeBaseDenominator: 25,
