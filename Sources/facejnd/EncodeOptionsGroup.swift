@@ -204,18 +204,20 @@ extension EncodeOptionsGroup {
     }
 }
 
-/// One progress bar per pipeline stage, drawn one at a time.
+/// One progress bar per pipeline stage, drawn one at a time. Once chunks are encoded, the analysis streaming ahead
+/// of them is not drawn: the chunks' bar stands for the job.
 final class StagedProgress: Sendable {
     private let bars = Mutex<[String: Progress]>([:])
 
     func update(_ stage: EncodeJob.Stage, _ done: Int, _ total: Int?) {
-        let bar = bars.withLock { bars in
+        let bar: Progress? = bars.withLock { bars in
+            if stage == .analyse && bars[EncodeJob.Stage.encode.rawValue] != nil { return nil }
             if let b = bars[stage.rawValue] { return b }
             let b = Progress(stage.rawValue)
             bars[stage.rawValue] = b
             return b
         }
-        bar.update(done: done, total: total)
+        bar?.update(done: done, total: total)
     }
 
     func finish() { Progress.clearLine() }

@@ -20,6 +20,9 @@ final class ChipBatch<Key: Sendable> {
         self.capacity = capacity
     }
 
+    /// The keys of the chips still waiting for their descriptors.
+    var waiting: [Key] { keys }
+
     /// Queues a chip; returns the finished batch when the queue is full.
     func add(_ key: Key, chip: [UInt8]) throws -> [(Key, [Float])] {
         keys.append(key)

@@ -135,7 +135,7 @@ public struct FaceTimeline: Sendable {
 
 /// Builds a `FaceTimeline`: decodes the input once, follows every face, measures each track's JND with the
 /// oracle when the track starts and then every `jndEvery` frames.
-public struct FaceAnalysisPass {
+public struct FaceAnalysisPass: Sendable {
     public var analyzer: FaceAnalyzer
     public var oracle: JNDOracle
     public var detection: DetectorSettings
@@ -149,6 +149,8 @@ public struct FaceAnalysisPass {
     public var quality: QualityScorer? = nil
     /// The learned JND predictor (nil: the oracle's trial encodes).
     public var predictor: JNDModel? = nil
+    /// Where final frames are published while the pass runs (the streamed chunked encode).
+    var feed: TimelineFeed? = nil
 
     public init(
         analyzer: FaceAnalyzer, oracle: JNDOracle, detection: DetectorSettings = .fast(), detectEvery: Int = 5, jndEvery: Int = 30,
@@ -241,10 +243,21 @@ public struct FaceAnalysisPass {
             let detections = found.withLock { $0 }
             for p in pending { try process(p.index, p.image, detections[p.index]) }
             pending.removeAll(keepingCapacity: true)
+            if let feed {
+                // Final: out of the follow-back's reach (it looks back through `history`) and embedded.
+                let embedded = batch.waiting.map(\.frame).min() ?? frames.count
+                try feed.publish(
+                    final: max(0, min(frames.count - tracker.detectEvery, embedded)), frames: frames, probes: probes, cuts: cuts.cuts)
+            }
         }
         try source.forEachFrame(isCancelled: isCancelled) { index, frame in
             let image = try source.picture(frame)
-            if index == 0 { (width, height) = (image.width, image.height) }
+            if index == 0 {
+                (width, height) = (image.width, image.height)
+                feed?.start(
+                    width: width, height: height, orientation: source.orientation,
+                    framesPerSecond: source.video.framesPerSecond > 0 ? source.video.framesPerSecond : 25)
+            }
             pending.append((index, image))
             if pending.count >= chunk { try drain() }
             progress(index + 1, source.video.frameCount)

@@ -43,23 +43,34 @@ extension EncodeJob {
     ) -> @Sendable (Int, Int) -> Bool {
         var before = [0]  // protected frames before each index
         for p in protected { before.append(before.last! + (p ? 1 : 0)) }
-        let counts = before
-        // The first cut at or after each frame (Int.max: none).
-        var next = [Int](repeating: Int.max, count: protected.count + 1)
+        let counts = before, n = protected.count
+        // The first cut at or after each frame (nil: none).
+        var next = [Int?](repeating: nil, count: n + 1)
         let cuts = Set(sceneCuts)
-        for i in stride(from: protected.count - 1, through: 0, by: -1) { next[i] = cuts.contains(i) ? i : next[i + 1] }
+        for i in stride(from: n - 1, through: 0, by: -1) { next[i] = cuts.contains(i) ? i : next[i + 1] }
         let nextCut = next
         return { frame, length in
-            let half = max(1, chunkFrames.value / 2)
-            if cuts.contains(frame) && length >= half { return true }
-            guard length >= chunkFrames.value else { return false }
-            if length >= maxFrames { return true }
-            let facesHeld = counts[min(frame, protected.count)] - counts[max(0, frame - length)]
-            guard frame < protected.count && protected[frame] && facesHeld >= chunkFrames.value else { return false }
-            // Due: wait for a cut close ahead.
-            let cut = frame < nextCut.count ? nextCut[frame] : Int.max
-            return !(cut != Int.max && cut - frame <= half && length + (cut - frame) <= maxFrames)
+            isChunkStart(
+                frame: frame, length: length, chunkFrames: chunkFrames.value, maxFrames: maxFrames, isCut: { cuts.contains($0) },
+                firstCut: { $0 < nextCut.count ? nextCut[$0] : nil }, isProtected: { $0 < n && protected[$0] },
+                protectedCount: { counts[min($0.upperBound, n)] - counts[min($0.lowerBound, n)] })
         }
+    }
+
+    /// The cut rule itself (see `chunkStarts`), over what the analysis knows: whether `frame` holds a protected face,
+    /// how many frames of a range do, and where the scene cuts are.
+    static func isChunkStart(
+        frame: Int, length: Int, chunkFrames: Int, maxFrames: Int, isCut: (Int) -> Bool, firstCut: (Int) -> Int?,
+        isProtected: (Int) -> Bool, protectedCount: (Range<Int>) -> Int
+    ) -> Bool {
+        let half = max(1, chunkFrames / 2)
+        if isCut(frame) && length >= half { return true }
+        guard length >= chunkFrames else { return false }
+        if length >= maxFrames { return true }
+        guard isProtected(frame) && protectedCount(max(0, frame - length)..<frame) >= chunkFrames else { return false }
+        // Due: wait for a cut close ahead.
+        guard let cut = firstCut(frame) else { return true }
+        return !(cut - frame <= half && length + (cut - frame) <= maxFrames)
     }
 
     /// The length of the chunk after one whose IDR picture took `keyframeBytes` of its `chunkBytes`. Where the IDR
@@ -79,26 +90,54 @@ extension EncodeJob {
     /// on its own and re-encoded alone, with only its failing segments lowered, until its faces are within τ or
     /// `maxRepairPasses` re-encodes are spent. Each track starts a chunk lowered by what earlier chunks taught
     /// (`CarriedCorrection`). Verified chunks are final: repairing one chunk cannot move a face in another.
+    ///
+    /// The faces come from `feed`, which the analysis may still be filling: each chunk is planned from the frames up to
+    /// `planLookahead` past its end, and each track's policy from its first frames (`PolicyBook`), so the encode is
+    /// the same whether the analysis ran before it or streams beside it.
     func encodeChunked(
-        _ input: String, output: String, timeline: FaceTimeline, background: [Int], chunkFrames: Int,
+        _ input: String, output: String, feed: TimelineFeed, background: [Int]?,
         progress: @Sendable (Stage, Int, Int?) -> Void, isCancelled: @Sendable @escaping () -> Bool
     ) throws -> Outcome {
-        var (policies, planner, plannerInput) = try prepare(
-            timeline, background: background, progress: progress, isCancelled: isCancelled)
-        let tau = options.tau, segmentLength = options.segmentFrames ?? 10
+        let clock = Date(), waitedBefore = feed.waitedSeconds
+        var view = try feed.view(through: 1)
+        let chunkFrames = max(1, Int(((options.chunkSeconds ?? 1) * view.framesPerSecond).rounded()))
+        let tau = options.tau, segmentLength = options.segmentFrames ?? 10, lookahead = planLookahead
         let rules = RepairRules(tau: tau, floorQP: options.floorQP, minimumStep: options.repairStep)
-        let converter = try UprightConverter(orientation: timeline.orientation)
+        let converter = try UprightConverter(orientation: view.orientation)
         let verifier = self.verifier
-        let frameCount = timeline.frames.count
-        let clock = Date()
+        let book = PolicyBook(
+            feed: feed, window: options.smoothingFrames + max(1, options.jndEvery) + 1, reach: options.detectEvery, options: self.options)
+
+        var policies: [Int: TrackPolicy] = [:]
+        var planner = FacePlanner(
+            margin: options.margin, smoothingFrames: options.smoothingFrames, floorQP: options.floorQP, backgroundQP: [])
+        var plannerInput = try view.plannerInput(tau: tau, chipSize: analyzer.embedder.chipSize)
+        /// Plans with the faces up to `lookahead` past `end`: the policies of the tracks seen before `end`, their JNDs.
+        func replan(through end: Int) throws {
+            view = try feed.view(through: end + lookahead)
+            var first: [Int: Int] = [:]
+            for (i, faces) in view.frames.enumerated().prefix(end) { for f in faces where first[f.track] == nil { first[f.track] = i } }
+            for (track, frame) in first.sorted(by: { $0.key < $1.key }) where policies[track] == nil {
+                let p = try book.policy(track: track, firstFrame: frame)
+                policies[track] = p
+                if p == .skip { planner.skippedTracks.insert(track) }
+                if p == .upper { planner.upperOnlyTracks.insert(track) }
+            }
+            try view.measure(tau: tau, threads: options.threads, isCancelled: isCancelled)
+            let n = view.frames.count
+            planner.backgroundQP = (0..<n).map { i in
+                background.map { $0.isEmpty ? options.backgroundQP : $0[min(i, $0.count - 1)] } ?? options.backgroundQP
+            }
+            plannerInput = try view.plannerInput(tau: tau, chipSize: analyzer.embedder.chipSize)
+            if options.faceQPBias != 0 {  // the testing aid: every planned face QP raised
+                plannerInput.jnd = plannerInput.jnd.mapValues { $0.map { JNDSample(frame: $0.frame, jndQP: $0.jndQP + options.faceQPBias) } }
+            }
+        }
 
         var repairs = FacePlanner.Repairs()
-        if options.faceQPBias != 0 {
-            for track in timeline.trackIDs { repairs.lower(track: track, frames: 0..<frameCount, by: -options.faceQPBias) }
-        }
         var correction = CarriedCorrection()
         var unfiltered = Set<Int>()
-        var plan = planner.plan(plannerInput, repairs: repairs)
+        var plan: [PlannedFrame] = []
         var done: [ChunkOutcome] = []
         var current = ChunkOutcome(frames: 0..<0)
         var verifySeconds = 0.0
@@ -110,14 +149,13 @@ extension EncodeJob {
             input: input, output: output,
             encoder: EncoderSettings(
                 codec: options.codec, preset: options.preset,
-                rateControl: .planned(anchorQP: anchorQP(background))),
+                rateControl: .planned(anchorQP: anchorQP(background ?? []))),
             chunkFrames: chunkFrames, maxEncodes: options.maxRepairPasses + 1)
         transcoder.copyOtherStreams = true
-        let maxFrames = max(chunkFrames, min(10 * chunkFrames, Self.chunkMemory / max(1, timeline.width * timeline.height * 3 / 2)))
+        let maxFrames = max(chunkFrames, min(10 * chunkFrames, Self.chunkMemory / max(1, view.width * view.height * 3 / 2)))
         let chunkLength = ChunkLength(chunkFrames)
         transcoder.startsChunk = Self.chunkStarts(
-            protected: timeline.frames.map { $0.contains { !planner.skippedTracks.contains($0.track) } }, chunkFrames: chunkLength,
-            maxFrames: maxFrames, sceneCuts: timeline.sceneCuts)
+            feed: feed, policies: book, chunkFrames: chunkLength, maxFrames: maxFrames, lookahead: lookahead)
         if let work {
             var resumable = true  // only an unbroken run of finished chunks from the start can be taken over
             transcoder.storedChunk = { chunk, frames in
@@ -131,6 +169,7 @@ extension EncodeJob {
                 unfiltered = Set(outcome.state.unfiltered)
                 planner.upperOnlyTracks = Set(outcome.state.upperOnly)
                 policies = outcome.state.policies
+                planner.skippedTracks = Set(policies.filter { $0.value == .skip }.keys)
                 chunkLength.value = outcome.state.chunkFrames ?? chunkFrames
                 return packets
             }
@@ -144,12 +183,13 @@ extension EncodeJob {
             frameQP: { attempt, i, frame in
                 if attempt.attempt == 0 && i == attempt.frames.lowerBound {
                     // A new chunk: each track starts from what the chunks before it taught.
+                    try replan(through: attempt.frames.upperBound)
                     current = ChunkOutcome(frames: attempt.frames)
                     startOffsets = [:]
                     firstWorst = [:]
                     repaired = [:]
-                    let tracks = Set(attempt.frames.filter { $0 < frameCount }.flatMap { timeline.frames[$0].map(\.track) })
-                    for t in tracks {
+                    let tracks = Set(attempt.frames.filter { $0 < view.frames.count }.flatMap { view.frames[$0].map(\.track) })
+                    for t in tracks.sorted() {
                         let o = correction.offset(track: t)
                         startOffsets[t] = o
                         if o != 0 { repairs.lower(track: t, frames: attempt.frames, by: o) }
@@ -157,7 +197,7 @@ extension EncodeJob {
                 }
                 if i == attempt.frames.lowerBound {
                     plan = planner.plan(plannerInput, repairs: repairs)
-                    filter = try prefilter(timeline, skipping: planner.skippedTracks.union(unfiltered), state: prefilterState)
+                    filter = try prefilter(view, skipping: planner.skippedTracks.union(unfiltered), state: prefilterState)
                 }
                 try filter?(i, frame)
                 return i < plan.count
@@ -166,8 +206,8 @@ extension EncodeJob {
             verify: { attempt, decoded in
                 let start = Date()
                 let session = FaceVerifier.Session(verifier)
-                for (index, frame) in decoded where index < frameCount {
-                    let faces = timeline.frames[index].filter { !planner.skippedTracks.contains($0.track) }
+                for (index, frame) in decoded where index < view.frames.count {
+                    let faces = view.frames[index].filter { !planner.skippedTracks.contains($0.track) }
                     if !faces.isEmpty { try session.add(try converter.picture(frame), frame: index, faces: faces) }
                 }
                 let checks = try session.finish()
@@ -182,7 +222,7 @@ extension EncodeJob {
                     current.passed = cut.count - failed.count
                 }
                 let isLast = attempt.attempt >= options.maxRepairPasses
-                let prefiltered = options.prefilter != .none ? Set(timeline.trackIDs).subtracting(unfiltered) : []
+                let prefiltered = options.prefilter != .none ? Set(view.trackIDs).subtracting(unfiltered) : []
                 let actions =
                     isLast
                     ? []
@@ -218,6 +258,7 @@ extension EncodeJob {
             progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
 
         let accepted = done.flatMap(\.plan), checks = done.flatMap(\.checks)
+        let frameCount = try feed.wait(for: Int.max)
         // Every chunk ends in the accepting branch (its last allowed encode has no repair actions) or was resumed.
         if accepted.count < min(frameCount, result.transcode.frameCount) {
             throw PipelineError.frameCountMismatch(path: output, encoded: accepted.count, expected: frameCount)
@@ -236,7 +277,8 @@ extension EncodeJob {
         let total = Date().timeIntervalSince(clock)
         return Outcome(
             plan: accepted, result: result.transcode, checks: checks, passes: rounds, policies: policies,
-            unfixed: checks.filter { $0.distance > tau }, seconds: (total - verifySeconds, verifySeconds),
+            unfixed: checks.filter { $0.distance > tau },
+            seconds: (max(0, total - verifySeconds - (feed.waitedSeconds - waitedBefore)), verifySeconds),
             chunks: result.chunks, firstPass: firstPass, prefilterExamples: prefilterState.examples.all)
     }
 }

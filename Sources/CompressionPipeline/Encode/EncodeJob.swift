@@ -90,13 +90,16 @@ public struct EncodePass: Sendable, Codable, Equatable {
 public struct EncodeJob {
     public var analyzer: FaceAnalyzer
     public var options: EncodeOptions
+    /// Testing aid: how far the streamed analysis may run ahead of the chunks (nil: room for the longest chunk).
+    var streamWindow: Int? = nil
 
     public init(analyzer: FaceAnalyzer, options: EncodeOptions) {
         self.analyzer = analyzer
         self.options = options
     }
 
-    /// Stages reported through `progress`.
+    /// Stages reported through `progress`. A chunked encode reports `analyse` and `encode` interleaved: the analysis
+    /// streams ahead of the chunks.
     public enum Stage: String, Sendable { case analyse, measure, reference, encode, verify }
 
     /// How every encode of this job is verified (facejnd's and the references'): at the original landmarks, and with
@@ -121,6 +124,11 @@ public struct EncodeJob {
         _ input: String, progress: (Stage, Int, Int?) -> Void = { _, _, _ in },
         isCancelled: () -> Bool = { false }
     ) throws -> FaceTimeline {
+        try analysisPass().run(path: input, progress: { progress(.analyse, $0, $1) }, isCancelled: isCancelled)
+    }
+
+    /// The analysis pass as this job's options set it up.
+    func analysisPass() throws -> FaceAnalysisPass {
         guard CodecFamily(rawValue: options.codec) == .x264 || CodecFamily(rawValue: options.codec) == .x265 else {
             throw PipelineError.codecCannotPlanFaces(codec: options.codec)
         }
@@ -133,18 +141,20 @@ public struct EncodeJob {
             pass.predictor = p
         }
         if options.useQuality { pass.quality = QualityScorer(model: try options.qualityModel ?? QualityModel.bundled()) }
-        return try pass.run(path: input, progress: { progress(.analyse, $0, $1) }, isCancelled: isCancelled)
+        return pass
     }
 
-    /// Each frame's background QP: the constant, or the per-frame QP x264/x265 chose in a CRF encode.
-    public func backgroundQPs(_ input: String, frameCount: Int, isCancelled: () -> Bool = { false }) throws -> [Int] {
-        guard let crf = options.matchCRF else { return Array(repeating: options.backgroundQP, count: frameCount) }
+    /// Each frame's background QP: the constant, or the per-frame QP x264/x265 chose in a CRF encode (`frameCount`
+    /// nil: as many as that encode has frames).
+    public func backgroundQPs(_ input: String, frameCount: Int?, isCancelled: () -> Bool = { false }) throws -> [Int] {
+        guard let crf = options.matchCRF else { return Array(repeating: options.backgroundQP, count: frameCount ?? 0) }
         let scratch = AtomicFile.scratchPath(near: input, tag: "crf")
         defer { AtomicFile.discard(scratch) }
         var t = Transcoder(
             input: input, output: scratch, encoder: EncoderSettings(codec: options.codec, preset: options.preset, rateControl: .crf(crf)))
         t.copyOtherStreams = false
         let r = try t.run(isCancelled: isCancelled)
+        let frameCount = frameCount ?? r.frames.count
         // Frames flushed at the end of the stream may come without a QP (x264 reports −1): they take the QP of the
         // nearest frame that has one.
         let known: [Int?] = (0..<frameCount).map { i in
@@ -184,10 +194,9 @@ public struct EncodeJob {
         isCancelled: @Sendable @escaping () -> Bool = { false }
     ) throws -> Outcome {
         if let seconds = options.chunkSeconds, seconds > 0 {
-            let fps = timeline.framesPerSecond > 0 ? timeline.framesPerSecond : 25
             return try encodeChunked(
-                input, output: output, timeline: timeline, background: background,
-                chunkFrames: max(1, Int((seconds * fps).rounded())), progress: progress, isCancelled: isCancelled)
+                input, output: output, feed: TimelineFeed(complete: timeline), background: background, progress: progress,
+                isCancelled: isCancelled)
         }
         return try encodeWholeFile(input, output: output, timeline: timeline, background: background, progress: progress, isCancelled: isCancelled)
     }
@@ -336,6 +345,18 @@ extension EncodeJob {
         let start = Date()
         // Fail before the analysis pass, not after it, when the output cannot be written where it was asked for.
         try AtomicFile.checkWritable(output)
+        if let seconds = options.chunkSeconds, seconds > 0 {
+            // Chunked: the analysis streams ahead of the chunks on its own thread.
+            let background = options.matchCRF == nil ? nil : try backgroundQPs(input, frameCount: nil, isCancelled: isCancelled)
+            // The analysis thread ends before `encodeStreamed` returns.
+            let (timeline, outcome, analyse) = try withoutActuallyEscaping(progress) { progress in
+                try encodeStreamed(input, output: output, background: background, progress: progress, isCancelled: isCancelled)
+            }
+            let total = Date().timeIntervalSince(start)
+            let timing = EncodeReport.Timing(
+                analyse: analyse, measure: 0, encode: outcome.seconds.encode, verify: outcome.seconds.verify, total: total)
+            return EncodeReport(input: input, output: output, options: options, timeline: timeline, outcome: outcome, timing: timing)
+        }
         let timeline = try analyse(input, progress: progress, isCancelled: isCancelled)
         let analysed = Date()
         let background = try backgroundQPs(input, frameCount: timeline.frames.count, isCancelled: isCancelled)

@@ -1,0 +1,202 @@
+import FaceAnalysis
+import Foundation
+import RateControl
+import Synchronization
+import TensorCore
+import Testing
+import _TestSupport
+
+@testable import CompressionPipeline
+
+/// The queue between the streamed analysis and the chunks (`TimelineFeed`), without media.
+@Suite struct TimelineFeedTests {
+    /// A producer publishing `count` face-free frames one by one on its own thread (a cut at frame 30).
+    private final class Producer: Sendable {
+        /// Frames published so far.
+        let published = Mutex(0)
+        /// What stopped it (nil: it published everything).
+        let ended = Mutex<String?>(nil)
+        let done = DispatchSemaphore(value: 0)
+
+        init(_ feed: TimelineFeed, count: Int) {
+            feed.start(width: 64, height: 48, orientation: .upright, framesPerSecond: 10)
+            let thread = Thread { [self] in
+                var frames: [[TrackedFace]] = []
+                do {
+                    for i in 0..<count {
+                        frames.append([])
+                        try feed.publish(final: i + 1, frames: frames, probes: [], cuts: i >= 30 ? [30] : [])
+                        published.withLock { $0 = i + 1 }
+                    }
+                } catch {
+                    ended.withLock { $0 = "\(type(of: error))" }
+                }
+                done.signal()
+            }
+            thread.start()
+        }
+
+        /// How far it got once it has stopped moving (blocked or done).
+        var settled: Int {
+            var last = -1
+            while true {
+                Thread.sleep(forTimeInterval: 0.1)
+                let now = published.withLock { $0 }
+                if now == last { return now }
+                last = now
+            }
+        }
+    }
+
+    @Test func theAnalysisWaitsAWindowAheadOfWhatTheChunksAskedFor() throws {
+        let feed = TimelineFeed(window: 8)
+        let p = Producer(feed, count: 100)
+        // Nothing asked for yet: the producer stops a window ahead of frame 0.
+        #expect(p.settled == 8)
+        let view = try feed.view(through: 20)
+        #expect(view.frames.count == 20 && view.width == 64 && view.framesPerSecond == 10)
+        #expect(p.settled == 28)
+        let cuts = try feed.view(through: 40).sceneCuts
+        #expect(cuts == [30])
+        // The consumer goes: the producer is released with a cancellation, not left waiting.
+        feed.cancel()
+        p.done.wait()
+        #expect(p.ended.withLock { $0 } == "CancellationError")
+        #expect(p.published.withLock { $0 } == 48)
+    }
+
+    @Test func aViewWaitsForItsFramesAndAFailedAnalysisReachesTheConsumer() throws {
+        let feed = TimelineFeed(window: 1000)
+        let p = Producer(feed, count: 5)
+        p.done.wait()
+        // Past the end without `finish`: the consumer would wait for ever; a failure ends the wait with its error.
+        let failing = Thread {
+            Thread.sleep(forTimeInterval: 0.2); feed.fail(PipelineError.noFrames(path: "x"))
+        }
+        failing.start()
+        #expect(throws: PipelineError.noFrames(path: "x")) { try feed.view(through: 6) }
+        let finished = TimelineFeed(window: 10)
+        finished.finish(FaceTimeline(width: 8, height: 8, frames: [[], [], []], probes: [], framesPerSecond: 25))
+        #expect(try finished.view(through: 100).frames.count == 3)
+        #expect(try finished.faces(at: 3) == nil && finished.faces(at: 2) == [])
+    }
+}
+
+/// One analyser for the streamed encodes.
+private let streamFixture: (analyzer: FaceAnalyzer, clip: String, dir: URL)? = {
+    guard ModelDirectory.default.isComplete, let analyzer = try? FaceAnalyzer(),
+        let dir = try? Fixtures.processWideDirectory("StreamedAnalysisTests"), let clip = try? Fixtures.shortSample(frames: 48, in: dir)
+    else { return nil }
+    return (analyzer, clip, dir)
+}()
+
+@Suite(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"), .serialized)
+struct StreamedEncodeTests {
+    /// A chunked `encode` streams its analysis: the first chunk is encoded before the analysis has reached the end
+    /// (the analysis may run only one frame ahead of what the chunks asked for), and the output is byte for byte the
+    /// encode of the same clip analysed beforehand.
+    @Test func chunksAreEncodedWhileTheAnalysisRunsAndTheOutputIsTheSameAsAfterIt() throws {
+        let f = try #require(streamFixture)
+        var options = EncodeOptions()
+        options.detection = .mmod(upsample: 0)
+        options.motionGate = .off
+        options.detectEvery = 3
+        options.jndEvery = 6
+        options.smoothingFrames = 0
+        options.preset = "veryfast"
+        options.chunkSeconds = 0.2
+        var job = EncodeJob(analyzer: f.analyzer, options: options)
+        job.streamWindow = 1
+        let events = Mutex<[(EncodeJob.Stage, Int)]>([])
+        let streamedPath = f.dir.appendingPathComponent("streamed.mp4").path
+        let streamed = try job.run(f.clip, output: streamedPath, progress: { s, d, _ in events.withLock { $0.append((s, d)) } })
+
+        let log = events.withLock { $0 }
+        let firstEncode = try #require(log.firstIndex { $0.0 == .encode })
+        let lastAnalyse = try #require(log.lastIndex { $0.0 == .analyse })
+        #expect(firstEncode < lastAnalyse, "a chunk was encoded before the analysis ended")
+        #expect(log[lastAnalyse].1 == 48)
+
+        let timeline = try job.analyse(f.clip)
+        let beforePath = f.dir.appendingPathComponent("analysed-first.mp4").path
+        let before = try job.encode(f.clip, output: beforePath, timeline: timeline, background: Array(repeating: 40, count: 48))
+        #expect(streamed.chunks?.map(\.firstFrame) == before.chunks.map(\.firstFrame))
+        #expect(streamed.chunks!.count >= 3)
+        #expect(FileManager.default.contents(atPath: streamedPath) == FileManager.default.contents(atPath: beforePath))
+        #expect(streamed.fidelity.faces == timeline.faceCount && streamed.frames.count == 48)
+    }
+}
+
+/// A chunk planned from the frames up to `planLookahead` past its end gets the plan the whole timeline gives it.
+@Suite struct PlanLookaheadTests {
+    @Test func aChunkPlannedFromItsLookaheadIsPlannedAsFromTheWholeTimeline() {
+        let options = EncodeOptions()
+        let n = 240, every = options.jndEvery
+        // Two tracks with JND samples every `jndEvery` frames from their start, the JND moving by several QP.
+        let spans = [1: 0..<170, 2: 40..<240]
+        let faces: [[PlannerFace]] = (0..<n).map { t in
+            spans.sorted { $0.key < $1.key }.filter { $0.value.contains(t) }.map {
+                PlannerFace(track: $0.key, region: FaceBox(left: 16 * $0.key, top: 16, right: 16 * $0.key + 64, bottom: 80))
+            }
+        }
+        var jnd: [Int: [JNDSample]] = [:]
+        for (track, span) in spans {
+            jnd[track] = stride(from: span.lowerBound, to: span.upperBound, by: every).enumerated().map { k, f in
+                JNDSample(frame: f, jndQP: [30, 22, 34, 18, 27, 36, 20][(k + track) % 7])
+            }
+        }
+        let full = PlannerInput(width: 320, height: 240, orientation: .upright, frames: faces, jnd: jnd)
+        func prefix(_ count: Int) -> PlannerInput {
+            let m = min(count, n)
+            return PlannerInput(
+                width: 320, height: 240, orientation: .upright, frames: Array(faces[0..<m]),
+                jnd: jnd.mapValues { $0.filter { $0.frame < m } })
+        }
+        func plan(_ input: PlannerInput) -> [PlannedFrame] {
+            FacePlanner(
+                margin: options.margin, smoothingFrames: options.smoothingFrames, floorQP: options.floorQP,
+                backgroundQP: Array(repeating: 40, count: input.frames.count)
+            ).plan(input)
+        }
+        let whole = plan(full)
+        var differsWithout = 0
+        for end in stride(from: 10, through: n, by: 10) {
+            #expect(Array(plan(prefix(end + options.planLookahead))[0..<end]) == Array(whole[0..<end]), "chunk ending at \(end)")
+            if Array(plan(prefix(end))[0..<end]) != Array(whole[0..<end]) { differsWithout += 1 }
+        }
+        // Without the lookahead most chunks would be planned differently: the lookahead matters.
+        #expect(differsWithout > 10)
+    }
+}
+
+/// A streamed encode decides each track's policy from the probes of its first frames.
+@Suite struct PolicyBookTests {
+    @Test func aTrackIsJudgedByItsFirstWindowOfProbes() throws {
+        var options = EncodeOptions()
+        options.unrecognizable = .skip
+        let window = 40
+        // Track 1: occluded at first (low consistency), clear later; track 2: clear at first, unrecognisable later;
+        // track 3: unrecognisable from the start.
+        func probe(_ track: Int, _ frame: Int, score: Double, consistency: Double) -> JNDProbe {
+            let p = JNDProbe(track: track, frame: frame, curve: [:])
+            p.quality = QualityScores(certaintyRatio: 1, recognizabilityIndex: 1, consistency: consistency, score: score)
+            return p
+        }
+        let probes = [
+            probe(1, 0, score: 0.8, consistency: 0.1), probe(1, 30, score: 0.8, consistency: 0.2),
+            probe(1, 60, score: 0.9, consistency: 0.9), probe(1, 90, score: 0.9, consistency: 0.9), probe(1, 120, score: 0.9, consistency: 0.9),
+            probe(2, 10, score: 0.8, consistency: 0.9), probe(2, 50, score: 0.01, consistency: 0.9), probe(2, 80, score: 0.01, consistency: 0.9),
+            probe(2, 110, score: 0.01, consistency: 0.9),
+            probe(3, 20, score: 0.05, consistency: 0.9),
+        ]
+        let frames: [[TrackedFace]] = Array(repeating: [], count: 150)
+        let feed = TimelineFeed(window: 1000)
+        feed.finish(FaceTimeline(width: 64, height: 64, frames: frames, probes: probes, framesPerSecond: 25))
+        let book = PolicyBook(feed: feed, window: window, reach: 5, options: options)
+        #expect(try book.policy(track: 1, firstFrame: 0) == .upper)
+        #expect(try book.policy(track: 2, firstFrame: 8) == .protect)
+        #expect(try book.policy(track: 3, firstFrame: 18) == .skip)
+        // Asked again (as the chunk cut rule does, from a later frame): the same decision.
+        #expect(try book.policy(track: 2, firstFrame: 100) == .protect)
+    }
+}
