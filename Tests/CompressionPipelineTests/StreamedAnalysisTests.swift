@@ -1,5 +1,6 @@
 import FaceAnalysis
 import Foundation
+import MediaIO
 import RateControl
 import Synchronization
 import TensorCore
@@ -124,6 +125,50 @@ struct StreamedEncodeTests {
         #expect(streamed.chunks!.count >= 3)
         #expect(FileManager.default.contents(atPath: streamedPath) == FileManager.default.contents(atPath: beforePath))
         #expect(streamed.fidelity.faces == timeline.faceCount && streamed.frames.count == 48)
+    }
+}
+
+extension StreamedEncodeTests {
+    /// Every prefix the feed hands out is a prefix of the finished timeline: a frame is published only once nothing
+    /// can change it. Nine grey frames, then the sample: the face appears at frame 9 and is first detected at frame
+    /// 12, the first frame of the analysis's second batch, and followed back to frame 9, past the first batch's end.
+    @Test func theFeedPublishesOnlyFramesTheAnalysisWillNotChange() throws {
+        let f = try #require(streamFixture)
+        let path = f.dir.appendingPathComponent("appears-late.mp4").path
+        let reader = try VideoReader(path: Fixtures.sampleClip)
+        let scaler = try Scaler()
+        let writer = try VideoWriter(
+            path: path, width: 640, height: 480, framesPerSecond: 30,
+            settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)))
+        for _ in 0..<9 { try writer.append(RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 128, count: 640 * 480 * 3))) }
+        try reader.forEachFrame { index, frame in
+            try writer.append(try scaler.rgb(frame))
+            return index + 1 < 15
+        }
+        try writer.finish()
+        var options = EncodeOptions()
+        options.detection = .mmod(upsample: 0)
+        options.motionGate = .off
+        options.detectEvery = 6
+        options.threads = 2
+        var pass = try EncodeJob(analyzer: f.analyzer, options: options).analysisPass()
+        let feed = TimelineFeed(window: 1)
+        pass.feed = feed
+        let done = DispatchSemaphore(value: 0)
+        Thread { [pass] in
+            do { feed.finish(try pass.run(path: path)) } catch { feed.fail(error) }
+            done.signal()
+        }.start()
+        // Ask one frame further each time, as a consumer close behind the analysis does.
+        var prefixes: [[[TrackedFace]]] = []
+        for k in 1...24 { prefixes.append(try feed.view(through: k).frames) }
+        done.wait()
+        let whole = try feed.view(through: 24).frames
+        #expect(whole[9..<12].allSatisfy { $0.count == 1 && !$0[0].detected }, "followed back from frame 12 to 9")
+        for p in prefixes {
+            let unchanged = p == Array(whole.prefix(p.count))
+            #expect(unchanged, "the first \(p.count) frames changed after they were published: faces \(p.map(\.count))")
+        }
     }
 }
 
