@@ -110,6 +110,14 @@ public final class CenterFaceDetector: Sendable {
         return s
     }
 
+    /// Bytes of activations one detection pass holds at its peak for a `width`×`height` picture (measured at
+    /// 1920×1080, `minFace` 20: about 250 bytes per network-input pixel).
+    public static func activationBytes(width: Int, height: Int, minFace: Double) -> Int {
+        let s = inputScale(width: width, height: height, minFace: minFace)
+        let w = (Int(Double(width) * s) + 31) / 32 * 32, h = (Int(Double(height) * s) + 31) / 32 * 32
+        return w * h * 256
+    }
+
     /// Faces of about `minFace` pixels and up with a score of at least `threshold`, best first.
     public func detect(_ image: RGBImage, minFace: Double = 20, threshold: Float = 0.4, workspace: Workspace = Workspace()) throws
         -> [FastDetection]

@@ -91,7 +91,8 @@ struct EncodeOptionsGroup: ParsableArguments {
         help: """
             Encode in closed chunks, each verified and repaired alone: a chunk ends once it holds about this many \
             seconds of faces (face-free stretches ride along, up to ten times as long), and at a scene cut when one \
-            is near; faces start each chunk lowered by what earlier chunks needed. 0: whole-file passes.
+            is near; faces start each chunk lowered by what earlier chunks needed. The analysis runs ahead of the \
+            chunks, so the first chunk is encoded before the whole input is analysed. 0: whole-file passes.
             """)
     var chunkSeconds: Double = 0
 

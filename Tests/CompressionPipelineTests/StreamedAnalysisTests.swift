@@ -245,3 +245,21 @@ extension StreamedEncodeTests {
         #expect(try book.policy(track: 2, firstFrame: 100) == .protect)
     }
 }
+
+/// The streamed analysis runs as many detector passes at once as its activation budget holds.
+@Suite struct DetectionMemoryTests {
+    @Test func oneFastPassAt1080pTwoAt720pAndMMODUnbounded() {
+        let budget = EncodeJob.streamedDetectionMemory
+        // 1920×1080 at min-face 20: a 1536×864 network input, about 340 MB of activations.
+        #expect(CenterFaceDetector.activationBytes(width: 1920, height: 1080, minFace: 20) == 1536 * 864 * 256)
+        func workers(_ w: Int, _ h: Int, _ d: DetectorSettings = .fast(), budget: Int? = budget) -> Int {
+            FaceAnalysisPass.detectionWorkers(threads: 2, width: w, height: h, detection: d, budget: budget)
+        }
+        #expect(workers(1920, 1080) == 1)
+        #expect(workers(1280, 720) == 2 && workers(640, 480) == 2)
+        // Larger faces only: a smaller network input, two passes fit again.
+        #expect(workers(1920, 1080, .fast(minFace: 40)) == 2)
+        #expect(workers(3840, 2160) == 1, "never fewer than one")
+        #expect(workers(1920, 1080, .mmod(upsample: 0)) == 2 && workers(1920, 1080, budget: nil) == 2)
+    }
+}

@@ -151,6 +151,10 @@ public struct FaceAnalysisPass: Sendable {
     public var predictor: JNDModel? = nil
     /// Where final frames are published while the pass runs (the streamed chunked encode).
     var feed: TimelineFeed? = nil
+    /// Bytes the fast detector's passes may hold at once (nil: one pass per thread): a streamed encode runs the
+    /// analysis beside the chunks, and at 1080p two passes' activations on top of a chunk's frames and encoder break
+    /// the 1 GiB bound.
+    var detectionMemory: Int? = nil
 
     public init(
         analyzer: FaceAnalyzer, oracle: JNDOracle, detection: DetectorSettings = .fast(), detectEvery: Int = 5, jndEvery: Int = 30,
@@ -162,6 +166,14 @@ public struct FaceAnalysisPass: Sendable {
         self.detectEvery = detectEvery
         self.jndEvery = max(1, jndEvery)
         self.threads = threads
+    }
+
+    /// Detector passes run at once on `width`×`height` pictures: one per thread, or as many as `budget` bytes of
+    /// the fast detector's activations allow (at least one).
+    static func detectionWorkers(threads: Int, width: Int, height: Int, detection: DetectorSettings, budget: Int?) -> Int {
+        guard let budget, detection.kind == .fast else { return threads }
+        let perPass = CenterFaceDetector.activationBytes(width: width, height: height, minFace: detection.minFace)
+        return max(1, min(threads, budget / max(1, perPass)))
     }
 
     public func run(path: String, progress: (Int, Int?) -> Void = { _, _ in }, isCancelled: () -> Bool = { false }) throws -> FaceTimeline {
@@ -236,7 +248,10 @@ public struct FaceAnalysisPass: Sendable {
         func drain() throws {
             let keys = pending.filter { tracker.isDetectionFrame($0.index) }
             let found = Mutex<[Int: [Detection]]>([:])
-            try ParallelWork.forEach(count: keys.count, threads: threads) { k, ws in
+            let workers = keys.first.map {
+                Self.detectionWorkers(threads: threads, width: $0.image.width, height: $0.image.height, detection: detection, budget: detectionMemory)
+            }
+            try ParallelWork.forEach(count: keys.count, threads: workers ?? threads) { k, ws in
                 let d = try analyzer.detect(keys[k].image, with: detection, workspace: ws)
                 found.withLock { $0[keys[k].index] = d }
             }
@@ -248,6 +263,7 @@ public struct FaceAnalysisPass: Sendable {
                 let embedded = batch.waiting.map(\.frame).min() ?? frames.count
                 try feed.publish(
                     final: max(0, min(frames.count - tracker.detectEvery, embedded)), frames: frames, probes: probes, cuts: cuts.cuts)
+                HeapTrim.giveBack()
             }
         }
         try source.forEachFrame(isCancelled: isCancelled) { index, frame in

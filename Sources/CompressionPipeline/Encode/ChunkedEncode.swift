@@ -253,6 +253,7 @@ extension EncodeJob {
                     correction: correction, repairs: repairs, unfiltered: unfiltered.sorted(), upperOnly: planner.upperOnlyTracks.sorted(),
                     policies: policies, chunkFrames: chunkLength.value)
                 done.append(current)
+                HeapTrim.giveBack()  // the chunk's frames, encoder and chips are gone
                 return true
             },
             progress: { progress(.encode, $0.framesDone, $0.framesExpected) }, isCancelled: isCancelled)
