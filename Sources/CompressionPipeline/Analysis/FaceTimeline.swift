@@ -243,7 +243,8 @@ public struct FaceAnalysisPass: Sendable {
         // Frames wait in a short queue so that the detector can run on several detection frames at once, one
         // single-threaded pass per core (a single pass keeps only ~1.3 of 2 cores busy).
         var pending: [(index: Int, image: RGBImage)] = []
-        let chunk = max(threads, 1) * tracker.detectEvery
+        // As many detection frames as run at once (fewer at 1080p under a detection budget: the frames wait as RGB).
+        var chunk = max(threads, 1) * tracker.detectEvery
         let analyzer = self.analyzer, detection = self.detection
         func drain() throws {
             let keys = pending.filter { tracker.isDetectionFrame($0.index) }
@@ -270,6 +271,9 @@ public struct FaceAnalysisPass: Sendable {
             let image = try source.picture(frame)
             if index == 0 {
                 (width, height) = (image.width, image.height)
+                chunk =
+                    Self.detectionWorkers(threads: max(threads, 1), width: width, height: height, detection: detection, budget: detectionMemory)
+                    * tracker.detectEvery
                 feed?.start(
                     width: width, height: height, orientation: source.orientation,
                     framesPerSecond: source.video.framesPerSecond > 0 ? source.video.framesPerSecond : 25)

@@ -92,6 +92,7 @@ extension EncodeJob {
         // thread while it runs and restores the count after; with two such sections overlapping, a count saved by one
         // could be restored under the other. One thread for the whole encode instead: the same numbers whatever the
         // timing (and no slower: measured 19.8 against 20.8 s on the bundled clip, docs/video-jnd.md).
+        HeapTrim.limitHeaps(ProcessInfo.processInfo.activeProcessorCount)
         let blasThreads = BLAS.threads
         BLAS.setThreads(1)
         defer { BLAS.setThreads(blasThreads) }

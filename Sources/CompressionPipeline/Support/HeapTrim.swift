@@ -19,4 +19,16 @@ enum HeapTrim {
     }()
 
     static func giveBack() { _ = trim?(0) }
+
+    private typealias Option = @convention(c) (Int32, Int32) -> Int32
+    private static let option: Option? = {
+        #if canImport(Glibc)
+            if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") { return unsafeBitCast(symbol, to: Option.self) }
+        #endif
+        return nil
+    }()
+
+    /// At most `count` heaps for the threads created from now on (`M_ARENA_MAX`; glibc's default is eight per core):
+    /// fewer heaps, less freed memory scattered over them.
+    static func limitHeaps(_ count: Int) { _ = option?(-8, Int32(max(1, count))) }
 }
