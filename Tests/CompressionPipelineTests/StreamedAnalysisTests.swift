@@ -263,3 +263,40 @@ extension StreamedEncodeTests {
         #expect(workers(1920, 1080, .mmod(upsample: 0)) == 2 && workers(1920, 1080, budget: nil) == 2)
     }
 }
+
+/// Two `ParallelWork` sections overlapping (the streamed analysis's and a chunk's): OpenBLAS stays on one thread
+/// until the last of them ends, not until the first does.
+@Suite struct OverlappingParallelWorkTests {
+    @Test func theFirstSectionToEndDoesNotUnpinTheOther() throws {
+        let aStarted = DispatchSemaphore(value: 0), bStarted = DispatchSemaphore(value: 0)
+        let aMayEnd = DispatchSemaphore(value: 0), aEnded = DispatchSemaphore(value: 0), bMayEnd = DispatchSemaphore(value: 0)
+        let seenInB = Mutex<[Int]>([])
+        Thread {
+            try? ParallelWork.forEach(count: 2, threads: 2) { i, _ in
+                if i == 0 {
+                    aStarted.signal()
+                    aMayEnd.wait()
+                }
+            }
+            aEnded.signal()
+        }.start()
+        aStarted.wait()
+        let bDone = DispatchSemaphore(value: 0)
+        Thread {
+            try? ParallelWork.forEach(count: 2, threads: 2) { i, _ in
+                if i == 0 {
+                    bStarted.signal()
+                    bMayEnd.wait()
+                    seenInB.withLock { $0.append(BLAS.threads) }
+                }
+            }
+            bDone.signal()
+        }.start()
+        bStarted.wait()
+        aMayEnd.signal()
+        aEnded.wait()
+        bMayEnd.signal()
+        bDone.wait()
+        #expect(seenInB.withLock { $0 } == [1], "OpenBLAS threads inside the second section after the first ended")
+    }
+}

@@ -264,7 +264,8 @@ public struct FaceAnalysisPass: Sendable {
                 let embedded = batch.waiting.map(\.frame).min() ?? frames.count
                 try feed.publish(
                     final: max(0, min(frames.count - tracker.detectEvery, embedded)), frames: frames, probes: probes, cuts: cuts.cuts)
-                HeapTrim.giveBack()
+                // Where the detection budget holds the passes back, memory is tight: give freed memory back.
+                if chunk < max(threads, 1) * tracker.detectEvery { HeapTrim.giveBack() }
             }
         }
         try source.forEachFrame(isCancelled: isCancelled) { index, frame in

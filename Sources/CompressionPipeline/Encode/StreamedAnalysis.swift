@@ -2,7 +2,6 @@ import FaceAnalysis
 import Foundation
 import RateControl
 import Synchronization
-import TensorCore
 
 /// Each track's policy for a streamed encode, decided once from the quality of the probes the track's first
 /// `window` frames hold (a stream cannot wait for a track's end before encoding it). Deterministic: the decision
@@ -88,18 +87,11 @@ extension EncodeJob {
         isCancelled: @Sendable @escaping () -> Bool
     ) throws -> (timeline: FaceTimeline, outcome: Outcome, analyseSeconds: Double) {
         var pass = try analysisPass()
-        // Both sides spread their work over the cores item by item (`ParallelWork`), which pins OpenBLAS to one
-        // thread while it runs and restores the count after; with two such sections overlapping, a count saved by one
-        // could be restored under the other. One thread for the whole encode instead: the same numbers whatever the
-        // timing (and no slower: measured 19.8 against 20.8 s on the bundled clip, docs/video-jnd.md).
-        HeapTrim.limitHeaps(ProcessInfo.processInfo.activeProcessorCount)
-        let blasThreads = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(blasThreads) }
         // Room for the longest chunk (ten chunk lengths at 60 fps) and the plan's lookahead past it.
         let feed = TimelineFeed(window: streamWindow ?? 10 * Int(((options.chunkSeconds ?? 1) * 60).rounded()) + 2 * planLookahead)
         pass.feed = feed
         pass.detectionMemory = Self.streamedDetectionMemory
+        HeapTrim.limitHeaps(ProcessInfo.processInfo.activeProcessorCount)
         let analysed = Mutex(0.0)
         let done = DispatchSemaphore(value: 0)
         let analysis = Thread { [pass] in

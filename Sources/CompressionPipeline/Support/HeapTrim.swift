@@ -7,7 +7,9 @@
 /// glibc's malloc gives each thread that allocates a heap of its own (up to eight per core) and keeps what is freed in
 /// it. A streamed encode allocates on a dozen threads (the detector's activations, x264's frames, the verifier's
 /// chips), so at 1080p some 700 MB sat free in fifteen 64 MB heaps (`/proc/PID/smaps`) and counted in the peak.
-/// `malloc_trim` hands it back; it is looked up at run time because Swift's Glibc module does not declare it.
+/// `malloc_trim` hands it back; it is looked up at run time because Swift's Glibc module does not declare it. It is
+/// not free (the pages come back zeroed on the next use: trimming after every analysis batch made the intel clip's
+/// encode 15% slower), so it runs where the bound is at stake.
 enum HeapTrim {
     private typealias Trim = @convention(c) (Int) -> Int32
     private static let trim: Trim? = {
