@@ -37,15 +37,10 @@ import _TestSupport
             thread.start()
         }
 
-        /// How far it got once it has stopped moving (blocked or done).
-        var settled: Int {
-            var last = -1
-            while true {
-                Thread.sleep(forTimeInterval: 0.1)
-                let now = published.withLock { $0 }
-                if now == last { return now }
-                last = now
-            }
+        /// How far it got once it waits a window ahead of `feed`'s consumer (polled; no timing assumed).
+        func settled(_ feed: TimelineFeed) -> Int {
+            while !feed.producerIsWaiting { Thread.sleep(forTimeInterval: 0.01) }
+            return published.withLock { $0 }
         }
     }
 
@@ -53,12 +48,13 @@ import _TestSupport
         let feed = TimelineFeed(window: 8)
         let p = Producer(feed, count: 100)
         // Nothing asked for yet: the producer stops a window ahead of frame 0.
-        #expect(p.settled == 8)
+        #expect(p.settled(feed) == 8)
         let view = try feed.view(through: 20)
         #expect(view.frames.count == 20 && view.width == 64 && view.framesPerSecond == 10)
-        #expect(p.settled == 28)
+        #expect(p.settled(feed) == 28)
         let cuts = try feed.view(through: 40).sceneCuts
         #expect(cuts == [30])
+        #expect(p.settled(feed) == 48)
         // The consumer goes: the producer is released with a cancellation, not left waiting.
         feed.cancel()
         p.done.wait()

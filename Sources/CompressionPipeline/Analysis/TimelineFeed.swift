@@ -22,6 +22,7 @@ final class TimelineFeed: @unchecked Sendable {
     private var cancelled = false
     private var need = 0
     private var waited = 0.0
+    private var producerWaiting = false
     /// How far past the consumer's last request the producer may run.
     let window: Int
 
@@ -52,7 +53,11 @@ final class TimelineFeed: @unchecked Sendable {
     /// already; throws `CancellationError` once the consumer has gone.
     func publish(final: Int, frames all: [[TrackedFace]], probes allProbes: [JNDProbe], cuts allCuts: [Int]) throws {
         try condition.withLock {
-            while !cancelled && frames.count - need >= window { condition.wait() }
+            while !cancelled && frames.count - need >= window {
+                producerWaiting = true
+                condition.wait()
+            }
+            producerWaiting = false
             if cancelled { throw CancellationError() }
             if final > frames.count {
                 frames.append(contentsOf: all[frames.count..<final])
@@ -97,7 +102,11 @@ final class TimelineFeed: @unchecked Sendable {
     @discardableResult
     func wait(for count: Int) throws -> Int {
         try condition.withLock {
-            need = max(need, min(count, Int.max / 4))
+            let raised = min(count, Int.max / 4)
+            if raised > need {
+                need = raised
+                producerWaiting = false  // until it finds itself a window ahead again
+            }
             condition.broadcast()
             let start = Date()
             while frames.count < count && !finished && failure == nil { condition.wait() }
@@ -152,6 +161,9 @@ final class TimelineFeed: @unchecked Sendable {
     func probes(track: Int, before end: Int) -> [JNDProbe] {
         condition.withLock { probes.filter { $0.track == track && $0.frame < end }.sorted { $0.frame < $1.frame } }
     }
+
+    /// Whether the producer is waiting for the consumer to ask for more (it is a window ahead).
+    var producerIsWaiting: Bool { condition.withLock { producerWaiting } }
 
     /// Seconds the consumer has spent waiting for frames.
     var waitedSeconds: Double { condition.withLock { waited } }
