@@ -19,6 +19,23 @@ public enum Fixtures {
     /// The bundled sample clip (real faces, AAC audio).
     public static var sampleClip: String { repositoryRoot.appendingPathComponent("samples/group_video_01.mp4").path }
 
+    /// `grey` mid-grey frames, then the first `frames` frames of the bundled sample (640×480, 30 fps, almost
+    /// lossless): a face that appears after the clip has started.
+    public static func sampleAfterGreyFrames(_ grey: Int, frames: Int, at path: String) throws -> String {
+        let reader = try VideoReader(path: Fixtures.sampleClip)
+        let scaler = try Scaler()
+        let writer = try VideoWriter(
+            path: path, width: 640, height: 480, framesPerSecond: 30,
+            settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)))
+        for _ in 0..<grey { try writer.append(RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 128, count: 640 * 480 * 3))) }
+        try reader.forEachFrame { index, frame in
+            try writer.append(try scaler.rgb(frame))
+            return index + 1 < frames
+        }
+        try writer.finish()
+        return path
+    }
+
     /// The first `frames` frames of the bundled sample, re-encoded almost losslessly (a short clip keeps the suite fast).
     /// With `storedTurned`, the pictures are stored turned a quarter counter-clockwise with a display matrix that turns
     /// them back, as phones store portrait video.

@@ -111,18 +111,7 @@ struct EncodeTests {
     @Test func aFaceIsProtectedFromTheFrameItAppearsNotOnlyFromItsFirstDetection() throws {
         let f = try #require(encodeFixture)
         // Three grey frames, then the sample: detection runs on frames 0 and 6, the face appears at frame 3.
-        let path = f.dir.appendingPathComponent("appears.mp4").path
-        let reader = try VideoReader(path: Fixtures.sampleClip)
-        let scaler = try Scaler()
-        let writer = try VideoWriter(
-            path: path, width: 640, height: 480, framesPerSecond: 30,
-            settings: EncoderSettings(codec: "libx264", preset: "veryfast", rateControl: .qp(4)))
-        for _ in 0..<3 { try writer.append(RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 128, count: 640 * 480 * 3))) }
-        try reader.forEachFrame { index, frame in
-            try writer.append(try scaler.rgb(frame))
-            return index + 1 < 9
-        }
-        try writer.finish()
+        let path = try Fixtures.sampleAfterGreyFrames(3, frames: 9, at: f.dir.appendingPathComponent("appears.mp4").path)
         let report = try EncodeJob(analyzer: f.analyzer, options: options()).run(path, output: f.dir.appendingPathComponent("appears.out.mp4").path)
         #expect(report.frames[0..<3].allSatisfy { $0.faces.isEmpty }, "no face on the grey frames")
         #expect(

@@ -243,16 +243,15 @@ public struct FaceAnalysisPass: Sendable {
         // Frames wait in a short queue so that the detector can run on several detection frames at once, one
         // single-threaded pass per core (a single pass keeps only ~1.3 of 2 cores busy).
         var pending: [(index: Int, image: RGBImage)] = []
-        // As many detection frames as run at once (fewer at 1080p under a detection budget: the frames wait as RGB).
-        var chunk = max(threads, 1) * tracker.detectEvery
+        // Detector passes run at once (fewer at 1080p under a detection budget), and as many detection frames wait
+        // for them as they take (the frames wait as RGB); both set from the first frame's size.
+        var workers = max(threads, 1)
+        var chunk = workers * tracker.detectEvery
         let analyzer = self.analyzer, detection = self.detection
         func drain() throws {
             let keys = pending.filter { tracker.isDetectionFrame($0.index) }
             let found = Mutex<[Int: [Detection]]>([:])
-            let workers = keys.first.map {
-                Self.detectionWorkers(threads: threads, width: $0.image.width, height: $0.image.height, detection: detection, budget: detectionMemory)
-            }
-            try ParallelWork.forEach(count: keys.count, threads: workers ?? threads) { k, ws in
+            try ParallelWork.forEach(count: keys.count, threads: workers) { k, ws in
                 let d = try analyzer.detect(keys[k].image, with: detection, workspace: ws)
                 found.withLock { $0[keys[k].index] = d }
             }
@@ -265,16 +264,16 @@ public struct FaceAnalysisPass: Sendable {
                 try feed.publish(
                     final: max(0, min(frames.count - tracker.detectEvery, embedded)), frames: frames, probes: probes, cuts: cuts.cuts)
                 // Where the detection budget holds the passes back, memory is tight: give freed memory back.
-                if chunk < max(threads, 1) * tracker.detectEvery { HeapTrim.giveBack() }
+                if workers < max(threads, 1) { HeapTrim.giveBack() }
             }
         }
         try source.forEachFrame(isCancelled: isCancelled) { index, frame in
             let image = try source.picture(frame)
             if index == 0 {
                 (width, height) = (image.width, image.height)
-                chunk =
-                    Self.detectionWorkers(threads: max(threads, 1), width: width, height: height, detection: detection, budget: detectionMemory)
-                    * tracker.detectEvery
+                workers = Self.detectionWorkers(
+                    threads: max(threads, 1), width: width, height: height, detection: detection, budget: detectionMemory)
+                chunk = workers * tracker.detectEvery
                 feed?.start(
                     width: width, height: height, orientation: source.orientation,
                     framesPerSecond: source.video.framesPerSecond > 0 ? source.video.framesPerSecond : 25)

@@ -31,11 +31,7 @@ final class TimelineFeed: @unchecked Sendable {
     /// A feed holding a whole timeline already.
     convenience init(complete timeline: FaceTimeline) {
         self.init(window: Int.max / 4)
-        frames = timeline.frames
-        probes = timeline.probes
-        cuts = timeline.sceneCuts
-        geometry = (timeline.width, timeline.height, timeline.orientation, timeline.framesPerSecond)
-        finished = true
+        finish(timeline)
     }
 
     // MARK: producer
@@ -131,12 +127,6 @@ final class TimelineFeed: @unchecked Sendable {
         }
     }
 
-    /// The faces of frame `index` (nil past the input's end).
-    func faces(at index: Int) throws -> [TrackedFace]? {
-        let n = try wait(for: index + 1)
-        return index < n ? condition.withLock { frames[index] } : nil
-    }
-
     /// How many of the final frames in `range` pass `test` (one lock for the lot).
     func count(in range: Range<Int>, where test: ([TrackedFace]) -> Bool) -> Int {
         condition.withLock {
@@ -168,6 +158,4 @@ final class TimelineFeed: @unchecked Sendable {
     /// Seconds the consumer has spent waiting for frames.
     var waitedSeconds: Double { condition.withLock { waited } }
 
-    /// Whether the analysis has ended, and with how many frames.
-    var finalCount: Int? { condition.withLock { finished ? frames.count : nil } }
 }

@@ -101,12 +101,11 @@ extension EncodeJob {
         let clock = Date(), waitedBefore = feed.waitedSeconds
         var view = try feed.view(through: 1)
         let chunkFrames = max(1, Int(((options.chunkSeconds ?? 1) * view.framesPerSecond).rounded()))
-        let tau = options.tau, segmentLength = options.segmentFrames ?? 10, lookahead = planLookahead
+        let tau = options.tau, segmentLength = options.segmentFrames ?? 10, lookahead = options.planLookahead
         let rules = RepairRules(tau: tau, floorQP: options.floorQP, minimumStep: options.repairStep)
         let converter = try UprightConverter(orientation: view.orientation)
         let verifier = self.verifier
-        let book = PolicyBook(
-            feed: feed, window: options.smoothingFrames + max(1, options.jndEvery) + 1, reach: options.detectEvery, options: self.options)
+        let book = PolicyBook(feed: feed, window: options.policyWindow, reach: options.detectEvery, options: options)
 
         var policies: [Int: TrackPolicy] = [:]
         var planner = FacePlanner(

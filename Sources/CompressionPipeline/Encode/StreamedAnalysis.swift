@@ -50,13 +50,17 @@ final class PolicyBook: Sendable {
 }
 
 extension EncodeOptions {
+    /// Frames after a track's first probe whose probes decide its policy in a streamed encode: the smoothing window
+    /// and the JND interval, so that the first chunk planned with the track has seen them.
+    var policyWindow: Int { smoothingFrames + max(1, jndEvery) + 1 }
+
     /// Frames past a chunk's end that its plan reads: the smoothing window, the JND probe after the window's last
-    /// frame (`jndEvery` later at most), and the follow-back's reach before a track's first probe.
-    var planLookahead: Int { smoothingFrames + max(1, jndEvery) + detectEvery + 1 }
+    /// frame (`jndEvery` later at most), and the follow-back's reach before a track's first probe; the same frames
+    /// decide the policies of the tracks seen in the chunk.
+    var planLookahead: Int { policyWindow + detectEvery }
 }
 
 extension EncodeJob {
-    var planLookahead: Int { options.planLookahead }
 
     /// What the streamed analysis's detector passes may hold at once: two passes up to 720p, one at 1080p.
     static let streamedDetectionMemory = 384 << 20
@@ -88,7 +92,7 @@ extension EncodeJob {
     ) throws -> (timeline: FaceTimeline, outcome: Outcome, analyseSeconds: Double) {
         var pass = try analysisPass()
         // Room for the longest chunk (ten chunk lengths at 60 fps) and the plan's lookahead past it.
-        let feed = TimelineFeed(window: streamWindow ?? 10 * Int(((options.chunkSeconds ?? 1) * 60).rounded()) + 2 * planLookahead)
+        let feed = TimelineFeed(window: streamWindow ?? 10 * Int(((options.chunkSeconds ?? 1) * 60).rounded()) + 2 * options.planLookahead)
         pass.feed = feed
         pass.detectionMemory = Self.streamedDetectionMemory
         HeapTrim.limitHeaps(ProcessInfo.processInfo.activeProcessorCount)
