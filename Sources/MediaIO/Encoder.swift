@@ -195,14 +195,23 @@ final class VideoEncoder {
         try check(avcodec_send_frame(context, input), "avcodec_send_frame")
     }
 
+    /// x265's quantisation group and CTU size in planned mode (`ctu=32` in `options`), in luma pixels.
+    static let x265QuantisationGroup = 32
+
     private func attachRegions(_ qp: FrameQP, anchor: Int, to frame: UnsafeMutablePointer<AVFrame>) throws {
         let w = Int(context.pointee.width), h = Int(context.pointee.height)
         var regions: [AVRegionOfInterest] = []
         let size = UInt32(MemoryLayout<AVRegionOfInterest>.stride)
+        // x265 codes one QP per quantisation group (32×32 with `ctu=32`), the mean of its 16×16 blocks' offsets
+        // when a coding unit spans the group: a region covering part of a group got a QP between its own and the
+        // background's (a 16×16 region planned at 10 on 40 was coded like QP 32; QPControlTests). Its regions
+        // grow to whole groups. Smaller groups (`qg-size=16`) do not help: the encoder then picks 32×32 units
+        // at the averaged QP, and 16×16 CTUs cost a QP-40 background 31% more bytes (docs/video-jnd.md).
+        let grid = family == .x265 ? VideoEncoder.x265QuantisationGroup : 1
         for r in qp.regions {
             guard (0...51).contains(r.qp) else { throw MediaError.invalidRegion("QP \(r.qp) outside 0…51") }
-            let left = max(0, r.x), top = max(0, r.y)
-            let right = min(w, r.x + r.width), bottom = min(h, r.y + r.height)
+            let left = max(0, r.x / grid * grid), top = max(0, r.y / grid * grid)
+            let right = min(w, (r.x + r.width + grid - 1) / grid * grid), bottom = min(h, (r.y + r.height + grid - 1) / grid * grid)
             guard right > left, bottom > top else { continue }  // entirely outside the picture: nothing to do
             regions.append(
                 AVRegionOfInterest(
