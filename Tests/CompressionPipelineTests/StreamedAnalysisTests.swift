@@ -124,6 +124,29 @@ struct StreamedEncodeTests {
 }
 
 extension StreamedEncodeTests {
+    /// A chunked encode that fails at its first chunk (PCM audio cannot be copied into mp4) while its analysis thread
+    /// is still running returns the error, leaves nothing behind and does not trap: the analysis thread may hold the
+    /// progress closure a moment after it signals its end (stop 28: `encode` trapped in 4 of 6 such runs).
+    @Test func aChunkedEncodeThatFailsAtOnceReturnsItsError() throws {
+        let f = try #require(streamFixture)
+        let clip = try Fixtures.makeClip(at: f.dir.appendingPathComponent("pcm.mkv").path, frames: 40, audio: true)
+        var options = EncodeOptions()
+        options.detection = .mmod(upsample: 0)
+        options.motionGate = .off
+        options.chunkSeconds = 0.2
+        let job = EncodeJob(analyzer: f.analyzer, options: options)
+        let reported = Mutex(0)
+        for attempt in 0..<20 {
+            let output = f.dir.appendingPathComponent("fails-\(attempt).mp4").path
+            #expect {
+                _ = try job.run(clip, output: output, progress: { _, _, _ in reported.withLock { $0 += 1 } })
+            } throws: { error in
+                String(describing: error).contains("cannot be copied into a mp4 file")
+            }
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+    }
+
     /// Every prefix the feed hands out is a prefix of the finished timeline: a frame is published only once nothing
     /// can change it. Nine grey frames, then the sample: the face appears at frame 9 and is first detected at frame
     /// 12, the first frame of the analysis's second batch, and followed back to frame 9, past the first batch's end.

@@ -339,7 +339,7 @@ public struct EncodeJob {
 extension EncodeJob {
     /// The whole job: analyse, plan, encode, verify and repair; returns the report.
     public func run(
-        _ input: String, output: String, progress: @Sendable (Stage, Int, Int?) -> Void = { _, _, _ in },
+        _ input: String, output: String, progress: @Sendable @escaping (Stage, Int, Int?) -> Void = { _, _, _ in },
         isCancelled: @Sendable @escaping () -> Bool = { false }
     ) throws -> EncodeReport {
         let start = Date()
@@ -348,10 +348,10 @@ extension EncodeJob {
         if let seconds = options.chunkSeconds, seconds > 0 {
             // Chunked: the analysis streams ahead of the chunks on its own thread.
             let background = options.matchCRF == nil ? nil : try backgroundQPs(input, frameCount: nil, isCancelled: isCancelled)
-            // The analysis thread ends before `encodeStreamed` returns.
-            let (timeline, outcome, analyse) = try withoutActuallyEscaping(progress) { progress in
-                try encodeStreamed(input, output: output, background: background, progress: progress, isCancelled: isCancelled)
-            }
+            // `progress` escapes into the analysis thread, which may still hold it for a moment after signalling its
+            // end (a `withoutActuallyEscaping` here trapped when a chunk failed at once); it is not called after that.
+            let (timeline, outcome, analyse) = try encodeStreamed(
+                input, output: output, background: background, progress: progress, isCancelled: isCancelled)
             let total = Date().timeIntervalSince(start)
             let timing = EncodeReport.Timing(
                 analyse: analyse, measure: 0, encode: outcome.seconds.encode, verify: outcome.seconds.verify, total: total)
