@@ -140,7 +140,8 @@ final class VideoEncoder {
             // background lost its low QP in inter frames (a 96×96 region at QP 10 on QP 40 fell from 50 to 44 dB
             // PSNR after a few P frames; encode then left 53 of 90 sample face-frames over τ at the floor QP).
             o.append(("crf", String(q)))
-            o.append(("x265-params", "aq-mode=1:aq-strength=0.01:qcomp=1:ipratio=1:pbratio=1:cutree=0:ctu=32:rskip=0:log-level=error"))
+            let rate = "aq-mode=1:aq-strength=0.01:qcomp=1:ipratio=1:pbratio=1:cutree=0"
+            o.append(("x265-params", "\(rate):ctu=\(x265QuantisationGroup):rskip=0:log-level=error"))
         case (.vp9, .qp(let q)):
             o.append(("qmin", String(q)))
             o.append(("qmax", String(q)))
@@ -195,7 +196,8 @@ final class VideoEncoder {
         try check(avcodec_send_frame(context, input), "avcodec_send_frame")
     }
 
-    /// x265's quantisation group and CTU size in planned mode (`ctu=32` in `options`), in luma pixels.
+    /// x265's CTU and quantisation group size in planned mode (`ctu` in `options`), in luma pixels; `attachRegions`
+    /// grows regions to it.
     static let x265QuantisationGroup = 32
 
     private func attachRegions(_ qp: FrameQP, anchor: Int, to frame: UnsafeMutablePointer<AVFrame>) throws {

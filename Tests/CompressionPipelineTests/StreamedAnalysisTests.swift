@@ -135,6 +135,7 @@ extension StreamedEncodeTests {
         options.motionGate = .off
         options.chunkSeconds = 0.2
         let job = EncodeJob(analyzer: f.analyzer, options: options)
+        // A progress closure that captures state, as the CLI's does: the trap was the runtime's check on its context.
         let reported = Mutex(0)
         for attempt in 0..<20 {
             let output = f.dir.appendingPathComponent("fails-\(attempt).mp4").path
