@@ -1,3 +1,4 @@
+import Dispatch
 import TensorCore
 
 /// Antialiased resizing for detector inputs: a triangle (tent) filter whose support widens with the reduction,
@@ -19,38 +20,53 @@ public enum Resampler {
         // target row needs are summed along contiguous memory (the detector resizes every frame it scans).
         let rowLength = width * 3
         var rows = [Float](repeating: 0, count: image.height * rowLength)
+        let sourceWidth = image.width
+        // Both passes are split by rows over the kernel threads (bit-identical: each row is computed alone).
+        let threads = BLAS.threads > 1 && width * height >= 1 << 16 ? BLAS.threads : 1
         image.pixels.withUnsafeBufferPointer { src in
             rows.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<image.height {
-                    let line = src.baseAddress! + y * image.width * 3, into = dst.baseAddress! + y * rowLength
-                    for x in 0..<width {
-                        var r: Float = 0, g: Float = 0, b: Float = 0
-                        for (i, w) in xTaps[x] {
-                            let o = i * 3
-                            r += w * Float(line[o]); g += w * Float(line[o + 1]); b += w * Float(line[o + 2])
+                nonisolated(unsafe) let (src, dst) = (src.baseAddress!, dst.baseAddress!)
+                forEachPart(of: image.height, threads: threads) { range in
+                    for y in range {
+                        let line = src + y * sourceWidth * 3, into = dst + y * rowLength
+                        for x in 0..<width {
+                            var r: Float = 0, g: Float = 0, b: Float = 0
+                            for (i, w) in xTaps[x] {
+                                let o = i * 3
+                                r += w * Float(line[o]); g += w * Float(line[o + 1]); b += w * Float(line[o + 2])
+                            }
+                            into[x * 3] = r; into[x * 3 + 1] = g; into[x * 3 + 2] = b
                         }
-                        into[x * 3] = r; into[x * 3 + 1] = g; into[x * 3 + 2] = b
                     }
                 }
             }
         }
-        var sum = [Float](repeating: 0, count: rowLength)
         rows.withUnsafeBufferPointer { rows in
-            sum.withUnsafeMutableBufferPointer { acc in
-                out.pixels.withUnsafeMutableBufferPointer { canvas in
-                    for y in 0..<height {
-                        for i in 0..<rowLength { acc[i] = 0 }
-                        for (j, w) in yTaps[y] {
-                            let from = rows.baseAddress! + j * rowLength
-                            for i in 0..<rowLength { acc[i] += w * from[i] }
+            out.pixels.withUnsafeMutableBufferPointer { canvas in
+                nonisolated(unsafe) let (rows, canvas) = (rows.baseAddress!, canvas.baseAddress!)
+                forEachPart(of: height, threads: threads) { range in
+                    var sum = [Float](repeating: 0, count: rowLength)
+                    sum.withUnsafeMutableBufferPointer { acc in
+                        for y in range {
+                            for i in 0..<rowLength { acc[i] = 0 }
+                            for (j, w) in yTaps[y] {
+                                let from = rows + j * rowLength
+                                for i in 0..<rowLength { acc[i] += w * from[i] }
+                            }
+                            let target = canvas + y * cw * 3
+                            for i in 0..<rowLength { target[i] = UInt8(max(0, min(255, acc[i].rounded()))) }
                         }
-                        let target = canvas.baseAddress! + y * cw * 3
-                        for i in 0..<rowLength { target[i] = UInt8(max(0, min(255, acc[i].rounded()))) }
                     }
                 }
             }
         }
         return out
+    }
+
+    /// `body` over `threads` consecutive parts of `0..<count`, concurrently when `threads` > 1.
+    private static func forEachPart(of count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        guard threads > 1 else { return body(0..<count) }
+        DispatchQueue.concurrentPerform(iterations: threads) { t in body((count * t / threads)..<(count * (t + 1) / threads)) }
     }
 
     /// For each target index, the source indices and normalised tent weights (pixel centres aligned).

@@ -1,4 +1,5 @@
 internal import COpenBLAS
+import Dispatch
 import Synchronization
 
 /// The few OpenBLAS routines facejnd uses, on Swift buffers. Row-major only.
@@ -31,8 +32,73 @@ public enum BLAS {
     /// (im2col). Call it from the CLI, or before running several single-threaded workers (then with 1).
     public static func setThreads(_ count: Int) {
         let n = max(1, count)
-        openblas_set_num_threads(Int32(n))
-        threadCount.store(n, ordering: .relaxed)
+        splitSections.withLock { sections in
+            threadCount.store(n, ordering: .relaxed)
+            openblas_set_num_threads(sections > 0 ? 1 : Int32(n))
+        }
+    }
+
+    /// Sections running with OpenBLAS on one thread while facejnd's kernels split the work over `threads` themselves.
+    private static let splitSections = Mutex<Int>(0)
+
+    /// Runs `body` with OpenBLAS on one thread while the kernels that know how (`splitSgemm`, the convolutions of
+    /// mobile networks) split their work over `threads` callers themselves. Between OpenBLAS calls its idle threads
+    /// spin in `sched_yield` for about 0.1 s and take a core from whatever runs in between: the depthwise layers of
+    /// CenterFace ran about a quarter slower for it (docs/detector.md). Sections nest and overlap; OpenBLAS gets
+    /// `threads` back when the last ends.
+    public static func withSplitWork<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        splitSections.withLock { n in
+            if n == 0 {
+                // Remember OpenBLAS's default before pinning it, so that `threads` still answers it.
+                if threadCount.load(ordering: .relaxed) == 0 {
+                    threadCount.store(Int(openblas_get_num_threads()), ordering: .relaxed)
+                }
+                openblas_set_num_threads(1)
+            }
+            n += 1
+        }
+        defer {
+            splitSections.withLock { n in
+                n -= 1
+                if n == 0 { openblas_set_num_threads(Int32(threads)) }
+            }
+        }
+        return try body()
+    }
+
+    /// Threads a kernel should split its work over itself: `threads` inside `withSplitWork`, else 1 (then OpenBLAS
+    /// threads each product on its own).
+    public static var splitThreads: Int {
+        splitSections.withLock { $0 } > 0 ? threads : 1
+    }
+
+    /// `sgemm` (no transposes) split over `threads` callers of OpenBLAS, by columns of C when there are enough,
+    /// else by rows. Call it inside `withSplitWork` with `splitThreads`; with 1 it is `sgemm`.
+    public static func splitSgemm(
+        transposeA: Bool = false, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+        ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+    ) {
+        let byColumns = n >= 256 * threads
+        let parts = min(threads, byColumns ? n : m)
+        guard parts > 1 else {
+            sgemm(transposeA: transposeA, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        nonisolated(unsafe) let (a, b, c) = (a, b, c)
+        DispatchQueue.concurrentPerform(iterations: parts) { t in
+            if byColumns {
+                let j0 = n * t / parts, j1 = n * (t + 1) / parts
+                sgemm(
+                    transposeA: transposeA, m: m, n: j1 - j0, k: k, a: a, lda: lda, b: b + j0, ldb: ldb, beta: beta,
+                    c: c + j0, ldc: ldc)
+            } else {
+                // Rows i0..<i1 of op(A): rows of A, or columns when A is stored transposed.
+                let i0 = m * t / parts, i1 = m * (t + 1) / parts
+                sgemm(
+                    transposeA: transposeA, m: i1 - i0, n: n, k: k, a: a + (transposeA ? i0 : i0 * lda), lda: lda, b: b,
+                    ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
+            }
+        }
     }
 
     /// Threads kernels may use (OpenBLAS's own default until `setThreads` is called).

@@ -22,16 +22,16 @@ public func depthwiseConvolution(
     let oh = outputSize(input: height, kernel: kh, stride: sy, padding: py)
     let ow = outputSize(input: width, kernel: kw, stride: sx, padding: px)
     guard oh > 0, ow > 0 else { return }
-    let layout = PhaseLayout(height: height, width: width, kh: kh, kw: kw, sy: sy, sx: sx, py: py, px: px, oh: oh, ow: ow)
+    let band = DepthwiseBand(
+        height: height, width: width, kernelH: kh, kernelW: kw, strideY: sy, strideX: sx, padTop: py, padX: px, outputRows: oh)
     nonisolated(unsafe) let s = src, w = weights, b = bias, d = dst
     let channelsRun: @Sendable (Range<Int>) -> Void = { range in
-        let phases = UnsafeMutablePointer<Float>.allocate(capacity: layout.count)
+        let phases = UnsafeMutablePointer<Float>.allocate(capacity: band.scratchCount)
         defer { phases.deallocate() }
-        for c in range {
-            layout.fill(phases, from: s + c * height * width)
-            layout.convolve(
-                phases, weights: w + c * kh * kw, bias: b?[c] ?? 0, relu: relu, into: d + c * oh * ow)
-        }
+        band.run(
+            s + range.lowerBound * height * width, channelStride: height * width, channels: range.count,
+            weights: w + range.lowerBound * kh * kw, bias: b.map { $0 + range.lowerBound }, relu: relu,
+            scratch: phases, into: d + range.lowerBound * oh * ow)
     }
     let threads = min(BLAS.threads, channels)
     if threads > 1 && channels * oh * ow * kh * kw >= 1 << 18 {
@@ -40,6 +40,42 @@ public func depthwiseConvolution(
         }
     } else {
         channelsRun(0..<channels)
+    }
+}
+
+/// A depthwise convolution over a band of rows, on the calling thread: the building block of
+/// `depthwiseConvolution` and of mobile networks' fused blocks, which convolve a few rows of a freshly expanded
+/// feature map while it is in cache.
+///
+/// The band's input is `height` rows of `width` (channel c at `src + c·channelStride`); output row j reads input
+/// rows `j·strideY − padTop + ky`, and rows outside the band read zeros (so a band in the middle of a picture has
+/// `padTop` 0 and carries the rows its taps need). `outputRows` rows of `outputSize(width, …)` columns are written
+/// per channel, channels one after another.
+public struct DepthwiseBand: Sendable {
+    fileprivate let layout: PhaseLayout
+    public var outputWidth: Int { layout.ow }
+    /// Floats of scratch `run` needs.
+    public var scratchCount: Int { layout.count }
+
+    public init(
+        height: Int, width: Int, kernelH kh: Int, kernelW kw: Int, strideY sy: Int, strideX sx: Int, padTop: Int, padX px: Int,
+        outputRows: Int
+    ) {
+        let ow = outputSize(input: width, kernel: kw, stride: sx, padding: px)
+        layout = PhaseLayout(
+            height: height, width: width, kh: kh, kw: kw, sy: sy, sx: sx, py: padTop, px: px, oh: outputRows, ow: ow)
+    }
+
+    public func run(
+        _ src: UnsafePointer<Float>, channelStride: Int, channels: Int, weights: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, relu: Bool, scratch: UnsafeMutablePointer<Float>, into dst: UnsafeMutablePointer<Float>
+    ) {
+        guard layout.oh > 0, layout.ow > 0 else { return }
+        let taps = layout.kh * layout.kw, outPlane = layout.oh * layout.ow
+        for c in 0..<channels {
+            layout.fill(scratch, from: src + c * channelStride)
+            layout.convolve(scratch, weights: weights + c * taps, bias: bias?[c] ?? 0, relu: relu, into: dst + c * outPlane)
+        }
     }
 }
 

@@ -1,10 +1,11 @@
-import FaceAnalysis
 import Foundation
 import MediaIO
-import NeuralNet
 import TensorCore
 import Testing
 import _TestSupport
+
+@testable import FaceAnalysis
+@testable import NeuralNet
 
 /// onnxruntime's CenterFace outputs on a committed frame (scripts/centerface-reference.py).
 private struct CenterFaceReference: Decodable {
@@ -35,6 +36,8 @@ struct CenterFaceTests {
     @Test func outputsMatchOnnxruntime() throws {
         let detector = try loadedCenterFace.get()
         let (ref, image) = try reference()
+        // MobileNetV2's 17 inverted-residual blocks run fused (InvertedResidual); the outputs below are theirs.
+        #expect(detector.network.fusedBlocks == 17)
         let maps = try detector.outputs(image, workspace: Workspace())
         #expect(maps.heatmap.height == ref.height / 4 && maps.heatmap.width == ref.width / 4)
         var worst = [Double](repeating: 0, count: 15)

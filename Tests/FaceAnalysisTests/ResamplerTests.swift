@@ -20,13 +20,18 @@ import _TestSupport
         return w.map { ($0.0, $0.1 / total) }
     }
 
-    @Test(arguments: [(23, 17, 11, 9, 1), (16, 12, 40, 29, 1), (30, 20, 24, 15, 32), (7, 5, 7, 5, 8), (9, 9, 3, 4, 1)])
+    /// The last case is large enough for the resize to split its rows over the kernel threads.
+    @Test(arguments: [
+        (23, 17, 11, 9, 1), (16, 12, 40, 29, 1), (30, 20, 24, 15, 32), (7, 5, 7, 5, 8), (9, 9, 3, 4, 1), (640, 480, 300, 230, 32),
+    ])
     func resizeMatchesTheDirectTentFilter(sw: Int, sh: Int, tw: Int, th: Int, multiple: Int) {
         var rng = SeededGenerator(seed: 7)
         let image = RGBImage(width: sw, height: sh, pixels: (0..<(sw * sh * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) })
         let out = Resampler.resize(image, width: tw, height: th, paddedTo: multiple)
         let cw = (tw + multiple - 1) / multiple * multiple, ch = (th + multiple - 1) / multiple * multiple
         #expect(out.width == cw && out.height == ch)
+        let xWeights = (0..<tw).map { weights($0, source: sw, target: tw) }
+        let yWeights = (0..<th).map { weights($0, source: sh, target: th) }
         var worst = 0
         for y in 0..<ch {
             for x in 0..<cw {
@@ -34,8 +39,8 @@ import _TestSupport
                     var expected = 0
                     if x < tw && y < th {
                         var v = 0.0
-                        for (j, wy) in weights(y, source: sh, target: th) {
-                            for (i, wx) in weights(x, source: sw, target: tw) { v += wy * wx * Double(image.pixels[(j * sw + i) * 3 + c]) }
+                        for (j, wy) in yWeights[y] {
+                            for (i, wx) in xWeights[x] { v += wy * wx * Double(image.pixels[(j * sw + i) * 3 + c]) }
                         }
                         expected = Int(max(0, min(255, v.rounded())))
                     }

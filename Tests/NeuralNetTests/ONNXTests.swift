@@ -1,8 +1,9 @@
 import Foundation
-import NeuralNet
 import TensorCore
 import Testing
 import _TestSupport
+
+@testable import NeuralNet
 
 /// A protobuf writer for building small ONNX files in tests (the reader under test is NeuralNet's).
 private struct Proto {
@@ -137,7 +138,89 @@ private struct TinyGraph {
     }
 }
 
+/// x(4) → Conv 1×1 (12) → BatchNorm → Relu → depthwise 3×3 → Relu → Conv 1×1 (4) → Add(x): one inverted-residual
+/// block, which the network runs fused; `exposeExpansion` also makes the expansion a graph output, which forbids it.
+private struct BlockGraph {
+    let expandW = randomFloats(12 * 4, seed: 61), expandB = randomFloats(12, seed: 62)
+    let gamma = randomFloats(12, seed: 63), beta = randomFloats(12, seed: 64), mean = randomFloats(12, seed: 65)
+    let variance = randomFloats(12, seed: 66).map { abs($0) + 0.1 }
+    let dwW = randomFloats(12 * 9, seed: 67), dwB = randomFloats(12, seed: 68)
+    let projectW = randomFloats(4 * 12, seed: 69), projectB = randomFloats(4, seed: 70)
+
+    func bytes(exposeExpansion: Bool = false) -> [UInt8] {
+        var g = Proto()
+        g.message(1, .node("Conv", ["x", "ew", "eb"], "e", ints: ["kernel_shape": [1, 1]]))
+        g.message(1, .node("BatchNormalization", ["e", "g", "b", "m", "v"], "n"))
+        g.message(1, .node("Relu", ["n"], "r"))
+        g.message(1, .node("Conv", ["r", "dw", "db"], "d", ints: ["group": [12], "kernel_shape": [3, 3], "pads": [1, 1, 1, 1]]))
+        g.message(1, .node("Relu", ["d"], "dr"))
+        g.message(1, .node("Conv", ["dr", "pw", "pb"], "p", ints: ["kernel_shape": [1, 1]]))
+        g.message(1, .node("Add", ["x", "p"], "y"))
+        for (name, dims, values) in [
+            ("ew", [12, 4, 1, 1], expandW), ("eb", [12], expandB), ("g", [12], gamma), ("b", [12], beta), ("m", [12], mean),
+            ("v", [12], variance), ("dw", [12, 1, 3, 3], dwW), ("db", [12], dwB), ("pw", [4, 12, 1, 1], projectW),
+            ("pb", [4], projectB),
+        ] {
+            g.message(5, .tensor(name, dims, values))
+        }
+        g.message(11, .valueInfo("x"))
+        g.message(12, .valueInfo("y"))
+        if exposeExpansion { g.message(12, .valueInfo("r")) }
+        var m = Proto()
+        m.int(1, 4)
+        m.message(7, g)
+        var opset = Proto()
+        opset.int(2, 9)
+        m.message(8, opset)
+        return m.bytes
+    }
+
+    func reference(_ x: [Float], height h: Int, width w: Int) -> [Float] {
+        var e = referenceGroupedConvolution(
+            input: x, channels: 4, height: h, width: w, weights: expandW, bias: expandB, outputs: 12, groups: 1, kernel: 1,
+            stride: 1, pad: 0
+        ).data
+        for i in e.indices {
+            let ch = i / (h * w)
+            e[i] = max(0, (e[i] - mean[ch]) / (variance[ch] + 1e-5).squareRoot() * gamma[ch] + beta[ch])
+        }
+        let d = referenceGroupedConvolution(
+            input: e, channels: 12, height: h, width: w, weights: dwW, bias: dwB, outputs: 12, groups: 12, kernel: 3, stride: 1,
+            pad: 1
+        ).data.map { max($0, 0) }
+        let p = referenceGroupedConvolution(
+            input: d, channels: 12, height: h, width: w, weights: projectW, bias: projectB, outputs: 4, groups: 1, kernel: 1,
+            stride: 1, pad: 0
+        ).data
+        return zip(p, x).map { $0 + $1 }
+    }
+}
+
 @Suite struct ONNXTests {
+    /// The block runs as one fused step, on one thread and split over two, with the naive layers' result; a graph
+    /// that shows the expansion to the caller keeps it (and gives the same result).
+    @Test func anInvertedResidualBlockIsFusedAndMatchesTheNaiveKernels() throws {
+        let graph = BlockGraph()
+        let (h, w) = (9, 6)
+        let x = randomFloats(4 * h * w, seed: 71)
+        let expected = graph.reference(x, height: h, width: w)
+        for expose in [false, true] {
+            let network = try ONNXNetwork(try ONNXModel(bytes: graph.bytes(exposeExpansion: expose), path: "block.onnx"))
+            // Exposed, the expansion stays a step of its own, the depthwise and projection are fused without it, and
+            // the Add (of x, not of that block's input) stays too.
+            #expect(network.fusedBlocks == 1)
+            #expect(network.stepCount == (expose ? 3 : 1))
+            let input = FeatureMap(channels: 4, height: h, width: w, buffer: ScratchBuffer())
+            input.pointer.update(from: x, count: x.count)
+            let single = try #require(try network.run(input, workspace: Workspace())["y"])
+            let split = try #require(try BLAS.withSplitWork { () throws(ONNXGraphError) in try network.run(input, workspace: Workspace()) }["y"])
+            for y in [single, split] {
+                let d = maxAbsDifference(y.data, expected)
+                #expect(d.value < 1e-4, "expansion exposed \(expose): worst \(d.value) at \(d.index)")
+            }
+        }
+    }
+
     @Test func tinyGraphMatchesTheNaiveKernels() throws {
         let tiny = TinyGraph()
         let model = try ONNXModel(bytes: tiny.bytes(), path: "tiny.onnx")

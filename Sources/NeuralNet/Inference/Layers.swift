@@ -88,17 +88,24 @@ public struct Conv2d: Sendable {
         if kernelH == 1 && kernelW == 1 && strideY == 1 && strideX == 1 && padY == 0 && padX == 0 {
             // A pointwise convolution is already a matrix product of the input planes: no im2col copy.
             let beta = startFromBias(dst, plane: plane)
+            let split = BLAS.splitThreads
             weights.withUnsafeBufferPointer { w in
                 for g in 0..<groups {
-                    BLAS.sgemm(
+                    BLAS.splitSgemm(
                         m: groupOut, n: plane, k: groupIn, a: w.baseAddress! + g * groupOut * groupIn, lda: groupIn,
-                        b: x.pointer + g * groupIn * plane, ldb: plane, beta: beta, c: dst + g * groupOut * plane, ldc: plane)
+                        b: x.pointer + g * groupIn * plane, ldb: plane, beta: beta, c: dst + g * groupOut * plane, ldc: plane,
+                        threads: split)
                 }
             }
             if relu { applyRelu(dst, plane: plane) }
             return
         }
         let k = groupIn * kernelH * kernelW
+        let split = groups == 1 ? min(BLAS.splitThreads, oh) : 1
+        if split > 1 {
+            splitRows(x, into: dst, outputHeight: oh, outputWidth: ow, threads: split, workspace: workspace, relu: relu)
+            return
+        }
         let band = max(1, min(oh, Conv2d.columnBudget / max(1, k * ow)))
         let cols = workspace.columns.reserve(k * band * ow)
         let beta = startFromBias(dst, plane: plane)
@@ -121,6 +128,48 @@ public struct Conv2d: Sendable {
         }
         if relu { applyRelu(dst, plane: plane) }
     }
+
+    /// The im2col path with the output's rows split over `threads` (inside `BLAS.withSplitWork`): each thread
+    /// lowers and multiplies bands of its own rows, with the bias set and the Relu applied per band while it is in
+    /// cache.
+    private func splitRows(
+        _ x: FeatureMap, into dst: UnsafeMutablePointer<Float>, outputHeight oh: Int, outputWidth ow: Int, threads: Int,
+        workspace: Workspace, relu: Bool
+    ) {
+        let k = inputChannels * kernelH * kernelW, plane = oh * ow
+        let band = max(1, min((oh + threads - 1) / threads, Conv2d.splitBandBudget / max(1, k * ow)))
+        let scratch = workspace.columns.reserve(threads * k * band * ow)
+        nonisolated(unsafe) let (src, d, columns) = (UnsafePointer(x.pointer), dst, scratch)
+        let (height, width) = (x.height, x.width)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let cols = columns + t * k * band * ow
+            var row = oh * t / threads
+            let end = oh * (t + 1) / threads
+            weights.withUnsafeBufferPointer { w in
+                while row < end {
+                    let rows = min(band, end - row), n = rows * ow
+                    im2col(
+                        src, channels: inputChannels, height: height, width: width, kernelH: kernelH, kernelW: kernelW,
+                        strideY: strideY, strideX: strideX, padY: padY, padX: padX, outputWidth: ow, rowStart: row,
+                        rowCount: rows, into: cols)
+                    for o in 0..<outputChannels { (d + o * plane + row * ow).update(repeating: bias[o], count: n) }
+                    BLAS.sgemm(
+                        m: outputChannels, n: n, k: k, a: w.baseAddress!, lda: k, b: cols, ldb: n, beta: 1, c: d + row * ow,
+                        ldc: plane)
+                    if relu {
+                        for o in 0..<outputChannels {
+                            let p = d + o * plane + row * ow
+                            for i in 0..<n { p[i] = max(p[i], 0) }
+                        }
+                    }
+                    row += rows
+                }
+            }
+        }
+    }
+
+    /// Floats of im2col columns per thread and band when the rows are split (256 KB: the band stays in L2).
+    static let splitBandBudget = 64 << 10
 
     /// Sets every output plane to its bias before the matrix product, which then adds onto it (the returned
     /// `beta`, 1): the bias costs no pass of its own, and OpenBLAS skips its pass that clears the output. Without a

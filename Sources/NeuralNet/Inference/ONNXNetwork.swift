@@ -19,13 +19,16 @@ public struct ONNXNetwork: Sendable {
         case convolution(Conv2d)
         case transposedConvolution(ConvTranspose2d)
         case affine(Affine)
+        case invertedResidual(InvertedResidual)
         case add
         case relu
         case sigmoid
 
         var isConvolution: Bool {
-            if case .convolution = self { return true }
-            return false
+            switch self {
+            case .convolution, .invertedResidual: return true
+            default: return false
+            }
         }
     }
 
@@ -148,6 +151,7 @@ public struct ONNXNetwork: Sendable {
             guard let s = slots[o], s != 0 else { throw ONNXGraphError("output '\(o)' is not produced by any operator") }
             outputSlots.append(s)
         }
+        steps = ONNXNetwork.fusingInvertedResiduals(steps, outputSlots: outputSlots)
         // Liveness: a slot is released after the last step that reads it, unless it is a graph output.
         var lastReader: [Int: Int] = [:]
         for (i, step) in steps.enumerated() { for s in step.inputs { lastReader[s] = i } }
@@ -161,11 +165,21 @@ public struct ONNXNetwork: Sendable {
     }
 
     /// Runs the graph on `input` (CHW); returns each graph output by name.
+    ///
+    /// With more than one kernel thread (`BLAS.threads`), the convolutions split their work over the threads
+    /// themselves and OpenBLAS runs on one (`BLAS.withSplitWork`).
     public func run(_ input: FeatureMap, workspace: Workspace) throws(ONNXGraphError) -> [String: Tensor] {
         guard input.channels == inputChannels else {
             throw ONNXGraphError("input '\(inputName)' needs \(inputChannels) channels, got \(input.channels)")
         }
         defer { workspace.releaseAll() }
+        if BLAS.threads > 1 {
+            return try BLAS.withSplitWork { () throws(ONNXGraphError) in try runSteps(input, workspace: workspace) }
+        }
+        return try runSteps(input, workspace: workspace)
+    }
+
+    private func runSteps(_ input: FeatureMap, workspace: Workspace) throws(ONNXGraphError) -> [String: Tensor] {
         var values: [Int: FeatureMap] = [inputSlot: input]
         for step in steps {
             let x = values[step.inputs[0]]!
@@ -173,6 +187,7 @@ public struct ONNXNetwork: Sendable {
             switch step.operation {
             case .convolution(let c): c.forward(x, into: &out, workspace: workspace, relu: step.relu)
             case .transposedConvolution(let c): c.forward(x, into: &out, workspace: workspace)
+            case .invertedResidual(let b): b.forward(x, into: &out, workspace: workspace)
             case .affine(let a):
                 copy(x, into: &out)
                 a.forward(out)

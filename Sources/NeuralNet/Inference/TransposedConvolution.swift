@@ -75,9 +75,9 @@ public struct ConvTranspose2d: Sendable {
         let cols = workspace.columns.reserve(rows * n)
         // cols[(o·kh + ky)·kw + kx][p] = Σ_i W[i][(o·kh + ky)·kw + kx] · x[i][p]:  Wᵀ (rows × in) · x (in × n).
         weights.withUnsafeBufferPointer { w in
-            BLAS.sgemm(
+            BLAS.splitSgemm(
                 transposeA: true, m: rows, n: n, k: inputChannels, a: w.baseAddress!, lda: rows, b: x.pointer, ldb: n,
-                c: cols, ldc: n)
+                c: cols, ldc: n, threads: BLAS.splitThreads)
         }
         let dst = out.pointer, plane = oh * ow
         for o in 0..<outputChannels { (dst + o * plane).update(repeating: bias[o], count: plane) }
