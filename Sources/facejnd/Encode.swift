@@ -7,14 +7,15 @@ struct Encode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-encode a video so that every face stays recognisable at the fewest bits.",
         discussion: """
-            Decodes the input, follows every face (dlib's detector every --detect-every frames, landmark tracking \
-            in between), measures each face's JND QP, encodes the background at --background-qp and each face's \
-            region at its JND QP minus --margin, then decodes the output, re-embeds every face with its original \
-            landmarks and lowers the QP of any face that moved more than the threshold, GOP by GOP, until all pass \
-            or --floor-qp is reached. With --chunk-seconds the video is encoded in closed chunks instead: each chunk \
-            is verified as soon as it is encoded and re-encoded alone, lowering only its failing segments \
-            (--segment-frames), and each face starts the next chunk lowered by what it needed. Faces that could not \
-            be fixed are named in the report. The output is written to a temporary file and renamed when complete. \
+            Decodes the input, follows every face (the detector every --detect-every frames, landmark tracking in \
+            between), measures each face's JND QP and encodes the video in closed chunks (--chunk-seconds, 2 s by \
+            default): the background at --background-qp, each face's region at its JND QP minus --margin. Each chunk \
+            is decoded as soon as it is encoded and every face re-embedded (at its original landmarks; with --verify \
+            both also at landmarks fitted again); a chunk with a face past the threshold is re-encoded alone, \
+            lowering only its failing segments (--segment-frames), until all pass or --floor-qp is reached, and each \
+            face starts the next chunk lowered by what it needed. With --chunk-seconds 0 the whole file is encoded, \
+            verified and repaired per pass instead, GOP by GOP. Faces that could not be fixed are named in the \
+            report. The output is written to a temporary file and renamed when complete. \
             Report schema: docs/encode-report.md.
             """)
 

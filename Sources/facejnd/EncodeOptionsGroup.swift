@@ -92,9 +92,9 @@ struct EncodeOptionsGroup: ParsableArguments {
             Encode in closed chunks, each verified and repaired alone: a chunk ends once it holds about this many \
             seconds of faces (face-free stretches ride along, up to ten times as long), and at a scene cut when one \
             is near; faces start each chunk lowered by what earlier chunks needed. The analysis runs ahead of the \
-            chunks, so the first chunk is encoded before the whole input is analysed. 0: whole-file passes.
+            chunks, so the first chunk is encoded before the whole input is analysed; memory stays bounded and             --resume can go on after a kill. 0: whole-file passes (every frame analysed, then the whole file             encoded, verified and repaired per pass).
             """)
-    var chunkSeconds: Double = 0
+    var chunkSeconds: Double = 2
 
     @Option(
         help: """
@@ -148,7 +148,7 @@ extension EncodeOptionsGroup {
         guard minFace >= 8, minFace <= 1000 else { throw ValidationError("--min-face must be in 8...1000 pixels") }
         if let segmentFrames, segmentFrames < 1 { throw ValidationError("--segment-frames must be at least 1") }
         guard chunkSeconds >= 0, chunkSeconds.isFinite else { throw ValidationError("--chunk-seconds must not be negative") }
-        if resume && chunkSeconds == 0 { throw ValidationError("--resume needs --chunk-seconds (only a chunked encode can be resumed)") }
+        if resume && chunkSeconds == 0 { throw ValidationError("--resume needs --chunk-seconds above 0 (only a chunked encode can be resumed)") }
         guard (0...256).contains(guardBand) else { throw ValidationError("--guard-band must be in 0...256 pixels") }
         guard smoothingFrames >= 0 else { throw ValidationError("--smoothing-frames must not be negative") }
         guard repairPasses >= 0 else { throw ValidationError("--repair-passes must not be negative") }

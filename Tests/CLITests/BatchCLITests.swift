@@ -151,7 +151,10 @@ struct BatchCLITests {
         #expect(try Data(contentsOf: out.appendingPathComponent("a.mp4")) == Data(contentsOf: reference.appendingPathComponent("a.mp4")))
     }
 
-    @Test func aFullDiskIsRetryableExit75AndLeavesNothing() throws {
+    /// Whole-file (`--chunk-seconds 0`): nothing is left. Chunked (the default, and a batch always resumes): only the
+    /// hidden work directory with what was finished is left, no output, and the retry finishes and removes it.
+    @Test(arguments: [["--chunk-seconds", "0"], []])
+    func aFullDiskIsRetryableExit75AndLeavesNoOutput(chunking: [String]) throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = dir.appendingPathComponent("in"), out = dir.appendingPathComponent("out")
@@ -160,11 +163,19 @@ struct BatchCLITests {
         // A file-size limit of 40 blocks stands in for a full disk: the output's write fails with EFBIG.
         let r = try CLI.run(
             URL(fileURLWithPath: "/bin/sh"),
-            ["-c", "ulimit -f 40; exec \"$0\" \"$@\"", CLI.executable.path, "batch", input.path, "-o", out.path, "--json"] + fast)
+            ["-c", "ulimit -f 40; exec \"$0\" \"$@\"", CLI.executable.path, "batch", input.path, "-o", out.path, "--json"] + fast
+                + chunking)
         #expect(r.status == 75, "exit \(r.status): \(r.stderr.suffix(300))")
         let status = try JSONDecoder().decode(BatchFileStatus.self, from: Data(r.stdout.split(separator: "\n").first.map { Data($0.utf8) } ?? Data()))
         #expect(status.outcome == .retryable, "\(status)")
-        #expect(tree(out) == [], "left behind: \(tree(out))")
+        if chunking.isEmpty {
+            #expect(tree(out).allSatisfy { $0.hasPrefix(".a.mp4.facejnd-chunks/") }, "left behind: \(tree(out))")
+            let retry = try CLI.run(["batch", input.path, "-o", out.path, "--json"] + fast)
+            #expect(retry.status == 0, "\(retry.stderr.suffix(300))")
+            #expect(tree(out) == ["a.mp4", "a.mp4.report.json"], "after the retry: \(tree(out))")
+        } else {
+            #expect(tree(out) == [], "left behind: \(tree(out))")
+        }
     }
 
     @Test func badBatchOptionsAreClearErrors() throws {
