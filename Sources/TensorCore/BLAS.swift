@@ -32,44 +32,47 @@ public enum BLAS {
     /// (im2col). Call it from the CLI, or before running several single-threaded workers (then with 1).
     public static func setThreads(_ count: Int) {
         let n = max(1, count)
-        splitSections.withLock { sections in
+        splitSections.withLock { s in
             threadCount.store(n, ordering: .relaxed)
-            openblas_set_num_threads(sections > 0 ? 1 : Int32(n))
+            openblas_set_num_threads(s.sections > 0 ? 1 : Int32(n))
         }
     }
 
-    /// Sections running with OpenBLAS on one thread while facejnd's kernels split the work over `threads` themselves.
-    private static let splitSections = Mutex<Int>(0)
+    /// Sections running with OpenBLAS on one thread while facejnd's kernels split the work themselves, and over how
+    /// many threads (the first open section's count).
+    private static let splitSections = Mutex<(sections: Int, threads: Int)>((0, 1))
 
     /// Runs `body` with OpenBLAS on one thread while the kernels that know how (`splitSgemm`, the convolutions of
-    /// mobile networks) split their work over `threads` callers themselves. Between OpenBLAS calls its idle threads
-    /// spin in `sched_yield` for about 0.1 s and take a core from whatever runs in between: the depthwise layers of
-    /// CenterFace ran about a quarter slower for it (docs/detector.md). Sections nest and overlap; OpenBLAS gets
-    /// `threads` back when the last ends.
-    public static func withSplitWork<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        splitSections.withLock { n in
-            if n == 0 {
+    /// mobile networks) split their work over `threads` callers themselves (`splitThreads`). Between OpenBLAS calls
+    /// its idle threads spin in `sched_yield` for about 0.1 s and take a core from whatever runs in between: the
+    /// depthwise layers of CenterFace ran about a quarter slower for it (docs/detector.md). Sections nest and overlap
+    /// (the count is the first one's); OpenBLAS gets `BLAS.threads` back when the last ends. The count is the
+    /// section's own, so that a `setThreads` elsewhere (a `ParallelWork` section starting) does not change it midway.
+    public static func withSplitWork<R, E: Error>(threads count: Int = threads, _ body: () throws(E) -> R) throws(E) -> R {
+        splitSections.withLock { s in
+            if s.sections == 0 {
                 // Remember OpenBLAS's default before pinning it, so that `threads` still answers it.
                 if threadCount.load(ordering: .relaxed) == 0 {
                     threadCount.store(Int(openblas_get_num_threads()), ordering: .relaxed)
                 }
                 openblas_set_num_threads(1)
+                s.threads = max(1, count)
             }
-            n += 1
+            s.sections += 1
         }
         defer {
-            splitSections.withLock { n in
-                n -= 1
-                if n == 0 { openblas_set_num_threads(Int32(threads)) }
+            splitSections.withLock { s in
+                s.sections -= 1
+                if s.sections == 0 { openblas_set_num_threads(Int32(threads)) }
             }
         }
         return try body()
     }
 
-    /// Threads a kernel should split its work over itself: `threads` inside `withSplitWork`, else 1 (then OpenBLAS
-    /// threads each product on its own).
+    /// Threads a kernel should split its work over itself: the count of the open `withSplitWork` section, else 1
+    /// (then OpenBLAS threads each product on its own).
     public static var splitThreads: Int {
-        splitSections.withLock { $0 } > 0 ? threads : 1
+        splitSections.withLock { $0.sections > 0 ? $0.threads : 1 }
     }
 
     /// `sgemm` (no transposes) split over `threads` callers of OpenBLAS, by columns of C when there are enough,

@@ -197,8 +197,8 @@ private struct BlockGraph {
 }
 
 @Suite struct ONNXTests {
-    /// The block runs as one fused step, on one thread and split over two, with the naive layers' result; a graph
-    /// that shows the expansion to the caller keeps it (and gives the same result).
+    /// The block runs as one fused step, as run normally and inside a two-thread split section, with the naive layers'
+    /// result; a graph that shows the expansion to the caller keeps it (and gives the same result).
     @Test func anInvertedResidualBlockIsFusedAndMatchesTheNaiveKernels() throws {
         let graph = BlockGraph()
         let (h, w) = (9, 6)
@@ -213,7 +213,8 @@ private struct BlockGraph {
             let input = FeatureMap(channels: 4, height: h, width: w, buffer: ScratchBuffer())
             input.pointer.update(from: x, count: x.count)
             let single = try #require(try network.run(input, workspace: Workspace())["y"])
-            let split = try #require(try BLAS.withSplitWork { () throws(ONNXGraphError) in try network.run(input, workspace: Workspace()) }["y"])
+            let split = try #require(
+                try BLAS.withSplitWork(threads: 2) { () throws(ONNXGraphError) in try network.run(input, workspace: Workspace()) }["y"])
             for y in [single, split] {
                 let d = maxAbsDifference(y.data, expected)
                 #expect(d.value < 1e-4, "expansion exposed \(expose): worst \(d.value) at \(d.index)")
