@@ -75,7 +75,7 @@ public enum BLAS {
         splitSections.withLock { $0.sections > 0 ? $0.threads : 1 }
     }
 
-    /// `sgemm` (no transposes) split over `threads` callers of OpenBLAS, by columns of C when there are enough,
+    /// `sgemm` (B and C untransposed) split over `threads` callers of OpenBLAS, by columns of C when there are enough,
     /// else by rows. Call it inside `withSplitWork` with `splitThreads`; with 1 it is `sgemm`.
     public static func splitSgemm(
         transposeA: Bool = false, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
