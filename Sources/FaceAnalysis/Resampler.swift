@@ -1,4 +1,3 @@
-import Dispatch
 import TensorCore
 
 /// Antialiased resizing for detector inputs: a triangle (tent) filter whose support widens with the reduction,
@@ -26,7 +25,7 @@ public enum Resampler {
         image.pixels.withUnsafeBufferPointer { src in
             rows.withUnsafeMutableBufferPointer { dst in
                 nonisolated(unsafe) let (src, dst) = (src.baseAddress!, dst.baseAddress!)
-                forEachPart(of: image.height, threads: threads) { range in
+                forEachPart(of: image.height, parts: threads) { _, range in
                     for y in range {
                         let line = src + y * sourceWidth * 3, into = dst + y * rowLength
                         for x in 0..<width {
@@ -44,7 +43,7 @@ public enum Resampler {
         rows.withUnsafeBufferPointer { rows in
             out.pixels.withUnsafeMutableBufferPointer { canvas in
                 nonisolated(unsafe) let (rows, canvas) = (rows.baseAddress!, canvas.baseAddress!)
-                forEachPart(of: height, threads: threads) { range in
+                forEachPart(of: height, parts: threads) { _, range in
                     var sum = [Float](repeating: 0, count: rowLength)
                     sum.withUnsafeMutableBufferPointer { acc in
                         for y in range {
@@ -61,12 +60,6 @@ public enum Resampler {
             }
         }
         return out
-    }
-
-    /// `body` over `threads` consecutive parts of `0..<count`, concurrently when `threads` > 1.
-    private static func forEachPart(of count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
-        guard threads > 1 else { return body(0..<count) }
-        DispatchQueue.concurrentPerform(iterations: threads) { t in body((count * t / threads)..<(count * (t + 1) / threads)) }
     }
 
     /// For each target index, the source indices and normalised tent weights (pixel centres aligned).

@@ -1,5 +1,4 @@
 internal import COpenBLAS
-import Dispatch
 import Synchronization
 
 /// The few OpenBLAS routines facejnd uses, on Swift buffers. Row-major only.
@@ -82,23 +81,17 @@ public enum BLAS {
         ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
     ) {
         let byColumns = n >= 256 * threads
-        let parts = min(threads, byColumns ? n : m)
-        guard parts > 1 else {
-            sgemm(transposeA: transposeA, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-            return
-        }
         nonisolated(unsafe) let (a, b, c) = (a, b, c)
-        DispatchQueue.concurrentPerform(iterations: parts) { t in
+        forEachPart(of: byColumns ? n : m, parts: min(threads, byColumns ? n : m)) { _, part in
             if byColumns {
-                let j0 = n * t / parts, j1 = n * (t + 1) / parts
                 sgemm(
-                    transposeA: transposeA, m: m, n: j1 - j0, k: k, a: a, lda: lda, b: b + j0, ldb: ldb, beta: beta,
-                    c: c + j0, ldc: ldc)
+                    transposeA: transposeA, m: m, n: part.count, k: k, a: a, lda: lda, b: b + part.lowerBound, ldb: ldb,
+                    beta: beta, c: c + part.lowerBound, ldc: ldc)
             } else {
-                // Rows i0..<i1 of op(A): rows of A, or columns when A is stored transposed.
-                let i0 = m * t / parts, i1 = m * (t + 1) / parts
+                // Rows `part` of op(A): rows of A, or columns when A is stored transposed.
+                let i0 = part.lowerBound
                 sgemm(
-                    transposeA: transposeA, m: i1 - i0, n: n, k: k, a: a + (transposeA ? i0 : i0 * lda), lda: lda, b: b,
+                    transposeA: transposeA, m: part.count, n: n, k: k, a: a + (transposeA ? i0 : i0 * lda), lda: lda, b: b,
                     ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
             }
         }

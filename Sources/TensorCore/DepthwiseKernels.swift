@@ -1,5 +1,3 @@
-import Dispatch
-
 // Kernels for mobile-style networks: depthwise convolution and the scatter half of transposed convolution.
 // Each has a naive reference in _TestSupport and is tested against it.
 
@@ -25,21 +23,15 @@ public func depthwiseConvolution(
     let band = DepthwiseBand(
         height: height, width: width, kernelH: kh, kernelW: kw, strideY: sy, strideX: sx, padTop: py, padX: px, outputRows: oh)
     nonisolated(unsafe) let s = src, w = weights, b = bias, d = dst
-    let channelsRun: @Sendable (Range<Int>) -> Void = { range in
+    let threads = min(BLAS.threads, channels)
+    let parts = threads > 1 && channels * oh * ow * kh * kw >= 1 << 18 ? threads : 1
+    forEachPart(of: channels, parts: parts) { _, range in
         let phases = UnsafeMutablePointer<Float>.allocate(capacity: band.scratchCount)
         defer { phases.deallocate() }
         band.run(
             s + range.lowerBound * height * width, channelStride: height * width, channels: range.count,
             weights: w + range.lowerBound * kh * kw, bias: b.map { $0 + range.lowerBound }, relu: relu,
             scratch: phases, into: d + range.lowerBound * oh * ow)
-    }
-    let threads = min(BLAS.threads, channels)
-    if threads > 1 && channels * oh * ow * kh * kw >= 1 << 18 {
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            channelsRun((channels * t / threads)..<(channels * (t + 1) / threads))
-        }
-    } else {
-        channelsRun(0..<channels)
     }
 }
 
@@ -53,7 +45,6 @@ public func depthwiseConvolution(
 /// per channel, channels one after another.
 public struct DepthwiseBand: Sendable {
     fileprivate let layout: PhaseLayout
-    public var outputWidth: Int { layout.ow }
     /// Floats of scratch `run` needs.
     public var scratchCount: Int { layout.count }
 

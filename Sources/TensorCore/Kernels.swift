@@ -1,5 +1,3 @@
-import Dispatch
-
 // Optimised kernels on raw buffers. Each has a naive reference in _TestSupport and is tested against it.
 
 /// Unrolls the windows of a CHW input into columns for convolution as one matrix product.
@@ -16,18 +14,12 @@ public func im2col(
 ) {
     // Channels write disjoint rows of `cols`, so large inputs are split over the process's kernel threads.
     let threads = min(BLAS.threads, channels)
-    if threads > 1 && channels * kh * kw * rowCount * ow >= 1 << 20 {
-        nonisolated(unsafe) let s = src, d = cols
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let c0 = channels * t / threads, c1 = channels * (t + 1) / threads
-            im2colChannels(
-                s, c0..<c1, height: height, width: width, kh: kh, kw: kw, sy: sy, sx: sx, py: py, px: px,
-                ow: ow, rowStart: rowStart, rowCount: rowCount, cols: d)
-        }
-    } else {
+    let parts = threads > 1 && channels * kh * kw * rowCount * ow >= 1 << 20 ? threads : 1
+    nonisolated(unsafe) let s = src, d = cols
+    forEachPart(of: channels, parts: parts) { _, range in
         im2colChannels(
-            src, 0..<channels, height: height, width: width, kh: kh, kw: kw, sy: sy, sx: sx, py: py, px: px,
-            ow: ow, rowStart: rowStart, rowCount: rowCount, cols: cols)
+            s, range, height: height, width: width, kh: kh, kw: kw, sy: sy, sx: sx, py: py, px: px,
+            ow: ow, rowStart: rowStart, rowCount: rowCount, cols: d)
     }
 }
 

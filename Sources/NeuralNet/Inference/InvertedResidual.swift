@@ -1,4 +1,3 @@
-import Dispatch
 import TensorCore
 
 /// MobileNetV2's inverted-residual block run as one step, a few rows at a time:
@@ -54,15 +53,8 @@ public struct InvertedResidual: Sendable {
         let stripe = Stripe(block: self, height: x.height, width: x.width, outputHeight: oh, outputWidth: ow, bandRows: rows)
         let scratch = workspace.columns.reserve(threads * stripe.scratchCount)
         nonisolated(unsafe) let (src, dst, buffers) = (UnsafePointer(x.pointer), out.pointer, scratch)
-        let run: @Sendable (Int) -> Void = { t in
-            stripe.run(
-                rows: (oh * t / threads)..<(oh * (t + 1) / threads), src: src, dst: dst,
-                scratch: buffers + t * stripe.scratchCount)
-        }
-        if threads > 1 {
-            DispatchQueue.concurrentPerform(iterations: threads, execute: run)
-        } else {
-            run(0)
+        forEachPart(of: oh, parts: threads) { t, rows in
+            stripe.run(rows: rows, src: src, dst: dst, scratch: buffers + t * stripe.scratchCount)
         }
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import TensorCore
 
 /// 2-D convolution (cross-correlation), CHW layout, zero padding, via im2col + sgemm.
@@ -141,13 +140,12 @@ public struct Conv2d: Sendable {
         let scratch = workspace.columns.reserve(threads * k * band * ow)
         nonisolated(unsafe) let (src, d, columns) = (UnsafePointer(x.pointer), dst, scratch)
         let (height, width) = (x.height, x.width)
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
+        forEachPart(of: oh, parts: threads) { t, stripe in
             let cols = columns + t * k * band * ow
-            var row = oh * t / threads
-            let end = oh * (t + 1) / threads
+            var row = stripe.lowerBound
             weights.withUnsafeBufferPointer { w in
-                while row < end {
-                    let rows = min(band, end - row), n = rows * ow
+                while row < stripe.upperBound {
+                    let rows = min(band, stripe.upperBound - row), n = rows * ow
                     im2col(
                         src, channels: inputChannels, height: height, width: width, kernelH: kernelH, kernelW: kernelW,
                         strideY: strideY, strideX: strideX, padY: padY, padX: padX, outputWidth: ow, rowStart: row,
@@ -192,12 +190,9 @@ public struct Conv2d: Sendable {
     ) {
         nonisolated(unsafe) let d = dst
         let channels = outputChannels
-        let run: @Sendable (Range<Int>) -> Void = { range in for o in range { body(d + o * plane, o) } }
         let threads = min(BLAS.threads, channels)
-        if threads > 1 && channels * plane >= 1 << 18 {
-            DispatchQueue.concurrentPerform(iterations: threads) { t in run((channels * t / threads)..<(channels * (t + 1) / threads)) }
-        } else {
-            run(0..<channels)
+        forEachPart(of: channels, parts: threads > 1 && channels * plane >= 1 << 18 ? threads : 1) { _, range in
+            for o in range { body(d + o * plane, o) }
         }
     }
 }
