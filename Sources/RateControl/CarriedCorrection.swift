@@ -11,6 +11,9 @@ import Foundation
 /// A track that failed is lowered by what its repairs needed. A track whose worst distance stayed well inside τ is
 /// raised by the headroom the distance shows: near the JND a face's worst distance grows by about 1.3× per QP
 /// (docs/video-jnd.md), so a worst distance d leaves about `qpPerDoubling`·log2(τ/d) QP; one QP of it is kept back.
+/// Further below the JND the distance hardly moves (on the selfie clip the planner sat a mean 6 QP under the in-video
+/// JND with worst distances of 0.07–0.09, which show one QP of headroom at most), so a track that passes under
+/// `raiseBelow`·τ is also raised by at least `raiseStep`: a staircase that climbs until a repair pushes it back.
 public struct CarriedCorrection: Sendable, Equatable, Codable {
     /// Extra QP reduction per track (negative: the track is coded above its plan), applied from its next chunk.
     public private(set) var perTrack: [Int: Int] = [:]
@@ -18,10 +21,15 @@ public struct CarriedCorrection: Sendable, Equatable, Codable {
     public var qpPerDoubling: Double
     /// The largest raise above the plan (offsets stay at or above its negative).
     public var maxRaise: Int
+    /// The least raise after a first encode whose worst distance was under `raiseBelow`·τ (0: the headroom alone).
+    public var raiseStep: Int
+    public var raiseBelow: Double
 
-    public init(qpPerDoubling: Double = 2.5, maxRaise: Int = 8) {
+    public init(qpPerDoubling: Double = 2.5, maxRaise: Int = 8, raiseStep: Int = 0, raiseBelow: Double = 0.9) {
         self.qpPerDoubling = qpPerDoubling
         self.maxRaise = maxRaise
+        self.raiseStep = raiseStep
+        self.raiseBelow = raiseBelow
     }
 
     /// For a track not verified yet: the median of the known tracks' offsets (the upper middle one: the more
@@ -52,11 +60,12 @@ public struct CarriedCorrection: Sendable, Equatable, Codable {
         }
     }
 
-    /// The QP a track can be raised by after a first encode whose worst distance was `worst` (0 when it failed or
-    /// had less than about two QP of headroom).
+    /// The QP a track can be raised by after a first encode whose worst distance was `worst`: 0 when it failed,
+    /// otherwise the headroom the distance shows, and at least `raiseStep` under `raiseBelow`·τ.
     public func headroom(worst: Double, tau: Double) -> Int {
         guard worst > 0, worst < tau else { return worst <= 0 ? maxRaise : 0 }
-        return max(0, Int((qpPerDoubling * log2(tau / worst)).rounded(.down)) - 1)
+        let least = worst < raiseBelow * tau ? raiseStep : 0
+        return max(least, Int((qpPerDoubling * log2(tau / worst)).rounded(.down)) - 1)
     }
 
     /// Learns from an accepted chunk.

@@ -54,6 +54,13 @@ struct EncodeOptionsGroup: ParsableArguments {
 
     @Option(
         help: """
+            With the predictor: a segment JND head file (facejnd jnd fit-head) that turns its crop JNDs into in-video \
+            ones, or none (default: the head shipped for --codec, when there is one for --tau).
+            """)
+    var segmentHead: String?
+
+    @Option(
+        help: """
             none; jnd: replace face pixels by the predictor's JND image before encoding (needs the predictor); \
             denoise: an edge-preserving denoise of each face, as strong as keeps its descriptor within \
             --denoise-margin x tau.
@@ -115,6 +122,13 @@ struct EncodeOptionsGroup: ParsableArguments {
     @Option(help: "A repair lowers a failing face over at most this many frames of its GOP or chunk (default: the GOP; 10 in chunks).")
     var segmentFrames: Int?
 
+    @Option(
+        help: """
+            With --chunk-seconds: a track whose faces all stayed under 0.9 x tau in a chunk's first encode starts the \
+            next chunk at least this many QP higher (0: only as much as its distances show).
+            """)
+    var raiseStep: Int = 2
+
     @Option(help: "A face's planned QP is the lowest over this many frames either side within its track.")
     var smoothingFrames: Int = 15
 
@@ -152,6 +166,7 @@ extension EncodeOptionsGroup {
         guard (0...256).contains(guardBand) else { throw ValidationError("--guard-band must be in 0...256 pixels") }
         guard smoothingFrames >= 0 else { throw ValidationError("--smoothing-frames must not be negative") }
         guard repairPasses >= 0 else { throw ValidationError("--repair-passes must not be negative") }
+        guard (0...51).contains(raiseStep) else { throw ValidationError("--raise-step must be in 0...51") }
         guard (0...1).contains(qualityFloor) else { throw ValidationError("--quality-floor must be in 0...1") }
         if let matchCRF, !(0...51).contains(matchCRF) { throw ValidationError("--match-crf must be in 0...51") }
         guard denoiseMargin > 0 && denoiseMargin < 1 else { throw ValidationError("--denoise-margin takes a fraction of tau in (0, 1)") }
@@ -175,6 +190,7 @@ extension EncodeOptionsGroup {
         o.motionGate = motionGate
         o.maxRepairPasses = repairPasses
         o.segmentFrames = segmentFrames
+        o.raiseStep = raiseStep
         o.chunkSeconds = chunkSeconds
         o.resume = resume
         o.refitLandmarks = verify == .both
@@ -189,6 +205,7 @@ extension EncodeOptionsGroup {
                 let model = try jndModel.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec.rawValue)
                 try model.check(codec: codec.rawValue, tau: effectiveTau)
                 o.jndPredictor = model
+                o.segmentHead = try segmentJNDHead()
             } catch {
                 // Asked for explicitly (or given a file): an error. By default: the exact oracle, with a note.
                 if jnd == .predictor || jndModel != nil || prefilter == .jnd {
@@ -202,6 +219,21 @@ extension EncodeOptionsGroup {
             }
         }
         return o
+    }
+
+    /// The segment head `--segment-head` asks for: a file (which must match --codec and --tau), none, or by default
+    /// the shipped one when it matches.
+    private func segmentJNDHead() throws -> SegmentJNDHead? {
+        switch segmentHead {
+        case "none": return nil
+        case let path?:
+            let head = try SegmentJNDHead(path: path)
+            do { try head.check(codec: codec.rawValue, tau: effectiveTau) } catch { throw ValidationError("--segment-head: \(error)") }
+            return head
+        case nil:
+            guard let head = try SegmentJNDHead.bundled(codec: codec.rawValue) else { return nil }
+            return (try? head.check(codec: codec.rawValue, tau: effectiveTau)) == nil ? nil : head
+        }
     }
 }
 

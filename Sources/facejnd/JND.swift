@@ -10,7 +10,7 @@ struct JND: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jnd",
         abstract: "Just-noticeable difference for face recognition: how much compression each face tolerates.",
-        subcommands: [Measure.self, Calibrate.self, Baselines.self, Train.self, Predict.self, ImageStudy.self, ImageTrain.self])
+        subcommands: [Measure.self, Calibrate.self, Baselines.self, Train.self, Predict.self, FitHead.self, ImageStudy.self, ImageTrain.self])
 
     struct Baselines: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -185,7 +185,11 @@ struct JND: ParsableCommand {
             let bar = StagedProgress()
             let timeline = try job.analyse(input, progress: bar.update, isCancelled: { Interrupt.requested })
             let background = try job.backgroundQPs(input, frameCount: timeline.frames.count, isCancelled: { Interrupt.requested })
-            let report = try SegmentJNDOracle(job: job, segmentFrames: segmentFrames).measure(
+            var oracle = SegmentJNDOracle(job: job, segmentFrames: segmentFrames)
+            // The head's training input: what the shipped predictor gives for each segment's probe.
+            oracle.predictor = try? JNDModel.bundled(codec: codec.rawValue)
+            if let p = oracle.predictor, (try? p.check(codec: codec.rawValue, tau: tau)) == nil { oracle.predictor = nil }
+            let report = try oracle.measure(
                 input, timeline: timeline, background: background, progress: { bar.update(.encode, $0, $1) },
                 isCancelled: { Interrupt.requested })
             bar.finish()

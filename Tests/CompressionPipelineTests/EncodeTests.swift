@@ -247,6 +247,27 @@ struct EncodeTests {
         #expect(!FileManager.default.fileExists(atPath: out + ".tau.mp4"))
     }
 
+    /// The segment head maps each JND the predictor gave to the head's in-video JND; a JND the oracle measured is
+    /// left as it is (the head was fitted on the predictor's outputs).
+    @Test func theSegmentHeadMapsOnlyPredictedJNDs() throws {
+        let f = try #require(encodeFixture)
+        let model = try JNDModel.bundled(codec: "libx264")
+        var timeline = try EncodeJob(analyzer: f.analyzer, options: options { $0.jndPredictor = model }).analyse(f.clip)
+        let chip = f.analyzer.embedder.chipSize, tau = model.header.tau
+        let header = SegmentJNDHead.Header(codec: "libx264", tau: tau, predictor: "test", shift: 0, quantile: 0.5, training: [:])
+        let head = SegmentJNDHead(header: header, weights: [5, 1, 0])  // five QP above the crop JND
+        let plain = try timeline.plannerInput(tau: tau, chipSize: chip)
+        let headed = try timeline.plannerInput(tau: tau, chipSize: chip, head: head)
+        #expect(!plain.jnd.values.joined().isEmpty)
+        for (track, samples) in plain.jnd { #expect(headed.jnd[track]?.map(\.jndQP) == samples.map { min(51, $0.jndQP + 5) }) }
+        // Probes the oracle measured (here with known d(q) curves) keep their JND.
+        let curve = Dictionary(uniqueKeysWithValues: (0...51).map { ($0, Double($0) / 200) })
+        timeline.probes = timeline.probes.map { JNDProbe(track: $0.track, frame: $0.frame, curve: curve) }
+        let measured = try timeline.plannerInput(tau: tau, chipSize: chip)
+        #expect(try timeline.plannerInput(tau: tau, chipSize: chip, head: head).jnd == measured.jnd)
+        #expect(measured.jnd.values.joined().allSatisfy { $0.jndQP == 24 })  // d(24) = 0.12 is not over τ
+    }
+
     /// `--prefilter jnd` and `denoise`: the face pixels are replaced by the predicted JND image or the denoised crop;
     /// the output differs from the plain predictor encode and the verification still holds every face within τ.
     @Test func thePrefilterChangesTheFacesAndVerificationHoldsTau() throws {

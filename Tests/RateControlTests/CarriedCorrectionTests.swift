@@ -39,6 +39,29 @@ import Testing
         #expect(d.offset(track: 1) == -8, "never more than maxRaise above the plan")
     }
 
+    /// The staircase: a pass under 0.9 τ raises by at least `raiseStep` (the distance alone shows no headroom there),
+    /// a pass near τ does not, a failure lowers by the repair; the clip's offset for new tracks follows.
+    @Test func aTrackPassingUnderNineTenthsOfTauClimbsByTheRaiseStep() {
+        var c = CarriedCorrection(raiseStep: 2)
+        #expect(c.headroom(worst: 0.09, tau: tau) == 2, "the distance shows none; the step gives 2")
+        #expect(c.headroom(worst: 0.03, tau: tau) == 4, "the distance shows more than the step")
+        #expect(c.headroom(worst: 0.11, tau: tau) == 0, "over 0.9 τ: stay")
+        #expect(c.headroom(worst: 0.13, tau: tau) == 0)
+        c.learn(
+            [
+                .init(track: 1, startOffset: 0, repaired: 0, firstEncodeWorst: 0.08),
+                .init(track: 2, startOffset: 0, repaired: 0, firstEncodeWorst: 0.115),
+                .init(track: 3, startOffset: 0, repaired: 0, firstEncodeWorst: 0.085),
+            ], tau: tau)
+        #expect([c.offset(track: 1), c.offset(track: 2), c.offset(track: 3)] == [-2, 0, -2])
+        #expect(c.offset(track: 7) == -2, "a new track starts from the median")
+        // Climbing stops at maxRaise; a failure sends the track back down by its repair.
+        for _ in 0..<6 { c.learn([.init(track: 1, startOffset: c.offset(track: 1), repaired: 0, firstEncodeWorst: 0.08)], tau: tau) }
+        #expect(c.offset(track: 1) == -8)
+        c.learn([.init(track: 1, startOffset: -8, repaired: 4, firstEncodeWorst: 0.15)], tau: tau)
+        #expect(c.offset(track: 1) == -4)
+    }
+
     @Test func theMedianOfAnEvenCountIsTheUpperMiddle() {
         var c = CarriedCorrection()
         c.learn(

@@ -13,6 +13,8 @@ public final class JNDProbe: @unchecked Sendable {
     public let frame: Int
     /// The face's quality at this frame, when the analysis pass had a quality model.
     public internal(set) var quality: QualityScores?
+    /// The face box's width at the probe (pixels of the frame): the segment head's second feature.
+    public let faceWidth: Int
     private let oracle: JNDOracle?
     /// The learned predictor, when the JND comes from it (for its τ) rather than from trial encodes.
     private let predictor: JNDModel?
@@ -31,6 +33,7 @@ public final class JNDProbe: @unchecked Sendable {
         self.frame = frame
         self.oracle = oracle
         self.predictor = predictor
+        faceWidth = face.box.width
         qpRange = oracle.qpRange
         step = oracle.exhaustive ? 1 : oracle.coarseStep
         // The predictor works on the crop-mode region, like the oracle it was trained on.
@@ -51,9 +54,10 @@ public final class JNDProbe: @unchecked Sendable {
     }
 
     /// A probe with a known d(q) curve (tests and replays: no oracle, no encodes).
-    public init(track: Int, frame: Int, curve: [Int: Double], qpRange: ClosedRange<Int> = 0...51, step: Int = 4) {
+    public init(track: Int, frame: Int, curve: [Int: Double], qpRange: ClosedRange<Int> = 0...51, step: Int = 4, faceWidth: Int = 100) {
         self.track = track
         self.frame = frame
+        self.faceWidth = faceWidth
         oracle = nil
         predictor = nil
         picture = nil
@@ -90,6 +94,13 @@ public final class JNDProbe: @unchecked Sendable {
         }
         cache[tau] = v
         return v
+    }
+
+    /// What `model` predicts for this probe's crop, whatever the probe's own JND comes from (nil in context mode,
+    /// where the probe keeps the whole frame: the predictor reads crops).
+    public func predictedJNDQP(_ model: JNDModel) -> Int? {
+        guard let picture, let face, predictor != nil || oracle?.mode == .crop else { return nil }
+        return max(qpRange.lowerBound - 1, min(qpRange.upperBound, model.predict(crop: picture, faceWidth: face.box.width, maps: false).qp))
     }
 
     /// Whether the JND for `tau` comes from the learned predictor.
@@ -311,7 +322,8 @@ extension FaceTimeline {
 extension FaceTimeline {
     /// What the planner needs, as plain values: each face's region (the crop the oracle encodes, on the block grid)
     /// and each track's JND samples for `tau` (measured here if `measure` has not run).
-    public func plannerInput(tau: Double, chipSize: Int) throws -> PlannerInput {
+    /// What the planner reads. With `head`, a JND the predictor gave becomes the head's in-video segment JND.
+    public func plannerInput(tau: Double, chipSize: Int, head: SegmentJNDHead? = nil) throws -> PlannerInput {
         let faces = frames.map {
             $0.map { f in
                 PlannerFace(track: f.track, region: JNDOracle.cropRegion(for: f.face, imageWidth: width, imageHeight: height, chipSize: chipSize))
@@ -319,7 +331,11 @@ extension FaceTimeline {
         }
         var jnd: [Int: [JNDSample]] = [:]
         for track in trackIDs {
-            jnd[track] = try probes(track: track).map { JNDSample(frame: $0.frame, jndQP: try $0.jndQP(tau: tau)) }
+            jnd[track] = try probes(track: track).map { p in
+                let q = try p.jndQP(tau: tau)
+                guard let head, p.isPredicted(tau: tau) else { return JNDSample(frame: p.frame, jndQP: q) }
+                return JNDSample(frame: p.frame, jndQP: head.inVideoQP(cropQP: q, faceWidth: Double(p.faceWidth)))
+            }
         }
         return PlannerInput(width: width, height: height, orientation: orientation, frames: faces, jnd: jnd)
     }

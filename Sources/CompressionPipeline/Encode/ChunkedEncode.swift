@@ -110,7 +110,7 @@ extension EncodeJob {
         var policies: [Int: TrackPolicy] = [:]
         var planner = FacePlanner(
             margin: options.margin, smoothingFrames: options.smoothingFrames, floorQP: options.floorQP, backgroundQP: [])
-        var plannerInput = try view.plannerInput(tau: tau, chipSize: analyzer.embedder.chipSize)
+        var plannerInput = try view.plannerInput(tau: tau, chipSize: analyzer.embedder.chipSize, head: options.segmentHead)
         /// Plans with the faces up to `lookahead` past `end`: the policies of the tracks seen before `end`, their JNDs.
         func replan(through end: Int) throws {
             view = try feed.view(through: end + lookahead)
@@ -127,14 +127,14 @@ extension EncodeJob {
             planner.backgroundQP = (0..<n).map { i in
                 background.map { $0.isEmpty ? options.backgroundQP : $0[min(i, $0.count - 1)] } ?? options.backgroundQP
             }
-            plannerInput = try view.plannerInput(tau: tau, chipSize: analyzer.embedder.chipSize)
+            plannerInput = try view.plannerInput(tau: tau, chipSize: analyzer.embedder.chipSize, head: options.segmentHead)
             if options.faceQPBias != 0 {  // the testing aid: every planned face QP raised
                 plannerInput.jnd = plannerInput.jnd.mapValues { $0.map { JNDSample(frame: $0.frame, jndQP: $0.jndQP + options.faceQPBias) } }
             }
         }
 
         var repairs = FacePlanner.Repairs()
-        var correction = CarriedCorrection()
+        var correction = CarriedCorrection(raiseStep: options.raiseStep)
         var unfiltered = Set<Int>()
         var plan: [PlannedFrame] = []
         var done: [ChunkOutcome] = []

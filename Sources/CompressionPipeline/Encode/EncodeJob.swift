@@ -38,6 +38,9 @@ public struct EncodeOptions: Sendable {
     /// The learned JND predictor (one network pass per probe); nil: the oracle's trial encodes. It must have been
     /// trained for `codec` and `tau`.
     public var jndPredictor: JNDModel? = nil
+    /// Turns the predictor's crop JNDs into in-video segment JNDs for the planner (docs/video-jnd.md, "The segment
+    /// head"); nil: the planner starts from the crop JNDs. Unused with the oracle's JNDs.
+    public var segmentHead: SegmentJNDHead? = nil
     /// What replaces each protected face's pixels before encoding: the predicted JND image (crop − predicted
     /// residual map; needs `jndPredictor`) or an edge-preserving denoise. A track that fails verification is encoded
     /// unfiltered from then on.
@@ -48,6 +51,9 @@ public struct EncodeOptions: Sendable {
     public var maxRepairPasses = 4
     /// QP step a failing face's region is lowered by per repair pass.
     public var repairStep = 3
+    /// Chunked encode: a track whose chunk passed with its worst distance under 0.9 τ starts its next chunk at least
+    /// this many QP higher (`CarriedCorrection.raiseStep`; 0: only the headroom its distance shows).
+    public var raiseStep = 0
     /// Repairs lower a failing face over its segment: the GOP holding the failure, cut into pieces of at most this
     /// many frames (nil: the whole GOP).
     public var segmentFrames: Int? = nil
@@ -303,7 +309,7 @@ public struct EncodeJob {
         try timeline.measure(
             tau: options.tau, threads: options.threads, progress: { progress(.measure, $0, $1) },
             isCancelled: isCancelled)
-        let plannerInput = try timeline.plannerInput(tau: options.tau, chipSize: analyzer.embedder.chipSize)
+        let plannerInput = try timeline.plannerInput(tau: options.tau, chipSize: analyzer.embedder.chipSize, head: options.segmentHead)
         return (policies, planner, plannerInput)
     }
 

@@ -5,7 +5,7 @@ import RateControl
 
 /// `facejnd encode --report`: the JSON schema is docs/encode-report.schema.json (described in docs/encode-report.md).
 public struct EncodeReport: Sendable, Codable {
-    public static let schemaID = "facejnd-encode-report/5"
+    public static let schemaID = "facejnd-encode-report/6"
 
     public struct Settings: Sendable, Codable {
         public var codec: String
@@ -39,6 +39,10 @@ public struct EncodeReport: Sendable, Codable {
         public var verify: String? = nil
         /// Width of the intermediate-QP ring around face regions (nil: none). Added in version 5.
         public var guardBand: Int? = nil
+        /// The chunked encode's least raise after a chunk well within τ (nil: none). Added in version 6.
+        public var raiseStep: Int? = nil
+        /// The segment JND head applied to the predictor's JNDs (its version), nil: none. Added in version 6.
+        public var segmentHead: String? = nil
 
         enum CodingKeys: String, CodingKey {
             case codec, preset, tau, margin, detector, upsample, unrecognizable, prefilter
@@ -47,6 +51,8 @@ public struct EncodeReport: Sendable, Codable {
             case segmentFrames = "segment_frames"
             case verify
             case guardBand = "guard_band"
+            case raiseStep = "raise_step"
+            case segmentHead = "segment_head"
             case motionGate = "motion_gate"
             case qualityFloor = "quality_floor"
             case backgroundQP = "background_qp"
@@ -270,5 +276,7 @@ extension EncodeReport.Settings {
         segmentFrames = options.segmentFrames
         verify = options.refitLandmarks ? "both" : "landmarks"
         if options.guardBand > 0 { guardBand = options.guardBand }
+        if options.raiseStep > 0, (options.chunkSeconds ?? 0) > 0 { raiseStep = options.raiseStep }
+        if options.jndPredictor != nil, let head = options.segmentHead { segmentHead = head.header.version }
     }
 }

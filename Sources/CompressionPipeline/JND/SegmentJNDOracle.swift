@@ -1,6 +1,7 @@
 import FaceAnalysis
 import Foundation
 import MediaIO
+import Perception
 import RateControl
 
 /// One track segment's in-video JND.
@@ -26,6 +27,10 @@ public struct SegmentJND: Sendable, Codable, Equatable {
     /// The single-frame crop JND of the track's probe nearest the segment's start, for comparison.
     public var cropJNDQP: Int?
     public var cropProbeFrame: Int?
+    /// What the JND predictor gives for the same probe's crop (nil without a predictor): the segment head's input.
+    public var predictedJNDQP: Int?
+    /// The probe's face box width (pixels of the upright picture).
+    public var probeFaceWidth: Int?
     /// Mean face box width in the segment (pixels of the upright picture).
     public var faceWidth: Double
     /// Median background QP over the segment.
@@ -36,12 +41,13 @@ public struct SegmentJND: Sendable, Codable, Equatable {
         case firstFrame = "first_frame", endFrame = "end_frame"
         case distancesAtJND = "distances_at_jnd", distancesAboveJND = "distances_above_jnd"
         case cropJNDQP = "crop_jnd_qp", cropProbeFrame = "crop_probe_frame", faceWidth = "face_width", backgroundQP = "background_qp"
+        case predictedJNDQP = "predicted_jnd_qp", probeFaceWidth = "probe_face_width"
     }
 }
 
 /// `jnd measure --segments`'s result.
 public struct SegmentJNDReport: Sendable, Codable {
-    public var schema = "facejnd-segment-jnd/1"
+    public var schema = "facejnd-segment-jnd/2"
     public var input: String
     public var codec: String
     public var preset: String
@@ -72,6 +78,8 @@ public struct SegmentJNDOracle {
     public var segmentFrames: Int?
     /// Confirmation rounds allowed after the bisection (each lowers the segments that failed at their JND).
     public var confirmations = 10
+    /// When set, each segment also records what this crop predictor gives for its probe (`predicted_jnd_qp`).
+    public var predictor: JNDModel? = nil
 
     public init(job: EncodeJob, segmentFrames: Int? = nil) {
         self.job = job
@@ -155,6 +163,7 @@ public struct SegmentJNDOracle {
                 track: s.track, firstFrame: s.frames.lowerBound, endFrame: s.frames.upperBound, faceFrames: widths.count,
                 jndQP: max(jnd, range.lowerBound - 1), atBackground: jnd >= range.upperBound, distancesAtJND: seen[s]?[jnd] ?? [],
                 distancesAboveJND: above, cropJNDQP: try? probe?.jndQP(tau: tau), cropProbeFrame: probe?.frame,
+                predictedJNDQP: predictor.flatMap { probe?.predictedJNDQP($0) }, probeFaceWidth: probe?.faceWidth,
                 faceWidth: widths.reduce(0, +) / Double(max(1, widths.count)), backgroundQP: backgrounds[backgrounds.count / 2])
         }
         return SegmentJNDReport(
