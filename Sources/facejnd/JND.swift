@@ -121,7 +121,9 @@ struct JND: ParsableCommand {
                 whole video is encoded with the real preset and GOP structure, background at --background-qp, and \
                 verified at the original landmarks. All segments are bisected together (about log2 of the background \
                 QP plus two whole-video encodes). Prints per segment the JND, the distances at the JND and one QP \
-                above, and the crop JND of the track's nearest probe; --json prints the whole report.
+                above, and the crop JND of the track's nearest probe; --json prints the whole report, which also gives \
+                what the shipped predictor says for that probe (predicted_jnd_qp, probe_face_width: the input of \
+                jnd fit-head).
                 """)
 
         @Argument(help: "An image or a video.")
