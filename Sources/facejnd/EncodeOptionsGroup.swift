@@ -167,6 +167,9 @@ extension EncodeOptionsGroup {
         guard smoothingFrames >= 0 else { throw ValidationError("--smoothing-frames must not be negative") }
         guard repairPasses >= 0 else { throw ValidationError("--repair-passes must not be negative") }
         guard (0...51).contains(raiseStep) else { throw ValidationError("--raise-step must be in 0...51") }
+        if jnd == .oracle, let head = segmentHead, head != "none" {
+            throw ValidationError("--segment-head maps the predictor's JNDs; it cannot be used with --jnd oracle")
+        }
         guard (0...1).contains(qualityFloor) else { throw ValidationError("--quality-floor must be in 0...1") }
         if let matchCRF, !(0...51).contains(matchCRF) { throw ValidationError("--match-crf must be in 0...51") }
         guard denoiseMargin > 0 && denoiseMargin < 1 else { throw ValidationError("--denoise-margin takes a fraction of tau in (0, 1)") }
@@ -205,7 +208,6 @@ extension EncodeOptionsGroup {
                 let model = try jndModel.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec.rawValue)
                 try model.check(codec: codec.rawValue, tau: effectiveTau)
                 o.jndPredictor = model
-                o.segmentHead = try segmentJNDHead()
             } catch {
                 // Asked for explicitly (or given a file): an error. By default: the exact oracle, with a note.
                 if jnd == .predictor || jndModel != nil || prefilter == .jnd {
@@ -218,6 +220,9 @@ extension EncodeOptionsGroup {
                 FileHandle.standardError.write(Data("facejnd: note: \(error); measuring JNDs with the oracle\n".utf8))
             }
         }
+        // The head maps the predictor's JNDs; a head asked for by file must load even when it then goes unused.
+        let head = try segmentJNDHead()
+        if o.jndPredictor != nil { o.segmentHead = head }
         return o
     }
 
@@ -228,7 +233,10 @@ extension EncodeOptionsGroup {
         case "none": return nil
         case let path?:
             let head = try SegmentJNDHead(path: path)
-            do { try head.check(codec: codec.rawValue, tau: effectiveTau) } catch { throw ValidationError("--segment-head: \(error)") }
+            guard (try? head.check(codec: codec.rawValue, tau: effectiveTau)) != nil else {
+                throw ValidationError(
+                    "--segment-head: \(path) was fitted for \(head.header.codec) at τ \(head.header.tau), not \(codec.rawValue) at τ \(effectiveTau)")
+            }
             return head
         case nil:
             guard let head = try SegmentJNDHead.bundled(codec: codec.rawValue) else { return nil }

@@ -1,3 +1,4 @@
+import FaceAnalysis
 import Foundation
 import Perception
 import Testing
@@ -55,6 +56,26 @@ import _TestSupport
         #expect(head.header.version == "segment-jnd-test-v1" && head.header.codec == "libx264" && head.header.tau == 0.12)
         // Fitted on both: slope 1 on the crop JND and on log2 width, intercept between the two offsets.
         #expect(abs(head.weights[1] - 1) < 0.01 && abs(head.weights[2] - 1) < 0.01 && abs(head.weights[0] - 2) < 0.01, "\(head.weights)")
+    }
+
+    /// `encode --segment-head`: a head that cannot be read, one fitted for another codec, and a head with the oracle's
+    /// JNDs are clear errors before anything is written.
+    @Test(.enabled(if: ModelDirectory.default.isComplete, "dlib models not fetched (scripts/fetch-models)"))
+    func encodeRefusesAHeadItCannotUse() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("o.mp4").path
+        let missing = try CLI.run(["encode", Fixtures.sampleClip, "-o", out, "--segment-head", dir.appendingPathComponent("none.fjvh").path])
+        #expect(missing.status != 0 && missing.stderr.contains("not a usable facejnd segment JND head"), "\(missing.stderr)")
+        let head = SegmentJNDHead(
+            header: .init(codec: "libx264", tau: 0.12, predictor: "p", shift: 0, quantile: 0.5, training: [:]), weights: [0, 1, 0])
+        let path = dir.appendingPathComponent("h.fjvh").path
+        try head.write(to: path)
+        let codec = try CLI.run(["encode", Fixtures.sampleClip, "-o", out, "--codec", "libx265", "--segment-head", path])
+        #expect(codec.status != 0 && codec.stderr.contains("was fitted for libx264 at τ 0.12, not libx265"), "\(codec.stderr)")
+        let oracle = try CLI.run(["encode", Fixtures.sampleClip, "-o", out, "--jnd", "oracle", "--segment-head", path])
+        #expect(oracle.status == 64 && oracle.stderr.contains("cannot be used with --jnd oracle"), "\(oracle.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
     }
 
     @Test func reportsItCannotUseAreRefusedClearly() throws {
