@@ -2,7 +2,7 @@ import Foundation
 import NeuralNet
 
 /// A head on top of the JND predictor: from a face's predicted crop JND and its width, the JND its track segment has
-/// in inter-coded video (docs/video-jnd.md, "The segment head").
+/// in inter-coded video (docs/video-jnd.md, "The video JND dataset and the segment head").
 ///
 /// The predictor is trained on still crops, each encoded alone; in a video the same face sits in a QP-40 background,
 /// is predicted from earlier pictures and must stay within τ in every frame of its segment. Measured with the in-video

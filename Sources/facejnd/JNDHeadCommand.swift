@@ -14,7 +14,8 @@ extension JND {
                 least squares on every segment of the reports that has a predicted crop JND and a JND inside the \
                 searched range, minus the residuals' --quantile. Deterministic. Prints, for each report, how a head \
                 fitted on the other reports does on it (leave one clip out), then writes the head fitted on all of \
-                them atomically. docs/video-jnd.md ("The segment head") has the recipe of the shipped head.
+                them atomically. docs/video-jnd.md ("The video JND dataset and the segment head") has the dataset and \
+                the measurements; no head is shipped.
                 """)
 
         @Argument(help: "Segment JND reports (JSON), one per clip.")

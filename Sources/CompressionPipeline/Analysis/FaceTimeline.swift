@@ -321,8 +321,8 @@ extension FaceTimeline {
 
 extension FaceTimeline {
     /// What the planner needs, as plain values: each face's region (the crop the oracle encodes, on the block grid)
-    /// and each track's JND samples for `tau` (measured here if `measure` has not run).
-    /// What the planner reads. With `head`, a JND the predictor gave becomes the head's in-video segment JND.
+    /// and each track's JND samples for `tau` (measured here if `measure` has not run). With `head`, a JND the
+    /// predictor gave becomes the head's in-video segment JND; a measured one is kept.
     public func plannerInput(tau: Double, chipSize: Int, head: SegmentJNDHead? = nil) throws -> PlannerInput {
         let faces = frames.map {
             $0.map { f in

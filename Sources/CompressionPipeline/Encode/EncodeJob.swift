@@ -38,8 +38,8 @@ public struct EncodeOptions: Sendable {
     /// The learned JND predictor (one network pass per probe); nil: the oracle's trial encodes. It must have been
     /// trained for `codec` and `tau`.
     public var jndPredictor: JNDModel? = nil
-    /// Turns the predictor's crop JNDs into in-video segment JNDs for the planner (docs/video-jnd.md, "The segment
-    /// head"); nil: the planner starts from the crop JNDs. Unused with the oracle's JNDs.
+    /// Turns the predictor's crop JNDs into in-video segment JNDs for the planner (docs/video-jnd.md, "The video
+    /// JND dataset and the segment head"); nil: the planner starts from the crop JNDs. Unused with the oracle's JNDs.
     public var segmentHead: SegmentJNDHead? = nil
     /// What replaces each protected face's pixels before encoding: the predicted JND image (crop − predicted
     /// residual map; needs `jndPredictor`) or an edge-preserving denoise. A track that fails verification is encoded
