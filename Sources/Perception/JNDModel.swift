@@ -334,6 +334,12 @@ extension JNDModel {
     /// The resource name of the weights shipped for `codec`.
     public static func bundledName(codec: String) -> String { "jnd-\(codec)-v1" }
 
+    /// The shipped model when there is one for `codec` trained at `tau`, else nil.
+    public static func shipped(codec: String, tau: Double) -> JNDModel? {
+        guard let model = try? bundled(codec: codec), (try? model.check(codec: codec, tau: tau)) != nil else { return nil }
+        return model
+    }
+
     /// The model shipped with facejnd for `codec` (docs/jnd-predictor.md says how it was trained).
     public static func bundled(codec: String) throws -> JNDModel {
         guard let url = Bundle.module.url(forResource: bundledName(codec: codec), withExtension: "fjnd", subdirectory: "Resources") else {

@@ -147,13 +147,6 @@ public struct SegmentJNDHead: Sendable, Equatable {
         self.init(header: header, weights: payload.map(Double.init))
     }
 
-    /// The head shipped for `codec` (nil when none was fitted for it).
-    public static func bundled(codec: String) throws -> SegmentJNDHead? {
-        guard let url = Bundle.module.url(forResource: "segment-jnd-\(codec)-v1", withExtension: "fjvh", subdirectory: "Resources")
-        else { return nil }
-        return try SegmentJNDHead(data: try Data(contentsOf: url), path: url.path)
-    }
-
     /// Refuses a head fitted for another codec or τ.
     public func check(codec: String, tau: Double) throws(JNDModelMismatch) {
         guard codec == header.codec else { throw .codec(trained: header.codec, wanted: codec) }

@@ -78,14 +78,10 @@ struct Batch: ParsableCommand {
                 var o = o
                 // A manifest that changes the codec or τ needs the predictor trained for them, or else the oracle.
                 if let p = o.jndPredictor, (try? p.check(codec: o.codec, tau: o.tau)) == nil {
-                    o.jndPredictor = try? JNDModel.bundled(codec: o.codec)
-                    if let q = o.jndPredictor, (try? q.check(codec: o.codec, tau: o.tau)) == nil { o.jndPredictor = nil }
+                    o.jndPredictor = JNDModel.shipped(codec: o.codec, tau: o.tau)
                 }
                 // A segment head is fitted for one codec and τ: with others the planner starts from the crop JNDs.
-                if let h = o.segmentHead, (try? h.check(codec: o.codec, tau: o.tau)) == nil {
-                    o.segmentHead = try? SegmentJNDHead.bundled(codec: o.codec)
-                    if let g = o.segmentHead, (try? g.check(codec: o.codec, tau: o.tau)) == nil { o.segmentHead = nil }
-                }
+                if let h = o.segmentHead, (try? h.check(codec: o.codec, tau: o.tau)) == nil { o.segmentHead = nil }
                 let analyzer = try loaded ?? FaceAnalyzer(models: models)
                 loaded = analyzer
                 return try EncodeJob(analyzer: analyzer, options: o).run(input, output: out, isCancelled: { Interrupt.requested })

@@ -55,7 +55,7 @@ struct EncodeOptionsGroup: ParsableArguments {
     @Option(
         help: """
             With the predictor: a segment JND head file (facejnd jnd fit-head) that turns its crop JNDs into in-video \
-            ones, or none (default: the head shipped for --codec, when there is one for --tau).
+            ones, or none (the default: no head is shipped; docs/video-jnd.md says why).
             """)
     var segmentHead: String?
 
@@ -226,22 +226,15 @@ extension EncodeOptionsGroup {
         return o
     }
 
-    /// The segment head `--segment-head` asks for: a file (which must match --codec and --tau), none, or by default
-    /// the shipped one when it matches.
+    /// The segment head `--segment-head` names (it must match --codec and --tau); nil for none, the default.
     private func segmentJNDHead() throws -> SegmentJNDHead? {
-        switch segmentHead {
-        case "none": return nil
-        case let path?:
-            let head = try SegmentJNDHead(path: path)
-            guard (try? head.check(codec: codec.rawValue, tau: effectiveTau)) != nil else {
-                throw ValidationError(
-                    "--segment-head: \(path) was fitted for \(head.header.codec) at τ \(head.header.tau), not \(codec.rawValue) at τ \(effectiveTau)")
-            }
-            return head
-        case nil:
-            guard let head = try SegmentJNDHead.bundled(codec: codec.rawValue) else { return nil }
-            return (try? head.check(codec: codec.rawValue, tau: effectiveTau)) == nil ? nil : head
+        guard let path = segmentHead, path != "none" else { return nil }
+        let head = try SegmentJNDHead(path: path)
+        guard (try? head.check(codec: codec.rawValue, tau: effectiveTau)) != nil else {
+            throw ValidationError(
+                "--segment-head: \(path) was fitted for \(head.header.codec) at τ \(head.header.tau), not \(codec.rawValue) at τ \(effectiveTau)")
         }
+        return head
     }
 }
 

@@ -189,8 +189,7 @@ struct JND: ParsableCommand {
             let background = try job.backgroundQPs(input, frameCount: timeline.frames.count, isCancelled: { Interrupt.requested })
             var oracle = SegmentJNDOracle(job: job, segmentFrames: segmentFrames)
             // The head's training input: what the shipped predictor gives for each segment's probe.
-            oracle.predictor = try? JNDModel.bundled(codec: codec.rawValue)
-            if let p = oracle.predictor, (try? p.check(codec: codec.rawValue, tau: tau)) == nil { oracle.predictor = nil }
+            oracle.predictor = JNDModel.shipped(codec: codec.rawValue, tau: tau)
             let report = try oracle.measure(
                 input, timeline: timeline, background: background, progress: { bar.update(.encode, $0, $1) },
                 isCancelled: { Interrupt.requested })

@@ -30,7 +30,7 @@ extension JND {
         @Option(help: "The predictor the reports' crop JNDs came from (recorded in the head).")
         var predictor = "jnd-libx264-v1"
 
-        @Option(help: "The head's name in encode reports (the shipped heads are segment-jnd-CODEC-vN).")
+        @Option(help: "The head's name in encode reports (settings.segment_head).")
         var name = "custom"
 
         @Flag(help: "Print the evaluation as JSON.") var json = false

@@ -72,8 +72,7 @@ public final class JNDProbe: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let v = cache[tau] { return v }
-        if let predictor, let picture, let face, abs(predictor.header.tau - tau) < 1e-9 {
-            let v = max(qpRange.lowerBound - 1, min(qpRange.upperBound, predictor.predict(crop: picture, faceWidth: face.box.width, maps: false).qp))
+        if let predictor, abs(predictor.header.tau - tau) < 1e-9, let v = prediction(by: predictor) {
             cache[tau] = v
             return v
         }
@@ -99,7 +98,13 @@ public final class JNDProbe: @unchecked Sendable {
     /// What `model` predicts for this probe's crop, whatever the probe's own JND comes from (nil in context mode,
     /// where the probe keeps the whole frame: the predictor reads crops).
     public func predictedJNDQP(_ model: JNDModel) -> Int? {
-        guard let picture, let face, predictor != nil || oracle?.mode == .crop else { return nil }
+        guard predictor != nil || oracle?.mode == .crop else { return nil }
+        return prediction(by: model)
+    }
+
+    /// `model`'s JND QP for the probe's picture, kept within one under the range to its top.
+    private func prediction(by model: JNDModel) -> Int? {
+        guard let picture, let face else { return nil }
         return max(qpRange.lowerBound - 1, min(qpRange.upperBound, model.predict(crop: picture, faceWidth: face.box.width, maps: false).qp))
     }
 

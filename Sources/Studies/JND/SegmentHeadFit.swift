@@ -51,9 +51,10 @@ public enum SegmentHeadFit {
 
     /// Leave one report out: each report judged by a head fitted on all the others.
     public static func leaveOneOut(_ reports: [SegmentJNDReport], quantile: Double) throws -> [Held] {
-        try reports.indices.map { i in
-            let train = reports.indices.filter { $0 != i }.flatMap { samples(reports[$0]) }
-            let test = samples(reports[i])
+        let perReport = reports.map(samples)
+        return try reports.indices.map { i in
+            let train = perReport.indices.filter { $0 != i }.flatMap { perReport[$0] }
+            let test = perReport[i]
             let head = try SegmentJNDHead.fit(train, quantile: quantile, codec: reports[i].codec, tau: reports[i].tau, predictor: "")
             let gap = train.map { Double($0.inVideoQP - $0.cropQP) }.reduce(0, +) / Double(max(1, train.count))
             let errors = test.map { Double(head.inVideoQP(cropQP: $0.cropQP, faceWidth: $0.faceWidth) - $0.inVideoQP) }
