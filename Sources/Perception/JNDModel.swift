@@ -31,6 +31,8 @@ public struct JNDModel: Sendable {
         public var residualScale: Float
         /// What the decoder's output means (nil: `.map`, the v1 models).
         public var residualMode: ResidualMode?
+        /// For `.detailMask`: the mask acts on the detail finer than this many binomial passes (nil: 1, the finest).
+        public var detailPasses: Int?
         /// Free-text summary of the training run (dataset, split, sizes, epochs, seed, validation figures).
         public var training: [String: String]
 
@@ -62,6 +64,7 @@ public struct JNDModel: Sendable {
             case scalarScale = "scalar_scale"
             case residualScale = "residual_scale"
             case residualMode = "residual_mode"
+            case detailPasses = "detail_passes"
         }
     }
 
@@ -69,14 +72,14 @@ public struct JNDModel: Sendable {
     public enum ResidualMode: String, Codable, Sendable {
         /// The residual itself, bilinearly upsampled and scaled by `residualScale` (levels).
         case map
-        /// A mask m = σ(output), bilinearly upsampled, on the crop's own finest detail:
-        /// residual = m ⊙ (crop − binomial5(crop)). A 64×64 map upsampled to the crop can only subtract smooth
+        /// A mask m = σ(output), bilinearly upsampled, on the crop's own fine detail:
+        /// residual = m ⊙ (crop − binomial5ᵏ(crop)), k = `detailPasses` (1 unless the header says otherwise). A 64×64 map upsampled to the crop can only subtract smooth
         /// changes, which cost the codec little; the mask decides where the detail that costs most may go.
         case detailMask = "detail-mask"
     }
 
     /// The residual map at the crop's size (interleaved RGB, levels) for the decoder's output `output`.
-    /// `detail`, when given, is the crop's `JNDInput.finestDetail` computed beforehand (training reuses it).
+    /// `detail`, when given, is the crop's `detail(of:)` computed beforehand (training reuses it).
     public func residual(decoderOutput output: [Float], crop: RGBImage, detail: [Float]? = nil) -> [Float] {
         let size = header.network.inputSize
         switch header.residualMode ?? .map {
@@ -84,9 +87,12 @@ public struct JNDModel: Sendable {
             return JNDInput.upsampleResidual(output, size: size, width: crop.width, height: crop.height, scale: header.residualScale)
         case .detailMask:
             let m = JNDInput.upsampleResidual(output.map { 1 / (1 + exp(-$0)) }, size: size, width: crop.width, height: crop.height, scale: 1)
-            return zip(m, detail ?? JNDInput.finestDetail(crop)).map { $0 * $1 }
+            return zip(m, detail ?? self.detail(of: crop)).map { $0 * $1 }
         }
     }
+
+    /// The detail a detail-mask model's mask acts on: `JNDInput.detail` with the header's pass count.
+    public func detail(of crop: RGBImage) -> [Float] { JNDInput.detail(crop, passes: header.detailPasses ?? 1) }
 
     public var header: Header
     public let network: DecompositionNetwork
@@ -136,6 +142,7 @@ public struct JNDModel: Sendable {
         else {
             throw fail("network configuration \(c) is not one this facejnd can build")
         }
+        if let k = header.detailPasses, !(1...8).contains(k) { throw fail("detail_passes \(k) is not between 1 and 8") }
         let net = DecompositionNetwork(config: c)
         guard payload.count == net.parameterCount else {
             throw fail("payload holds \(payload.count) values, the architecture needs \(net.parameterCount)")

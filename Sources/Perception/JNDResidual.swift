@@ -6,10 +6,22 @@ import TensorCore
 extension JNDInput {
     /// crop − binomial5(crop): the crop's finest detail, per channel (interleaved, levels); the blur is the separable
     /// (1 4 6 4 1)/16 filter with the border replicated.
-    public static func finestDetail(_ crop: RGBImage) -> [Float] {
-        let w = crop.width, h = crop.height
-        let taps: [Float] = [1, 4, 6, 4, 1]
+    public static func finestDetail(_ crop: RGBImage) -> [Float] { detail(crop, passes: 1) }
+
+    /// crop − binomial5ᵏ(crop), k = `passes`: the crop's detail finer than the blur of k binomial passes (σ ≈ √k px),
+    /// per channel (interleaved, levels). One pass is `finestDetail`; more reach coarser texture, which the codec
+    /// pays for at the QPs faces are coded at (docs/jnd-image.md, "How much detail there is to remove").
+    public static func detail(_ crop: RGBImage, passes: Int) -> [Float] {
+        precondition(passes >= 1, "detail: at least one pass")
         let x = crop.pixels.map(Float.init)
+        var blur = x
+        for _ in 0..<passes { blur = binomial5(blur, width: crop.width, height: crop.height) }
+        return zip(x, blur).map { $0 - $1 }
+    }
+
+    /// The separable (1 4 6 4 1)/16 blur of an interleaved RGB picture, the border replicated.
+    static func binomial5(_ x: [Float], width w: Int, height h: Int) -> [Float] {
+        let taps: [Float] = [1, 4, 6, 4, 1]
         var rows = [Float](repeating: 0, count: x.count), blur = rows
         for y in 0..<h {
             for i in 0..<w {
@@ -29,7 +41,7 @@ extension JNDInput {
                 }
             }
         }
-        return zip(x, blur).map { $0 - $1 }
+        return blur
     }
 
     /// The adjoint of `upsampleResidual`: a gradient on the crop-sized residual (interleaved RGB) back onto the

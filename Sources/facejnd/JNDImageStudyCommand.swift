@@ -19,7 +19,8 @@ extension JND {
                 the strongest keeping the descriptor within --margin x tau before encoding). Prints one row per \
                 prefilter: faces, median and mean byte saving and share of faces within tau at the crop's JND QP, and the \
                 saving at equal fidelity (the prefiltered crop at its own JND QP, judged against the original \
-                descriptor).
+                descriptor). --detail-ceilings adds rows "detail-k": the crop with all its detail finer than k \
+                binomial blur passes removed, what a detail mask open everywhere would give.
                 """)
 
         @Option(help: "Directory of images (LFW layout: one directory per identity), searched recursively.")
@@ -49,6 +50,11 @@ extension JND {
         @Option(help: "Also write the per-face results as JSON to this file.")
         var out: String?
 
+        @Option(
+            parsing: .upToNextOption,
+            help: "Also measure the crop with all detail finer than k binomial blur passes removed, for each k given (rows detail-k).")
+        var detailCeilings: [Int] = []
+
         @Flag(help: "JSON output.")
         var json = false
 
@@ -57,6 +63,9 @@ extension JND {
         func validate() throws {
             guard limit > 0 else { throw ValidationError("--limit must be positive") }
             guard margin > 0 && margin <= 1 else { throw ValidationError("--margin takes a fraction of tau in (0, 1]") }
+            guard detailCeilings.allSatisfy({ (1...8).contains($0) }) else {
+                throw ValidationError("--detail-ceilings takes pass counts from 1 to 8")
+            }
         }
 
         func run() throws {
@@ -67,9 +76,10 @@ extension JND {
                     JNDBaselines.isTest(identity: URL(fileURLWithPath: $0).deletingLastPathComponent().lastPathComponent)
                 }
                 guard !held.isEmpty else { throw ValidationError("no images of held-out identities under \(images)") }
-                let study = JNDImageStudy(
+                var study = JNDImageStudy(
                     oracle: JNDOracle(analyzer: analyzer, codec: codec.rawValue, tau: tau), predictor: predictor, margin: margin, qpOffset: qpOffset,
                     threads: threads)
+                study.detailCeilings = detailCeilings
                 if threads > 1 { BLAS.setThreads(1) }
                 let bar = Progress("image-study")
                 let report = try study.run(

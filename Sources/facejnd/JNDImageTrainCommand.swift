@@ -57,6 +57,9 @@ extension JND {
         @Flag(help: "Train a detail-mask decoder (the residual is a learned mask on the crop's finest detail) instead of a residual map.")
         var detailMask = false
 
+        @Option(help: "With --detail-mask: the mask acts on the detail finer than this many binomial blur passes (1: the finest).")
+        var detailPasses: Int = 1
+
         @Option(help: "Seed of the validation split and the batch order.")
         var seed: UInt64 = 2026
 
@@ -72,12 +75,18 @@ extension JND {
             guard epochs >= 1, batch >= 1 else { throw ValidationError("--epochs and --batch must be at least 1") }
             guard margin > 0 && margin < 1 else { throw ValidationError("--margin takes a fraction of tau in (0, 1)") }
             if let limit, limit < 2 { throw ValidationError("--limit must be at least 2") }
+            guard (1...8).contains(detailPasses) else { throw ValidationError("--detail-passes takes 1 to 8") }
+            guard detailPasses == 1 || detailMask else { throw ValidationError("--detail-passes needs --detail-mask") }
         }
 
         func run() throws {
             try runReportingErrors {
                 var start = try model.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec.rawValue)
-                if detailMask && start.header.residualMode != .detailMask { start = JNDImageTraining.detailMaskStart(start) }
+                if detailMask && start.header.residualMode != .detailMask {
+                    start = JNDImageTraining.detailMaskStart(start, passes: detailPasses)
+                } else if detailMask && (start.header.detailPasses ?? 1) != detailPasses {
+                    throw ValidationError("--model \(model ?? "") masks \(start.header.detailPasses ?? 1)-pass detail, not \(detailPasses)")
+                }
                 let analyzer = try FaceAnalyzer(models: modelOptions.directory)
                 func identity(_ path: String) -> String { URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent }
                 let files = try JNDDatasetBuilder.imageFiles(under: images).filter { !JNDBaselines.isTest(identity: identity($0)) }

@@ -109,6 +109,44 @@ import Testing
         #expect(zip(half, detail).allSatisfy { abs($0 - $1 / 2) < 1e-4 })
     }
 
+    /// Two binomial passes are the 9-tap binomial (1 8 28 56 70 56 28 8 1)/256 in each direction: an impulse away
+    /// from the border keeps 1 − 70²/256² of itself, a pixel three to the right and one down loses 8·56/256², and one four to the right 1·70/256².
+    @Test func moreDetailPassesRemoveTheWiderBinomialBlur() {
+        var img = Self.face(width: 16, height: 14)
+        for i in img.pixels.indices { img.pixels[i] = 50 }
+        img.pixels[(7 * 16 + 8) * 3 + 2] = 250  // one blue impulse of 200
+        let one = JNDInput.detail(img, passes: 1), two = JNDInput.detail(img, passes: 2)
+        #expect(one == JNDInput.finestDetail(img))
+        let n: Float = 65536
+        #expect(abs(two[(7 * 16 + 8) * 3 + 2] - 200 * (1 - 70 * 70 / n)) < 1e-3)
+        #expect(abs(two[(8 * 16 + 11) * 3 + 2] + 200 * 8 * 56 / n) < 1e-3)
+        #expect(abs(two[(7 * 16 + 12) * 3 + 2] + 200 * 70 / n) < 1e-3, "four to the right: the outer tap")
+        #expect(abs(one[(7 * 16 + 12) * 3 + 2]) < 1e-6, "one pass reaches two pixels only")
+        #expect(abs(two.reduce(0, +)) < 1e-2, "the blur keeps the sum, so the detail sums to zero")
+    }
+
+    /// A detail-mask model of two passes keeps its pass count through its file, masks the two-pass detail, and a
+    /// file claiming a pass count outside 1…8 is refused.
+    @Test func detailMaskModelsMaskTheirOwnPassCount() throws {
+        var m = Self.model()
+        m.header.residualMode = .detailMask
+        m.header.detailPasses = 2
+        let read = try JNDModel(data: try m.serialized())
+        #expect(read.header.detailPasses == 2)
+        var img = Self.face(width: 20, height: 18)
+        for i in img.pixels.indices { img.pixels[i] = UInt8((i * 37) % 200) }
+        let size = m.header.network.inputSize
+        let open = read.residual(decoderOutput: [Float](repeating: 30, count: 3 * size * size), crop: img)
+        let two = JNDInput.detail(img, passes: 2), one = JNDInput.finestDetail(img)
+        #expect(zip(open, two).allSatisfy { abs($0 - $1) < 1e-3 })
+        #expect(zip(open, one).contains { abs($0 - $1) > 1 }, "the two-pass detail is not the finest")
+        m.header.detailPasses = 9
+        do {
+            _ = try JNDModel(data: try m.serialized(), path: "m.fjnd")
+            Issue.record("a pass count of 9 was accepted")
+        } catch { #expect("\(error)".contains("detail_passes 9")) }
+    }
+
     @Test func damagedFilesAreRefused() throws {
         let data = try Self.model().serialized()
         func reason(_ d: Data) -> String {

@@ -40,19 +40,25 @@ import _TestSupport
     func aFaceIsMeasuredAtItsJNDAsIsAndPrefiltered() throws {
         let analyzer = try #require(sharedAnalyzer)
         let path = fixtures.appendingPathComponent("openmpf_hikers_video_02_03.png").path
-        let study = JNDImageStudy(
+        var study = JNDImageStudy(
             oracle: JNDOracle(analyzer: analyzer, preset: "veryfast"), predictor: try JNDModel.bundled(codec: "libx264"), margin: 0.5,
             upsample: 0, threads: 1)
+        study.detailCeilings = [1, 2]
         let r = try study.run(images: [path])
         let f = try #require(r.faces.first)
-        #expect(Set(f.filtered.keys) == ["denoise", "jnd", "placebo"])
+        #expect(Set(f.filtered.keys) == ["denoise", "detail-1", "detail-2", "jnd", "placebo"])
         #expect(f.distance <= 0.12 && f.bytes == f.jndBytes, "at offset 0 the crop is compared at its own JND")
         let denoise = try #require(f.filtered["denoise"])
         #expect(denoise.prefilterDistance <= 0.5 * 0.12 && (denoise.strength ?? 0) > 0, "the strongest filter within the margin")
         #expect(f.filtered["placebo"]!.prefilterDistance < 0.02, "±1 level barely moves the descriptor")
         for v in f.filtered.values { #expect(v.ownJNDQP <= f.jndQP + 6 && v.ownJNDBytes > 0 && v.bytes > 0) }
-        #expect(r.rows.count == 3)
+        #expect(r.rows.count == 5)
         // The denoised crop is smoother than the original by the rate proxy too.
         #expect(denoise.rateProxy < f.rateProxy && f.rateProxy > 0)
+        // The ceilings remove all detail under one and two binomial passes: each costs less and moves the descriptor
+        // more than the one before.
+        let one = try #require(f.filtered["detail-1"]), two = try #require(f.filtered["detail-2"])
+        #expect(two.rateProxy < one.rateProxy && one.rateProxy < f.rateProxy)
+        #expect(two.prefilterDistance > one.prefilterDistance && one.prefilterDistance > f.filtered["placebo"]!.prefilterDistance)
     }
 }

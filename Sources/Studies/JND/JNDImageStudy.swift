@@ -107,6 +107,9 @@ public struct JNDImageStudy: Sendable {
     public var qpOffset: Int
     public var upsample: Int
     public var threads: Int
+    /// Also measure the crop with all its detail finer than k binomial passes removed ("detail-k", J =
+    /// binomial5ᵏ(crop)), for each k here: what a detail mask of k passes could save if it were open everywhere.
+    public var detailCeilings: [Int] = []
 
     public init(oracle: JNDOracle, predictor: JNDModel?, margin: Double = 0.5, qpOffset: Int = 0, upsample: Int = 1, threads: Int = 2) {
         self.oracle = oracle
@@ -187,6 +190,9 @@ public struct JNDImageStudy: Sendable {
                 if r & 1 == 0 { dithered.pixels[i] = UInt8(clamping: Int(dithered.pixels[i]) + (r & 2 == 0 ? 1 : -1)) }
             }
             filtered["placebo"] = try measure(dithered)
+            for k in detailCeilings {
+                filtered["detail-\(k)"] = try measure(JNDInput.jndImage(crop: s.original, residual: JNDInput.detail(s.original, passes: k)))
+            }
             if let predictor {
                 let p = predictor.predict(crop: s.original, faceWidth: face.box.width)
                 filtered["jnd"] = try measure(p.jndImage)

@@ -28,7 +28,7 @@ public enum JNDImageTraining {
         var sampling: ChipSampling
         var e0: [Float]
         var rate0: Float
-        /// The crop's finest detail (`JNDInput.finestDetail`), for detail-mask models.
+        /// The crop's detail (`JNDModel.detail(of:)`), for detail-mask models.
         var detail: [Float]
     }
 
@@ -94,7 +94,7 @@ public enum JNDImageTraining {
                         scalars: model.scalars(faceWidth: face.box.width, sharpness: JNDInput.sharpness(crop)), sampling: sampling,
                         e0: analyzer.embedder.embed(values: sampling.apply(values), workspace: ws),
                         rate0: max(1, RateProxy.evaluate(values, width: crop.width, height: crop.height).rate),
-                        detail: JNDInput.finestDetail(crop)))
+                        detail: model.detail(of: crop)))
             }
             found.withLock { $0[i] = samples }
         }
@@ -155,9 +155,10 @@ public enum JNDImageTraining {
 
     /// `model` turned into a detail-mask model whose mask starts almost closed (σ(−3) ≈ 0.05 everywhere): the
     /// output convolution's weights zeroed, its biases −3; everything else as it was.
-    public static func detailMaskStart(_ model: JNDModel) -> JNDModel {
+    public static func detailMaskStart(_ model: JNDModel, passes: Int = 1) -> JNDModel {
         var header = model.header
         header.residualMode = .detailMask
+        header.detailPasses = passes == 1 ? nil : passes
         var p = model.parameters
         let out = model.network.parameterLayout.first { $0.name == "output conv" }!.range
         for i in out { p[i] = 0 }
