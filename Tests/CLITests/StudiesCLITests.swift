@@ -81,4 +81,15 @@ struct StudiesCLITests {
         #expect(report["qp_offset"] as? Int == 8)
         #expect(try CLI.run(["jnd", "image-study", "--images", dir.appendingPathComponent("missing").path]).status != 0)
     }
+
+    @Test func detailPassesAndCeilingsOutOfRangeAreRefusedBeforeAnyWork() throws {
+        let ceilings = try CLI.run(["jnd", "image-study", "--images", "/nonexistent", "--detail-ceilings", "1", "9"])
+        #expect(ceilings.status != 0 && ceilings.stderr.contains("--detail-ceilings takes pass counts from 1 to 8"), "\(ceilings.stderr)")
+        let noMask = try CLI.run(["jnd", "image-train", "--images", "/nonexistent", "--out", "/nonexistent/m.fjnd", "--detail-passes", "2"])
+        #expect(noMask.status != 0 && noMask.stderr.contains("--detail-passes needs --detail-mask"), "\(noMask.stderr)")
+        let zero = try CLI.run([
+            "jnd", "image-train", "--images", "/nonexistent", "--out", "/nonexistent/m.fjnd", "--detail-mask", "--detail-passes", "0",
+        ])
+        #expect(zero.status != 0 && zero.stderr.contains("--detail-passes takes 1 to 8"), "\(zero.stderr)")
+    }
 }
