@@ -73,8 +73,9 @@ public struct JNDModel: Sendable {
         /// The residual itself, bilinearly upsampled and scaled by `residualScale` (levels).
         case map
         /// A mask m = σ(output), bilinearly upsampled, on the crop's own fine detail:
-        /// residual = m ⊙ (crop − binomial5ᵏ(crop)), k = `detailPasses` (1 unless the header says otherwise). A 64×64 map upsampled to the crop can only subtract smooth
-        /// changes, which cost the codec little; the mask decides where the detail that costs most may go.
+        /// residual = m ⊙ (crop − binomial5ᵏ(crop)), k = `detailPasses` (1 unless the header says otherwise).
+        /// A 64×64 map upsampled to the crop can only subtract smooth changes, which cost the codec little; the mask
+        /// decides where the detail that costs most may go.
         case detailMask = "detail-mask"
     }
 

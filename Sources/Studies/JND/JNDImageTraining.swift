@@ -154,7 +154,8 @@ public enum JNDImageTraining {
     }
 
     /// `model` turned into a detail-mask model whose mask starts almost closed (σ(−3) ≈ 0.05 everywhere): the
-    /// output convolution's weights zeroed, its biases −3; everything else as it was.
+    /// output convolution's weights zeroed, its biases −3; everything else as it was. The mask acts on the detail
+    /// under `passes` binomial passes.
     public static func detailMaskStart(_ model: JNDModel, passes: Int = 1) -> JNDModel {
         var header = model.header
         header.residualMode = .detailMask
