@@ -92,8 +92,11 @@ public struct JNDModel: Sendable {
         }
     }
 
-    /// The detail a detail-mask model's mask acts on: `JNDInput.detail` with the header's pass count.
-    public func detail(of crop: RGBImage) -> [Float] { JNDInput.detail(crop, passes: header.detailPasses ?? 1) }
+    /// How many binomial passes a detail-mask model's detail is finer than (the header's, 1 when it names none).
+    public var detailPassCount: Int { header.detailPasses ?? 1 }
+
+    /// The detail a detail-mask model's mask acts on: `JNDInput.detail` with the model's pass count.
+    public func detail(of crop: RGBImage) -> [Float] { JNDInput.detail(crop, passes: detailPassCount) }
 
     public var header: Header
     public let network: DecompositionNetwork
@@ -143,7 +146,10 @@ public struct JNDModel: Sendable {
         else {
             throw fail("network configuration \(c) is not one this facejnd can build")
         }
-        if let k = header.detailPasses, !(1...8).contains(k) { throw fail("detail_passes \(k) is not between 1 and 8") }
+        let passes = JNDInput.detailPassRange
+        if let k = header.detailPasses, !passes.contains(k) {
+            throw fail("detail_passes \(k) is not between \(passes.lowerBound) and \(passes.upperBound)")
+        }
         let net = DecompositionNetwork(config: c)
         guard payload.count == net.parameterCount else {
             throw fail("payload holds \(payload.count) values, the architecture needs \(net.parameterCount)")

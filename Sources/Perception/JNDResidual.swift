@@ -4,13 +4,13 @@ import TensorCore
 /// The residual map's own pieces for the self-supervised JND image: the detail a detail-mask model may remove, and
 /// the adjoint of the residual's upsampling (gradients back to the network's map).
 extension JNDInput {
-    /// crop − binomial5(crop): the crop's finest detail, per channel (interleaved, levels); the blur is the separable
-    /// (1 4 6 4 1)/16 filter with the border replicated.
-    public static func finestDetail(_ crop: RGBImage) -> [Float] { detail(crop, passes: 1) }
+    /// The pass counts a detail mask may name (model files, `jnd image-train`, `jnd image-study`).
+    public static let detailPassRange = 1...8
 
     /// crop − binomial5ᵏ(crop), k = `passes`: the crop's detail finer than the blur of k binomial passes (σ ≈ √k px),
-    /// per channel (interleaved, levels). One pass is `finestDetail`; more reach coarser texture, which the codec
-    /// pays for at the QPs faces are coded at (docs/jnd-image.md, "How much detail there is to remove").
+    /// per channel (interleaved, levels); the blur is the separable (1 4 6 4 1)/16 filter with the border replicated.
+    /// One pass is the finest detail; more reach coarser texture, which the codec pays for at the QPs faces are coded
+    /// at (docs/jnd-image.md, "How much detail there is to remove").
     public static func detail(_ crop: RGBImage, passes: Int) -> [Float] {
         precondition(passes >= 1, "detail: at least one pass")
         let x = crop.pixels.map(Float.init)

@@ -63,8 +63,9 @@ extension JND {
         func validate() throws {
             guard limit > 0 else { throw ValidationError("--limit must be positive") }
             guard margin > 0 && margin <= 1 else { throw ValidationError("--margin takes a fraction of tau in (0, 1]") }
-            guard detailCeilings.allSatisfy({ (1...8).contains($0) }) else {
-                throw ValidationError("--detail-ceilings takes pass counts from 1 to 8")
+            let passes = JNDInput.detailPassRange
+            guard detailCeilings.allSatisfy({ passes.contains($0) }) else {
+                throw ValidationError("--detail-ceilings takes pass counts from \(passes.lowerBound) to \(passes.upperBound)")
             }
         }
 

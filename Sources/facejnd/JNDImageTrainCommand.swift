@@ -75,7 +75,10 @@ extension JND {
             guard epochs >= 1, batch >= 1 else { throw ValidationError("--epochs and --batch must be at least 1") }
             guard margin > 0 && margin < 1 else { throw ValidationError("--margin takes a fraction of tau in (0, 1)") }
             if let limit, limit < 2 { throw ValidationError("--limit must be at least 2") }
-            guard (1...8).contains(detailPasses) else { throw ValidationError("--detail-passes takes 1 to 8") }
+            let passes = JNDInput.detailPassRange
+            guard passes.contains(detailPasses) else {
+                throw ValidationError("--detail-passes takes \(passes.lowerBound) to \(passes.upperBound)")
+            }
             guard detailPasses == 1 || detailMask else { throw ValidationError("--detail-passes needs --detail-mask") }
         }
 
@@ -84,8 +87,8 @@ extension JND {
                 var start = try model.map { try JNDModel(path: $0) } ?? JNDModel.bundled(codec: codec.rawValue)
                 if detailMask && start.header.residualMode != .detailMask {
                     start = JNDImageTraining.detailMaskStart(start, passes: detailPasses)
-                } else if detailMask && (start.header.detailPasses ?? 1) != detailPasses {
-                    throw ValidationError("--model \(model ?? "") masks \(start.header.detailPasses ?? 1)-pass detail, not \(detailPasses)")
+                } else if detailMask && start.detailPassCount != detailPasses {
+                    throw ValidationError("--model \(model ?? "") masks \(start.detailPassCount)-pass detail, not \(detailPasses)")
                 }
                 let analyzer = try FaceAnalyzer(models: modelOptions.directory)
                 func identity(_ path: String) -> String { URL(fileURLWithPath: path).deletingLastPathComponent().lastPathComponent }
